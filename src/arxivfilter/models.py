@@ -1,0 +1,231 @@
+"""Records that cross stage boundaries (value types) and the database tables (SQLModel).
+
+Value types:
+  * :class:`Entry` -- one paper as one source lists it on one announcement date. Every
+    parser in ``fetch/`` returns these; ``store`` turns them into rows.
+  * :class:`JudgementResult` -- what a scorer says about one paper for one profile.
+
+Tables: :class:`Paper` (one row per arXiv id, latest version), :class:`Announcement`
+(one row per date x configured category the paper carries), :class:`Judgement`
+(keyed by the cache key), :class:`LlmCall` (every call, for audit and cost),
+:class:`Run` (every command that changes state), :class:`LlmMode` (the structured
+output mode a server accepted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field as PydField
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
+SourceKind = Literal["rss", "api", "listing", "oai", "jsonl", "export", "archive"]
+JudgementStatus = Literal["ok", "failed"]
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, for bookkeeping columns only (never rendered)."""
+    return dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------- values
+
+
+class Entry(BaseModel):
+    """One paper as a source lists it; text already normalised (``text.normalise``).
+
+    ``announce_date``/``announce_type`` are what the source says (None when it says
+    nothing: the caller then supplies the date and treats the type as new/cross).
+    """
+
+    arxiv_id: str
+    version: int | None = None
+    title: str
+    authors: list[str] = PydField(default_factory=list)
+    abstract: str = ""
+    categories: list[str] = PydField(default_factory=list)
+    primary_category: str | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    published: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    announce_date: dt.date | None = None
+    announce_type: AnnounceType | None = None
+    source: SourceKind = "rss"
+    approximate: bool = False  # date inferred from a submission window (export API)
+    derived: bool = False  # date mapped from version dates through the calendar (OAI)
+
+    @property
+    def is_replacement(self) -> bool:
+        return self.announce_type in ("replace", "replace-cross")
+
+
+class JudgementResult(BaseModel):
+    """A scorer's verdict on one paper for one profile (before it is stored)."""
+
+    status: JudgementStatus = "ok"
+    relevance: int | None = None
+    hype: int | None = None
+    tags: list[str] = PydField(default_factory=list)
+    tldr: str | None = None
+    reason: str | None = None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------- tables
+
+
+class Paper(SQLModel, table=True):
+    __tablename__ = "papers"
+
+    arxiv_id: str = Field(primary_key=True, max_length=32)
+    version: int | None = None
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    primary_category: str | None = Field(default=None, max_length=32)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    journal_ref: str | None = Field(default=None, sa_column=Column(Text))
+    doi: str | None = Field(default=None, max_length=255)
+    published: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    withdrawn: bool = False
+    text_hash: str = Field(max_length=64, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    modified_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Announcement(SQLModel, table=True):
+    __tablename__ = "announcements"
+    __table_args__ = (
+        UniqueConstraint("arxiv_id", "date", "category", name="uq_announcement"),
+        Index("ix_announcements_date_category", "date", "category"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    arxiv_id: str = Field(foreign_key="papers.arxiv_id", max_length=32, index=True)
+    date: dt.date
+    category: str = Field(max_length=32)
+    type: str = Field(max_length=16)  # new | cross | replace | replace-cross
+    version: int | None = None
+    text_hash: str = Field(max_length=64)  # the text as of this announcement
+    source: str = Field(max_length=16)
+    approximate: bool = False
+    derived: bool = False
+
+
+class Judgement(SQLModel, table=True):
+    __tablename__ = "judgements"
+    __table_args__ = (Index("ix_judgements_paper_profile", "arxiv_id", "profile"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cache_key: str = Field(max_length=64, unique=True)
+    arxiv_id: str = Field(foreign_key="papers.arxiv_id", max_length=32)
+    profile: str = Field(max_length=64)
+    scorer: str = Field(max_length=16)  # llm | local
+    model: str = Field(max_length=128)
+    text_hash: str = Field(max_length=64)
+    profile_hash: str = Field(max_length=64)
+    prompt_hash: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # ok | failed
+    relevance: int | None = None
+    hype: int | None = None
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tldr: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    run_id: int | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class LlmCall(SQLModel, table=True):
+    __tablename__ = "llm_calls"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    cache_key: str | None = Field(default=None, max_length=64, index=True)
+    profile: str | None = Field(default=None, max_length=64)
+    base_url: str | None = Field(default=None, max_length=255)
+    model: str = Field(max_length=128)
+    mode: str = Field(max_length=16)  # json_schema | json_object | text
+    prompt_hash: str = Field(max_length=64)
+    papers: int = 1
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    latency_ms: int | None = None
+    http_status: int | None = None
+    status: str = Field(max_length=16)  # ok | invalid | error | refused
+    raw_reply: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class LlmMode(SQLModel, table=True):
+    __tablename__ = "llm_modes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    base_url: str = Field(max_length=255)
+    model: str = Field(max_length=128)
+    mode: str = Field(max_length=16)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    command: str = Field(max_length=32)
+    status: str = Field(default="running", max_length=16)  # running | ok | failed | aborted
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    profiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cost_usd: float | None = None
+    exit_code: int | None = None
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime | None = None
+
+
+# --------------------------------------------------------------------------- views
+
+
+class PaperText(BaseModel):
+    """What a scorer sees of a paper."""
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    authors: list[str] = PydField(default_factory=list)
+    categories: list[str] = PydField(default_factory=list)
+    text_hash: str = ""
+
+
+class ListedPaper(BaseModel):
+    """One paper of one announcement date with its judgement for one profile: what reports render."""
+
+    arxiv_id: str
+    version: int | None = None
+    title: str
+    authors: list[str] = PydField(default_factory=list)
+    abstract: str = ""
+    categories: list[str] = PydField(default_factory=list)
+    primary_category: str | None = None
+    date: dt.date
+    announce_type: str = "new"  # the strongest of the day's rows: new > cross > replace > replace-cross
+    updated_version: int | None = None  # set when listed as a changed replacement ("updated vN")
+    scorer: str | None = None  # llm | local | None (not judged)
+    status: str | None = None  # ok | failed | None (not judged)
+    relevance: int | None = None
+    hype: int | None = None
+    tags: list[str] = PydField(default_factory=list)
+    tldr: str | None = None
+    reason: str | None = None
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""Score stage: a judgement per (paper text, profile, model, prompt)."""
