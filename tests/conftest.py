@@ -1,0 +1,47 @@
+"""Shared fixtures: an isolated working directory per test, and the recorded samples."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("ARXIVFILTER_SAMPLES_DIR", ROOT.parent / "shared" / "arxiv-samples"))
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _require(flag: str) -> bool:
+    return os.environ.get(flag, "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    """The real recorded arXiv data in ../shared/arxiv-samples (skip when absent)."""
+    if not SAMPLES.is_dir():
+        if _require("ARXIVFILTER_REQUIRE_SAMPLES"):
+            pytest.fail(f"ARXIVFILTER_REQUIRE_SAMPLES=1 but {SAMPLES} is missing")
+        pytest.skip(f"samples not found at {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    """This project's own small fixtures (shapes the samples lack)."""
+    return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs in its own working directory with no ARXIVFILTER_/OPENAI_ variables."""
+    for name in list(os.environ):
+        if (name.startswith("ARXIVFILTER_") and not name.startswith("ARXIVFILTER_TEST_")
+                and not name.startswith("ARXIVFILTER_REQUIRE_") and name != "ARXIVFILTER_SAMPLES_DIR"):
+            monkeypatch.delenv(name)
+        if name.startswith("OPENAI_"):
+            monkeypatch.delenv(name)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
