@@ -238,9 +238,7 @@ def _check_unknown(data: dict[str, Any], where: str) -> None:
         keys = _fields(model)
         for key in body:
             if key not in keys:
-                raise ConfigError(
-                    f"{where}: unknown key [{section}] {key}{_closest(key, keys)}"
-                )
+                raise ConfigError(f"{where}: unknown key [{section}] {key}{_closest(key, keys)}")
 
 
 def _coerce_env(value: str, current: Any) -> Any:
@@ -317,7 +315,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
 
             dt.date.fromisoformat(h)
         except ValueError:
-            raise ConfigError(f"{path}: [calendar] holidays: {h!r} is not a YYYY-MM-DD date") from None
+            raise ConfigError(
+                f"{path}: [calendar] holidays: {h!r} is not a YYYY-MM-DD date"
+            ) from None
     for price_model, table in settings.llm.prices.items():
         unknown = set(table) - {"input", "cached_input", "output"}
         if unknown:
@@ -340,7 +340,9 @@ def effective_config(settings: Settings) -> list[tuple[str, str, str]]:
                 shown = json.dumps(value)
             else:
                 shown = str(value)
-            rows.append((f"{section}.{key}", shown, settings.origins.get(f"{section}.{key}", "default")))
+            rows.append(
+                (f"{section}.{key}", shown, settings.origins.get(f"{section}.{key}", "default"))
+            )
     return rows
 
 
@@ -375,7 +377,16 @@ class Profile:
         return hashlib.sha256(blob).hexdigest()
 
 
-_PROFILE_KEYS = ["name", "description", "threshold", "tags", "keywords", "exclude", "examples", "examples_file"]
+_PROFILE_KEYS = [
+    "name",
+    "description",
+    "threshold",
+    "tags",
+    "keywords",
+    "exclude",
+    "examples",
+    "examples_file",
+]
 
 
 def _profile_error(path: Path, key: str, msg: str) -> ConfigError:
@@ -397,7 +408,9 @@ def load_profile(path: Path) -> Profile:
         raise _profile_error(path, "description", "is required (prose describing the topic)")
     threshold = data.get("threshold", 70)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 100:
-        raise _profile_error(path, "threshold", f"must be a whole number from 0 to 100, got {threshold!r}")
+        raise _profile_error(
+            path, "threshold", f"must be a whole number from 0 to 100, got {threshold!r}"
+        )
     tags = data.get("tags", {})
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
@@ -446,7 +459,9 @@ def load_profiles(names: list[str] | None = None) -> list[Profile]:
         missing = [n for n in names if n not in paths]
         if missing:
             known = ", ".join(paths) or "none"
-            raise UsageError(f"unknown profile {missing[0]!r}{_closest(missing[0], list(paths))}; known: {known}")
+            raise UsageError(
+                f"unknown profile {missing[0]!r}{_closest(missing[0], list(paths))}; known: {known}"
+            )
         selected = {n: paths[n] for n in dict.fromkeys(names)}
     else:
         selected = paths

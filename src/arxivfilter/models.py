@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field as PydField
+from pydantic import BaseModel
+from pydantic import Field as PydField
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -219,7 +220,9 @@ class ListedPaper(BaseModel):
     categories: list[str] = PydField(default_factory=list)
     primary_category: str | None = None
     date: dt.date
-    announce_type: str = "new"  # the strongest of the day's rows: new > cross > replace > replace-cross
+    announce_type: str = (
+        "new"  # the strongest of the day's rows: new > cross > replace > replace-cross
+    )
     updated_version: int | None = None  # set when listed as a changed replacement ("updated vN")
     scorer: str | None = None  # llm | local | None (not judged)
     status: str | None = None  # ok | failed | None (not judged)

@@ -1,0 +1,289 @@
+"""The polite arXiv client: one connection, one process-wide limiter, tenacity retries, archive.
+
+* ONE limiter per process (:data:`LIMITER`) is shared by every arXiv endpoint (RSS,
+  export API, listings, OAI-PMH): at least ``delay_seconds`` (>= 3 s) between the starts
+  of any two requests, retries included.
+* 429, 5xx and network errors are retried with exponential backoff and jitter, honouring
+  ``Retry-After`` (else at least ``retry_after_default_seconds``), bounded in attempts and
+  total time. A 403 stops at once: arXiv has blocked the client.
+* Every response is archived *before* it is parsed, as
+  ``{url, status_code, headers, fetched_at, body}`` JSON under ``data/raw/<date>/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import structlog
+import tenacity
+
+from arxivfilter import __version__
+from arxivfilter.config import ArxivSettings
+from arxivfilter.errors import StorageError, UpstreamError
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+class Limiter:
+    """Minimum gap between request starts, shared by everything that talks to arXiv."""
+
+    def __init__(
+        self, interval: float = 3.0, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ):
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self._last: float | None = None
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def wait(self) -> float:
+        """Block until a request may start; return the seconds waited."""
+        with self._lock:
+            now = self.clock()
+            pause = 0.0
+            if self._last is not None:
+                pause = max(0.0, self._last + self.interval - now)
+            if pause > 0:
+                self.sleep(pause)
+                self.waited += pause
+            self._last = self.clock()
+            return pause
+
+
+LIMITER = Limiter()  # the process-wide one
+
+
+@dataclass
+class RawResponse:
+    url: str
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: str
+    archived: Path | None = None
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def user_agent(contact: str) -> str:
+    base = f"arxivfilter/{__version__} (+https://pypi.org/project/arxivfilter/"
+    return f"{base}; mailto:{contact})" if contact else f"{base})"
+
+
+def archive_name(url: str) -> str:
+    """A stable, readable file name for a URL: slug + short hash."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"^https?://", "", url)).strip("_")[:80]
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return f"{slug}_{digest}.json"
+
+
+def write_archive(folder: Path, resp: RawResponse) -> Path:
+    """Write one raw response as JSON (temp file + rename, so a kill leaves no half file)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / archive_name(resp.url)
+        try:
+            body, ascii_only = resp.body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            # keep the exact bytes: invalid ones become \udcXX escapes that
+            # ``body.encode("utf-8", "surrogateescape")`` turns back into the original
+            body, ascii_only = resp.body.decode("utf-8", errors="surrogateescape"), True
+        record = {
+            "url": resp.url,
+            "status_code": resp.status_code,
+            "headers": resp.headers,
+            "fetched_at": resp.fetched_at,
+            "body": body,
+        }
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, ensure_ascii=ascii_only, indent=1), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise StorageError(f"cannot archive a response under {folder}: {exc.strerror}") from exc
+    return path
+
+
+class ArxivClient:
+    """Polite GETs against arXiv, each archived before the caller parses it."""
+
+    def __init__(
+        self,
+        settings: ArxivSettings,
+        *,
+        client: httpx.Client | None = None,
+        limiter: Limiter | None = None,
+        sleep: Sleep | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.limiter = limiter or LIMITER
+        self.limiter.interval = max(self.limiter.interval, settings.delay_seconds)
+        self._sleep = sleep or self.limiter.sleep
+        self._jitter = jitter
+        self._own_client = client is None
+        self.client = client or httpx.Client(
+            headers={"User-Agent": user_agent(settings.contact)},
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            follow_redirects=True,
+        )
+        if client is not None:
+            self.client.headers["User-Agent"] = user_agent(settings.contact)
+        self.requests = 0
+        self.retry_waited = 0.0
+
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting on politeness (the limiter) and on retry back-off."""
+        return self.limiter.waited + self.retry_waited
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> ArxivClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- retry policy -------------------------------------------------------------
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        base = min(60.0, 2.0**state.attempt_number)
+        pause = base + self._jitter() * base
+        if isinstance(exc, _Retryable):
+            if exc.retry_after is not None:
+                pause = max(exc.retry_after, 0.0)
+            elif exc.status in (429, 503):
+                pause = max(pause, self.settings.retry_after_default_seconds)
+        return pause
+
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0.0
+        self.retry_waited += pause
+        log.warning(
+            "arxiv request failed, retrying",
+            attempt=state.attempt_number,
+            wait_s=round(pause, 1),
+            error=str(exc),
+        )
+
+    def get(
+        self,
+        url: str,
+        *,
+        archive_dir: Path | None = None,
+        validate: Callable[[bytes], str | None] | None = None,
+    ) -> RawResponse:
+        """GET ``url`` politely. ``validate(body)`` returns an error text to retry on (blank, non-XML)."""
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=tenacity.stop_after_attempt(self.settings.retry_attempts)
+            | tenacity.stop_after_delay(self.settings.retry_max_seconds),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, url, archive_dir, validate)
+        except _Retryable as exc:
+            raise UpstreamError(
+                f"arXiv stayed unavailable for {url}: {exc} (gave up after retries)",
+                url=url,
+                status=exc.status,
+            ) from None
+
+    def _attempt(
+        self, url: str, archive_dir: Path | None, validate: Callable[[bytes], str | None] | None
+    ) -> RawResponse:
+        self.limiter.wait()
+        self.requests += 1
+        try:
+            resp = self.client.get(url)
+        except httpx.TransportError as exc:
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        raw = RawResponse(
+            url=url,
+            status_code=resp.status_code,
+            headers={k.lower(): v for k, v in resp.headers.items() if k.lower() in _KEEP_HEADERS},
+            body=resp.content,
+            fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        if archive_dir is not None:
+            raw.archived = write_archive(archive_dir, raw)
+        status = resp.status_code
+        log.debug("arxiv response", url=url, status=status, bytes=len(raw.body))
+        if status == 403:
+            raise UpstreamError(
+                f"arXiv refused the request (HTTP 403) for {url}: this client may be blocked; "
+                "check the contact in the User-Agent and the request rate",
+                url=url,
+                status=403,
+            )
+        if status == 429 or status >= 500:
+            raise _Retryable(
+                f"HTTP {status}", parse_retry_after(resp.headers.get("retry-after")), status
+            )
+        if status >= 400:
+            raise UpstreamError(f"arXiv answered HTTP {status} for {url}", url=url, status=status)
+        if validate is not None:
+            problem = validate(raw.body)
+            if problem:
+                raise _Retryable(problem, status=status)
+        return raw
+
+
+_KEEP_HEADERS = {"content-type", "retry-after", "last-modified", "etag", "date", "content-length"}
+
+
+def looks_like_xml(body: bytes) -> str | None:
+    """A ``validate`` callback: None when the body looks like XML, else why not."""
+    head = body.lstrip()[:200].lower()
+    if not head:
+        return "blank body"
+    if head.startswith(b"<!doctype html") or head.startswith(b"<html"):
+        return "an HTML page where XML was expected"
+    if not head.startswith(b"<"):
+        return "a body that is not XML"
+    return None

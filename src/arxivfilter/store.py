@@ -1,0 +1,589 @@
+"""Storage: engine set-up, migrations, upserts and the queries the stages need.
+
+Every function takes the ``Session`` (or ``Engine``) it works on; nothing is opened at
+import. The database is created and migrated (alembic) on first use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, func, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session, col, create_engine, select
+
+from arxivfilter.errors import StorageError
+from arxivfilter.models import (
+    Announcement,
+    Entry,
+    Judgement,
+    ListedPaper,
+    LlmCall,
+    LlmMode,
+    Paper,
+    Run,
+    utcnow,
+)
+from arxivfilter.text import text_hash
+
+log = structlog.get_logger(__name__)
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_WITHDRAWN = re.compile(
+    r"\b(this (paper|submission|article) (has been|is) withdrawn|withdrawn)\b", re.I
+)
+TYPE_RANK = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 3}
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = True) -> Engine:
+    """An engine for ``url`` (SQLite: WAL, busy timeout, foreign keys), migrated to head."""
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        db_path = url.split("///", 1)[1] if "///" in url else ""
+        if db_path and db_path != ":memory:":
+            try:
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create the database folder for {db_path}: {exc.strerror}"
+                ) from exc
+        kwargs["connect_args"] = {"timeout": busy_timeout}
+    try:
+        engine = create_engine(url, **kwargs)
+    except (SQLAlchemyError, ValueError) as exc:
+        from arxivfilter.errors import ConfigError
+
+        raise ConfigError(f"database URL is not usable: {type(exc).__name__}: {exc}") from None
+
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    if migrate_now:
+        migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest alembic revision (creates it on first use)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:
+        raise StorageError(f"database error while migrating: {_db_message(exc)}") from None
+
+
+def _db_message(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else str(exc).splitlines()[0]
+
+
+def checkpoint(engine: Engine) -> None:
+    """Fold the SQLite WAL into the main file (before the database is committed to git)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def integrity_ok(engine: Engine) -> bool:
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class StoreCounts:
+    """What one store call did."""
+
+    papers: int = 0  # distinct papers in the input that were kept
+    new_papers: int = 0  # papers not in the database before
+    updated_papers: int = 0  # papers whose stored version/text changed
+    new_rows: int = 0  # announcement rows added
+    by_type: Counter[str] = field(default_factory=Counter)  # distinct papers by strongest type
+    dates: set[dt.date] = field(default_factory=set)
+
+    def merge(self, other: StoreCounts) -> None:
+        self.papers += other.papers
+        self.new_papers += other.new_papers
+        self.updated_papers += other.updated_papers
+        self.new_rows += other.new_rows
+        self.by_type.update(other.by_type)
+        self.dates |= other.dates
+
+
+def row_type(entry: Entry, category: str, primary: str | None) -> str:
+    """new/cross (or replace/replace-cross) of one (paper, category) listing."""
+    own = category == primary
+    if entry.is_replacement:
+        return "replace" if own else "replace-cross"
+    return "new" if own else "cross"
+
+
+def listed_categories(entry: Entry, categories: Sequence[str] | None) -> list[str]:
+    """The configured categories this entry carries (all of them when ``categories`` is None)."""
+    if categories is None:
+        return list(entry.categories)
+    wanted = set(categories)
+    return [c for c in entry.categories if c in wanted]
+
+
+def _newer(entry: Entry, paper: Paper) -> bool:
+    if entry.version is None:
+        return False
+    return paper.version is None or entry.version > paper.version
+
+
+def upsert_paper(session: Session, entry: Entry) -> tuple[Paper, str]:
+    """Insert or update one paper; returns (paper, "new" | "updated" | "same")."""
+    paper = session.get(Paper, entry.arxiv_id)
+    thash = text_hash(entry.title, entry.abstract)
+    withdrawn = bool(entry.comment and _WITHDRAWN.search(entry.comment))
+    if paper is None:
+        paper = Paper(
+            arxiv_id=entry.arxiv_id,
+            version=entry.version,
+            title=entry.title,
+            authors=list(entry.authors),
+            abstract=entry.abstract,
+            categories=list(entry.categories),
+            primary_category=entry.primary_category
+            or (entry.categories[0] if entry.categories else None),
+            comment=entry.comment,
+            journal_ref=entry.journal_ref,
+            doi=entry.doi,
+            published=entry.published,
+            updated=entry.updated,
+            withdrawn=withdrawn,
+            text_hash=thash,
+        )
+        session.add(paper)
+        return paper, "new"
+    changed = False
+    if _newer(entry, paper):
+        for name in ("title", "abstract", "comment", "journal_ref", "doi", "updated"):
+            value = getattr(entry, name)
+            if value not in (None, "") and getattr(paper, name) != value:
+                setattr(paper, name, value)
+                changed = True
+        if entry.authors and entry.authors != paper.authors:
+            paper.authors = list(entry.authors)
+            changed = True
+        if entry.categories and entry.categories != paper.categories:
+            paper.categories = list(entry.categories)
+            changed = True
+        if entry.primary_category and entry.primary_category != paper.primary_category:
+            paper.primary_category = entry.primary_category
+            changed = True
+        paper.version = entry.version
+        paper.withdrawn = paper.withdrawn or withdrawn
+        changed = True
+    else:
+        # same or older version: only fill what is missing
+        for name in ("comment", "journal_ref", "doi", "published", "updated", "primary_category"):
+            value = getattr(entry, name)
+            if value not in (None, "") and getattr(paper, name) in (None, ""):
+                setattr(paper, name, value)
+                changed = True
+        if not paper.abstract and entry.abstract:
+            paper.abstract = entry.abstract
+            changed = True
+        if entry.published and paper.published is None:
+            paper.published = entry.published
+        if withdrawn and not paper.withdrawn and entry.version == paper.version:
+            paper.withdrawn = True
+            changed = True
+    new_hash = text_hash(paper.title, paper.abstract)
+    if new_hash != paper.text_hash:
+        paper.text_hash = new_hash
+    if changed:
+        paper.modified_at = utcnow()
+        session.add(paper)
+    return paper, "updated" if changed else "same"
+
+
+def store_entries(
+    session: Session,
+    entries: Iterable[Entry],
+    *,
+    categories: Sequence[str] | None,
+    default_date: dt.date | None = None,
+) -> StoreCounts:
+    """Store papers and their announcement rows (one per date x configured category carried).
+
+    Entries that carry none of ``categories`` (None = no filter) are skipped. Idempotent:
+    storing the same entries twice adds nothing.
+    """
+    counts = StoreCounts()
+    seen: dict[tuple[str, dt.date], str] = {}
+    # newest version first so a paper listed twice keeps its newest text
+    ordered = sorted(entries, key=lambda e: (e.arxiv_id, -(e.version or 0)))
+    existing_cache: dict[str, set[tuple[dt.date, str]]] = {}
+    try:
+        for entry in ordered:
+            date = entry.announce_date or default_date
+            if date is None:
+                continue
+            cats = listed_categories(entry, categories)
+            if not cats:
+                continue
+            paper, state = upsert_paper(session, entry)
+            primary = paper.primary_category
+            key = (entry.arxiv_id, date)
+            first_time = key not in seen
+            if state == "new":
+                counts.new_papers += 1
+            elif state == "updated":
+                counts.updated_papers += 1
+            if entry.arxiv_id not in existing_cache:
+                rows = session.exec(
+                    select(Announcement.date, Announcement.category).where(
+                        Announcement.arxiv_id == entry.arxiv_id
+                    )
+                ).all()
+                existing_cache[entry.arxiv_id] = {(r[0], r[1]) for r in rows}
+            have = existing_cache[entry.arxiv_id]
+            thash = text_hash(entry.title, entry.abstract)
+            strongest = None
+            for cat in cats:
+                rtype = row_type(entry, cat, primary)
+                if strongest is None or TYPE_RANK[rtype] < TYPE_RANK[strongest]:
+                    strongest = rtype
+                if (date, cat) in have:
+                    continue
+                session.add(
+                    Announcement(
+                        arxiv_id=entry.arxiv_id,
+                        date=date,
+                        category=cat,
+                        type=rtype,
+                        version=entry.version,
+                        text_hash=thash,
+                        source=entry.source,
+                        approximate=entry.approximate,
+                        derived=entry.derived,
+                    )
+                )
+                have.add((date, cat))
+                counts.new_rows += 1
+            if first_time and strongest is not None:
+                seen[key] = strongest
+                counts.papers += 1
+                counts.by_type[strongest] += 1
+                counts.dates.add(date)
+            session.flush()
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(f"database error while storing papers: {_db_message(exc)}") from None
+    return counts
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def papers_on(
+    session: Session, date: dt.date, categories: Sequence[str] | None
+) -> list[tuple[Paper, list[Announcement]]]:
+    """Distinct papers announced on ``date`` in ``categories`` (None = all), sorted by id."""
+    stmt = select(Announcement).where(Announcement.date == date)
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    rows = session.exec(stmt.order_by(Announcement.arxiv_id, Announcement.category)).all()
+    by_id: dict[str, list[Announcement]] = {}
+    for row in rows:
+        by_id.setdefault(row.arxiv_id, []).append(row)
+    if not by_id:
+        return []
+    papers = {
+        p.arxiv_id: p
+        for p in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(list(by_id)))).all()
+    }
+    return [(papers[i], by_id[i]) for i in sorted(by_id) if i in papers]
+
+
+def announcement_dates(
+    session: Session,
+    categories: Sequence[str] | None = None,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> list[dt.date]:
+    stmt = select(Announcement.date).distinct()
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    if date_from is not None:
+        stmt = stmt.where(Announcement.date >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Announcement.date <= date_to)
+    return sorted(session.exec(stmt).all())
+
+
+def newest_announcement(
+    session: Session, categories: Sequence[str] | None = None
+) -> dt.date | None:
+    stmt = select(func.max(Announcement.date))
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    return session.exec(stmt).one()
+
+
+def strongest_type(rows: Sequence[Announcement]) -> str:
+    return min((r.type for r in rows), key=lambda t: TYPE_RANK.get(t, 9))
+
+
+def previous_text_hash(session: Session, arxiv_id: str, before: dt.date) -> str | None:
+    """The text the paper had at its latest announcement before ``before`` (for replacements)."""
+    row = session.exec(
+        select(Announcement.text_hash)
+        .where(Announcement.arxiv_id == arxiv_id, Announcement.date < before)
+        .order_by(col(Announcement.date).desc())
+        .limit(1)
+    ).first()
+    return row
+
+
+def judgement_for(session: Session, cache_key: str) -> Judgement | None:
+    return session.exec(select(Judgement).where(Judgement.cache_key == cache_key)).first()
+
+
+def judgements_for_keys(session: Session, keys: Iterable[str]) -> dict[str, Judgement]:
+    keys = list(keys)
+    out: dict[str, Judgement] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        for j in session.exec(select(Judgement).where(col(Judgement.cache_key).in_(chunk))).all():
+            out[j.cache_key] = j
+    return out
+
+
+def latest_judgement(
+    session: Session, arxiv_id: str, profile: str, *, text_hash_: str | None = None
+) -> Judgement | None:
+    stmt = select(Judgement).where(Judgement.arxiv_id == arxiv_id, Judgement.profile == profile)
+    if text_hash_ is not None:
+        stmt = stmt.where(Judgement.text_hash == text_hash_)
+    return session.exec(stmt.order_by(col(Judgement.id).desc()).limit(1)).first()
+
+
+def save_judgement(session: Session, judgement: Judgement) -> Judgement:
+    """Insert or replace the judgement of a cache key (a --rescore or a retried failure)."""
+    try:
+        old = judgement_for(session, judgement.cache_key)
+        if old is not None:
+            for name in (
+                "status",
+                "relevance",
+                "hype",
+                "tags",
+                "tldr",
+                "reason",
+                "error",
+                "run_id",
+                "scorer",
+                "model",
+            ):
+                setattr(old, name, getattr(judgement, name))
+            old.created_at = utcnow()
+            judgement = old
+        session.add(judgement)
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(f"database error while saving a judgement: {_db_message(exc)}") from None
+    return judgement
+
+
+def save_llm_call(session: Session, call: LlmCall) -> None:
+    try:
+        session.add(call)
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(
+            f"database error while logging an LLM call: {_db_message(exc)}"
+        ) from None
+
+
+def llm_mode(session: Session, base_url: str, model: str) -> str | None:
+    row = session.exec(
+        select(LlmMode)
+        .where(LlmMode.base_url == base_url, LlmMode.model == model)
+        .order_by(col(LlmMode.id).desc())
+    ).first()
+    return row.mode if row else None
+
+
+def save_llm_mode(session: Session, base_url: str, model: str, mode: str) -> None:
+    if llm_mode(session, base_url, model) == mode:
+        return
+    session.add(LlmMode(base_url=base_url, model=model, mode=mode))
+    session.commit()
+
+
+def llm_usage(session: Session, run_id: int) -> dict[str, int]:
+    row = session.exec(
+        select(
+            func.count(col(LlmCall.id)),
+            func.coalesce(func.sum(LlmCall.prompt_tokens), 0),
+            func.coalesce(func.sum(LlmCall.completion_tokens), 0),
+            func.coalesce(func.sum(LlmCall.cached_tokens), 0),
+        ).where(LlmCall.run_id == run_id)
+    ).one()
+    return {
+        "calls": int(row[0]),
+        "prompt_tokens": int(row[1]),
+        "completion_tokens": int(row[2]),
+        "cached_tokens": int(row[3]),
+    }
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(
+    session: Session,
+    command_name: str,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    profiles: Sequence[str] = (),
+) -> Run:
+    run = Run(command=command_name, date_from=date_from, date_to=date_to, profiles=list(profiles))
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def finish_run(
+    session: Session,
+    run: Run,
+    *,
+    status: str,
+    exit_code: int,
+    counts: dict[str, Any] | None = None,
+    cost_usd: float | None = None,
+    message: str | None = None,
+) -> None:
+    try:
+        session.rollback()
+        fresh = session.get(Run, run.id)
+        if fresh is None:
+            return
+        fresh.status = status
+        fresh.exit_code = exit_code
+        fresh.counts = dict(counts or {})
+        fresh.cost_usd = cost_usd
+        fresh.message = message
+        fresh.finished_at = utcnow()
+        session.add(fresh)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("could not record the end of the run", run_id=run.id)
+
+
+def abort_stale_runs(session: Session) -> int:
+    """Mark runs left ``running`` by a killed process as ``aborted`` (call while holding the lock)."""
+    stale = session.exec(select(Run).where(Run.status == "running")).all()
+    for run in stale:
+        run.status = "aborted"
+        run.finished_at = utcnow()
+        run.message = "the process ended before the run finished"
+        session.add(run)
+    if stale:
+        session.commit()
+    return len(stale)
+
+
+def list_runs(session: Session, limit: int = 20) -> list[Run]:
+    return list(session.exec(select(Run).order_by(col(Run.id).desc()).limit(limit)).all())
+
+
+# --------------------------------------------------------------------------- export / show
+
+
+def announcements_of(session: Session, arxiv_id: str) -> list[Announcement]:
+    return list(
+        session.exec(
+            select(Announcement)
+            .where(Announcement.arxiv_id == arxiv_id)
+            .order_by(Announcement.date, Announcement.category)
+        ).all()
+    )
+
+
+def judgements_of(session: Session, arxiv_id: str) -> list[Judgement]:
+    return list(
+        session.exec(
+            select(Judgement).where(Judgement.arxiv_id == arxiv_id).order_by(col(Judgement.id))
+        ).all()
+    )
+
+
+def count_rows(session: Session) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for table in ("papers", "announcements", "judgements", "llm_calls", "runs"):
+        out[table] = int(session.exec(text(f"SELECT COUNT(*) FROM {table}")).one()[0])  # type: ignore[call-overload]
+    return out
+
+
+def to_listed(
+    paper: Paper,
+    rows: Sequence[Announcement],
+    date: dt.date,
+    judgement: Judgement | None,
+    *,
+    updated_version: int | None = None,
+    previous_relevance: int | None = None,
+) -> ListedPaper:
+    listed = ListedPaper(
+        arxiv_id=paper.arxiv_id,
+        version=paper.version,
+        title=paper.title,
+        authors=list(paper.authors),
+        abstract=paper.abstract,
+        categories=list(paper.categories),
+        primary_category=paper.primary_category,
+        date=date,
+        announce_type=strongest_type(rows),
+        updated_version=updated_version,
+    )
+    if judgement is not None:
+        listed.scorer = judgement.scorer
+        listed.status = judgement.status
+        listed.relevance = judgement.relevance
+        listed.hype = judgement.hype
+        listed.tags = list(judgement.tags)
+        listed.tldr = judgement.tldr
+        listed.reason = judgement.reason
+        listed.error = judgement.error
+    if previous_relevance is not None and "previous_relevance" in ListedPaper.model_fields:
+        listed.previous_relevance = previous_relevance  # type: ignore[attr-defined]
+    return listed
