@@ -1,0 +1,582 @@
+"""The ``arxivfilter`` command: parses options, builds the App once, calls the library, prints.
+
+No logic of its own: every command is a few lines over ``pipeline``, ``store`` or
+``export``. Errors become one line on stderr and the exit code DESIGN.md gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from arxivfilter import __version__, dates, pipeline, store
+from arxivfilter.config import (
+    Settings,
+    effective_config,
+    load_profile,
+    load_settings,
+    profile_paths,
+)
+from arxivfilter.errors import ArxivFilterError, StorageError, UsageError
+from arxivfilter.logs import configure_logging
+
+cli = typer.Typer(
+    name="arxivfilter",
+    help="Nightly arXiv listings scored against your topic profiles, as Markdown digests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DateOpt = Annotated[str | None, typer.Option("--date", help="Announcement date YYYY-MM-DD.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First announcement date of a range.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last announcement date of a range.")]
+SourceOpt = Annotated[
+    Path | None, typer.Option("--source", help="Replay recorded data (file or folder); no network.")
+]
+CatOpt = Annotated[
+    str | None,
+    typer.Option("--categories", help="Comma-separated, e.g. cs.DC,cs.OS; 'all' = no filter."),
+]
+ProfileOpt = Annotated[
+    list[str] | None,
+    typer.Option("--profile", help="Profile name; repeat for several; none = all."),
+]
+ScorerOpt = Annotated[
+    str | None, typer.Option("--scorer", help="auto | llm | local (default: auto).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+class _State:
+    settings: Settings | None = None
+
+
+STATE = _State()
+
+
+def _settings() -> Settings:
+    if STATE.settings is None:
+        STATE.settings = load_settings()
+        configure_logging(STATE.settings.log.level, secrets=[STATE.settings.llm.api_key])
+    return STATE.settings
+
+
+@contextlib.contextmanager
+def _rich_progress(label: str, total: int | None) -> Iterator[pipeline.ProgressBar]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+
+        class _Bar:
+            def advance(self, n: int = 1) -> None:
+                progress.advance(task, n)
+
+        yield _Bar()
+
+
+def _app() -> pipeline.App:
+    settings = _settings()
+    return pipeline.App(settings, progress=_rich_progress if sys.stderr.isatty() else None)
+
+
+def _date(value: str | None, name: str = "--date") -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dates.parse_date(value)
+    except UsageError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
+def _options(
+    *,
+    date: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    source: Path | None = None,
+    categories: str | None = None,
+    profiles: list[str] | None = None,
+    scorer: str | None = None,
+    **extra: Any,
+) -> pipeline.Options:
+    settings = _settings()
+    d, d1, d2 = _date(date), _date(date_from, "--from"), _date(date_to, "--to")
+    if d is not None and (d1 is not None or d2 is not None):
+        raise UsageError("give either --date or --from/--to, not both")
+    if d1 is not None and d2 is not None and d1 > d2:
+        raise UsageError(f"--from {d1} is after --to {d2}")
+    if scorer is not None and scorer not in ("auto", "llm", "local"):
+        raise UsageError(f"--scorer: {scorer!r} is not one of auto, llm, local")
+    if source is not None and not source.exists():
+        raise UsageError(f"--source: {source} does not exist")
+    return pipeline.Options(
+        date=d,
+        date_from=d1,
+        date_to=d2,
+        source=source,
+        categories=pipeline.configured_categories(settings, categories),
+        profiles=list(profiles or []),
+        scorer=scorer,
+        **extra,
+    )
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, sort_keys=False, default=str) + "\n")
+
+
+def _summary_table(summary: pipeline.RunSummary) -> None:
+    f, s, r = summary.fetch, summary.score, summary.report
+    table = Table(title=f"arxivfilter run {summary.run_id or ''}".strip(), show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("dates", ", ".join(d.isoformat() for d in f.dates) or "-")
+    types = ", ".join(f"{k} {v}" for k, v in sorted(f.by_type.items())) or "-"
+    table.add_row("papers fetched", f"{f.papers} ({types})")
+    table.add_row("requests to arXiv", f"{f.requests} ({f.waited_s:.1f} s waiting on politeness)")
+    for src in f.sources:
+        table.add_row("source", src)
+    for note in f.notes:
+        table.add_row("note", note)
+    table.add_row(
+        "judgements",
+        f"{s.judged} made, {s.cached} cached, {s.failed} failed, {s.unscored} unscored",
+    )
+    if s.prefiltered:
+        table.add_row("prefilter", f"{s.prefiltered} judged locally only")
+    table.add_row(
+        "LLM calls",
+        f"{s.calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens)",
+    )
+    cost = "unknown" if s.cost_unknown and not s.cost_usd else f"${s.cost_usd:.4f}"
+    table.add_row("cost", cost)
+    if r is not None:
+        table.add_row("files", f"{len(r.changed)} written, {len(r.unchanged)} unchanged")
+        for path in r.changed[:20]:
+            table.add_row("", str(path))
+    table.add_row("wall time", f"{summary.wall_s:.1f} s")
+    if summary.message:
+        table.add_row("attention", summary.message)
+    out.print(table)
+
+
+def _finish(summary: pipeline.RunSummary, as_json: bool) -> None:
+    if as_json:
+        _print_json(summary.as_dict())
+    else:
+        _summary_table(summary)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@cli.command()
+def fetch(
+    date: DateOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    source: SourceOpt = None,
+    categories: CatOpt = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask arXiv again even if archived.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch the papers announced on a date (or replay --source) into the database."""
+    opts = _options(
+        date=date,
+        date_from=date_from,
+        date_to=date_to,
+        source=source,
+        categories=categories,
+        refresh=refresh,
+    )
+    app = _app()
+    try:
+        summary = pipeline.run(app, opts, command="fetch", stages=("fetch",))
+    finally:
+        app.close()
+    _finish(summary, as_json)
+
+
+@cli.command()
+def score(
+    date: DateOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    source: SourceOpt = None,
+    profile: ProfileOpt = None,
+    categories: CatOpt = None,
+    scorer: ScorerOpt = None,
+    rescore: Annotated[
+        bool, typer.Option("--rescore", help="Judge again even when cached.")
+    ] = False,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="Stop starting LLM calls at this USD.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Judge every stored paper of a date for each profile."""
+    opts = _options(
+        date=date,
+        date_from=date_from,
+        date_to=date_to,
+        source=source,
+        categories=categories,
+        profiles=profile,
+        scorer=scorer,
+        rescore=rescore,
+        max_cost=max_cost,
+    )
+    app = _app()
+    try:
+        summary = pipeline.run(app, opts, command="score", stages=("score",))
+    finally:
+        app.close()
+    _finish(summary, as_json)
+
+
+@cli.command()
+def report(
+    date: DateOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    source: SourceOpt = None,
+    profile: ProfileOpt = None,
+    categories: CatOpt = None,
+    scorer: ScorerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the digests, running logs and feeds from the database alone."""
+    opts = _options(
+        date=date,
+        date_from=date_from,
+        date_to=date_to,
+        source=source,
+        categories=categories,
+        profiles=profile,
+        scorer=scorer,
+    )
+    app = _app()
+    try:
+        summary = pipeline.run(app, opts, command="report", stages=("report",))
+    finally:
+        app.close()
+    _finish(summary, as_json)
+
+
+@cli.command()
+def run(
+    date: DateOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    source: SourceOpt = None,
+    profile: ProfileOpt = None,
+    categories: CatOpt = None,
+    scorer: ScorerOpt = None,
+    rescore: Annotated[
+        bool, typer.Option("--rescore", help="Judge again even when cached.")
+    ] = False,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="Stop starting LLM calls at this USD.")
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask arXiv again even if archived.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Fetch and plan; no LLM calls, no files.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch, score every profile, and write the digests: the nightly job."""
+    opts = _options(
+        date=date,
+        date_from=date_from,
+        date_to=date_to,
+        source=source,
+        categories=categories,
+        profiles=profile,
+        scorer=scorer,
+        rescore=rescore,
+        max_cost=max_cost,
+        refresh=refresh,
+        dry_run=dry_run,
+    )
+    app = _app()
+    try:
+        summary = pipeline.run(app, opts, command="run")
+    finally:
+        app.close()
+    _finish(summary, as_json)
+
+
+@cli.command()
+def export(
+    date: DateOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    categories: CatOpt = None,
+    profile: ProfileOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="Output format: jsonl.")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Write one JSON line per distinct paper announced on the date(s), sorted by id."""
+    from arxivfilter.export import export_records
+
+    if fmt != "jsonl":
+        raise UsageError(f"--format: {fmt!r} is not supported (use jsonl)")
+    opts = _options(
+        date=date, date_from=date_from, date_to=date_to, categories=categories, profiles=profile
+    )
+    app = _app()
+    try:
+        with app.session() as session:
+            if opts.date is None and opts.date_from is None and opts.date_to is None:
+                newest = store.newest_announcement(session, opts.categories)
+                opts.date = newest
+            lines = [
+                json.dumps(rec, ensure_ascii=False)
+                for rec in export_records(
+                    session,
+                    opts.categories,
+                    date=opts.date,
+                    date_from=opts.date_from,
+                    date_to=opts.date_to,
+                    profiles=opts.profiles or None,
+                )
+            ]
+    finally:
+        app.close()
+    text = "".join(line + "\n" for line in lines)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from arxivfilter.report.write import write_atomic
+
+        write_atomic(output, text)
+        err.print(f"wrote {len(lines)} papers to {output}")
+
+
+@cli.command()
+def show(
+    arxiv_id: Annotated[str, typer.Argument(help="arXiv id, with or without version.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print one paper with its announcements and judgements."""
+    from arxivfilter.export import paper_record
+    from arxivfilter.text import parse_arxiv_id
+
+    try:
+        pid, _ = parse_arxiv_id(arxiv_id)
+    except ValueError:
+        raise UsageError(f"{arxiv_id!r} is not an arXiv id") from None
+    app = _app()
+    try:
+        with app.session() as session:
+            rec = paper_record(session, pid, detailed=True)
+    finally:
+        app.close()
+    if rec is None:
+        raise UsageError(f"{pid} is not in the database")
+    if as_json:
+        _print_json(rec)
+        return
+    out.print(rec["title"], markup=False)
+    out.print(f"{rec['arxiv_id']}v{rec['version']}  {', '.join(rec['categories'])}", markup=False)
+    out.print(", ".join(rec["authors"]), markup=False)
+    if rec.get("comment"):
+        out.print(f"Comment: {rec['comment']}", markup=False)
+    for a in rec["announcements"]:
+        flags = " (approximate date)" if a.get("approximate") else ""
+        out.print(f"  announced {a['date']} {a['category']} {a['type']}{flags}", markup=False)
+    for name, j in rec["scores"].items():
+        if j["status"] == "ok":
+            out.print(
+                f"  {name}: relevance {j['relevance']} hype {j['hype']} tags {j['tags']} [{j['scorer']} {j['model']}]",
+                markup=False,
+            )
+            out.print(f"    {j['reason'] or ''}", markup=False)
+        else:
+            out.print(f"  {name}: FAILED: {j['error']}", markup=False)
+    out.print("", markup=False)
+    out.print(rec["abstract"], markup=False)
+
+
+@cli.command()
+def runs(
+    limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recorded runs, newest first."""
+    app = _app()
+    try:
+        with app.session() as session:
+            rows = store.list_runs(session, limit)
+    finally:
+        app.close()
+    data = [
+        {
+            "id": r.id,
+            "command": r.command,
+            "status": r.status,
+            "exit_code": r.exit_code,
+            "date_from": r.date_from,
+            "date_to": r.date_to,
+            "profiles": r.profiles,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "cost_usd": r.cost_usd,
+            "message": r.message,
+        }
+        for r in rows
+    ]
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("id", "command", "status", "exit", "dates", "started (UTC)", "cost", "message")
+    for r in data:
+        span = (
+            str(r["date_from"] or "-")
+            if r["date_from"] == r["date_to"]
+            else f"{r['date_from']}..{r['date_to']}"
+        )
+        started = r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-"
+        cost = f"${r['cost_usd']:.4f}" if r["cost_usd"] else "-"
+        table.add_row(
+            str(r["id"]),
+            r["command"],
+            r["status"],
+            str(r["exit_code"] if r["exit_code"] is not None else "-"),
+            span,
+            started,
+            cost,
+            r["message"] or "",
+        )
+    out.print(table)
+
+
+@cli.command()
+def profiles(as_json: JsonOpt = False) -> None:
+    """List the topic profiles and validate each."""
+    _settings()
+    rows = []
+    bad = []
+    for path in profile_paths().values():
+        try:
+            p = load_profile(path)
+            rows.append(
+                {
+                    "name": p.name,
+                    "threshold": p.threshold,
+                    "tags": list(p.tags),
+                    "path": str(path),
+                    "description": p.description,
+                }
+            )
+        except ArxivFilterError as exc:
+            bad.append(str(exc))
+    if as_json:
+        _print_json({"profiles": rows, "errors": bad})
+    else:
+        for r in rows:
+            out.print(
+                f"{r['name']}  threshold {r['threshold']}  tags {', '.join(r['tags'])}  ({r['path']})",
+                markup=False,
+            )
+        for line in bad:
+            err.print(f"arxivfilter: error: {line}", markup=False)
+    if bad:
+        raise typer.Exit(2)
+
+
+@cli.command("config")
+def config_cmd(as_json: JsonOpt = False) -> None:
+    """Print the effective configuration, each value with where it came from (secrets masked)."""
+    rows = effective_config(_settings())
+    if as_json:
+        _print_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
+        return
+    for key, value, origin in rows:
+        out.print(f"{key} = {value}    # {origin}", markup=False)
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__, markup=False)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: one line per error, the documented exit codes."""
+    command = typer.main.get_command(cli)
+    STATE.settings = None
+    try:
+        result = command.main(args=argv, prog_name="arxivfilter", standalone_mode=False)
+        return int(result or 0)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        return 2
+    except click.ClickException as exc:
+        err.print(f"arxivfilter: error: {exc.format_message()}", markup=False)
+        return 2
+    except click.exceptions.Abort:
+        err.print("arxivfilter: interrupted", markup=False)
+        return 130
+    except ArxivFilterError as exc:
+        err.print(f"arxivfilter: error: {_mask(str(exc))}", markup=False)
+        return exc.exit_code
+    except OSError as exc:
+        code = (
+            StorageError.exit_code
+            if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
+            else 1
+        )
+        err.print(f"arxivfilter: error: {_mask(str(exc))}", markup=False)
+        return code
+    except KeyboardInterrupt:
+        err.print("arxivfilter: interrupted", markup=False)
+        return 130
+
+
+def _mask(text: str) -> str:
+    from arxivfilter.logs import MASKER
+
+    return MASKER.mask(text)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

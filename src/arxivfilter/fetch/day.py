@@ -1,0 +1,271 @@
+"""Fetch one announcement date from live arXiv, or replay recorded data.
+
+Which source, when (the rule, in one place):
+  * the archive, when ``data/raw/<date>/`` holds a complete earlier fetch of the same
+    categories (zero requests; ``--refresh`` skips this);
+  * rss.arxiv.org for the latest listing (the only listing the feeds hold): one request
+    for all categories joined with ``+``, per category when the feed hits its 2,000 cap;
+    then the export API by id, in batches, for what the feed lacks (primary category,
+    comment, journal ref, DOI, dates);
+  * older dates: see :mod:`arxivfilter.fetch.past` (listing pages, export-API windows).
+Every response is archived before it is parsed (``fetch.http``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from arxivfilter import dates
+from arxivfilter.config import Settings
+from arxivfilter.errors import FeedError, UpstreamError
+from arxivfilter.fetch.api import id_list_url, parse_api
+from arxivfilter.fetch.http import ArxivClient, looks_like_xml
+from arxivfilter.fetch.replay import read_source
+from arxivfilter.fetch.rss import parse_rss, rss_url
+from arxivfilter.models import Entry
+
+log = structlog.get_logger(__name__)
+
+RSS_CAP = 2000
+COMPLETE = "complete.json"
+
+
+@dataclass
+class FetchResult:
+    """What a fetch produced, and how."""
+
+    date: dt.date | None
+    entries: list[Entry] = field(default_factory=list)
+    source: str = "none"  # rss | archive | replay | pastweek | api-window | none
+    reason: str = ""
+    requests: int = 0
+    waited_s: float = 0.0
+    note: str | None = None  # "no announcement on D (a Saturday)"
+
+
+# --------------------------------------------------------------------------- merging
+
+
+_FILL = ("primary_category", "comment", "journal_ref", "doi", "published", "updated")
+
+
+def fill_from(entry: Entry, meta: Entry) -> Entry:
+    """``entry`` (from a listing) completed with what ``meta`` (export API, by id) knows."""
+    update: dict[str, object] = {}
+    for name in _FILL:
+        value = getattr(meta, name)
+        # the API's primary category is authoritative; other fields only fill gaps
+        if value not in (None, "") and (name == "primary_category" or getattr(entry, name) in (None, "")):
+            update[name] = value
+    if meta.authors:
+        update["authors"] = list(meta.authors)
+    if meta.categories:
+        # the API knows the full, ordered list (primary first)
+        update["categories"] = list(dict.fromkeys([*meta.categories, *entry.categories]))
+    if not entry.abstract and meta.abstract:
+        update["abstract"] = meta.abstract
+    if not entry.title and meta.title:
+        update["title"] = meta.title
+    if entry.version is None and meta.version is not None:
+        update["version"] = meta.version
+    return entry.model_copy(update=update)
+
+
+def merge_entries(entries: Sequence[Entry]) -> list[Entry]:
+    """One entry per (id, date): listing entries (with an announce type) win, others fill them.
+
+    Entries with no date are kept as they are (the caller gives them ``--date``).
+    """
+    groups: dict[tuple[str, dt.date | None], list[Entry]] = {}
+    for e in entries:
+        groups.setdefault((e.arxiv_id, e.announce_date), []).append(e)
+    out: list[Entry] = []
+    for group in groups.values():
+        typed = [e for e in group if e.announce_type is not None]
+        base_pool = typed or group
+        base = max(base_pool, key=lambda e: e.version or 0)
+        for other in group:
+            if other is not base and other.source in ("api", "oai", "jsonl", "export"):
+                base = fill_from(base, other)
+        out.append(base)
+    return sorted(out, key=lambda e: (e.announce_date or dt.date.min, e.arxiv_id))
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def archive_dir(settings: Settings, date: dt.date) -> Path:
+    return Path(settings.storage.raw_dir) / date.isoformat()
+
+
+def archived_categories(folder: Path) -> list[str] | None:
+    """Categories of a complete earlier fetch of this folder, else None."""
+    marker = folder / COMPLETE
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        return list(data["categories"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def mark_complete(folder: Path, *, categories: Sequence[str], source: str, requests: int) -> None:
+    record = {"categories": list(categories), "source": source, "requests": requests}
+    tmp = folder / (COMPLETE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    tmp.replace(folder / COMPLETE)
+
+
+def replay_archive(folder: Path, date: dt.date) -> list[Entry]:
+    entries = [e for e in read_source(folder, date=date) if e.announce_date in (None, date)]
+    return [
+        e if e.announce_date else e.model_copy(update={"announce_date": date})
+        for e in merge_entries(entries)
+    ]
+
+
+# --------------------------------------------------------------------------- live
+
+
+def fill_by_id(
+    client: ArxivClient,
+    settings: Settings,
+    entries: list[Entry],
+    folder: Path,
+    progress: Callable[[int], None] | None = None,
+) -> list[Entry]:
+    """Complete listing entries with export-API metadata, ``api_batch_size`` ids per request."""
+    ids = sorted({e.arxiv_id for e in entries})
+    meta: dict[str, Entry] = {}
+    size = settings.arxiv.api_batch_size
+    for i in range(0, len(ids), size):
+        batch = ids[i : i + size]
+        url = id_list_url(settings.arxiv.api_url, batch, max_results=len(batch))
+        page = parse_api(client.get(url, archive_dir=folder, validate=looks_like_xml).body, url)
+        if not page.entries and batch:
+            log.warning("empty export-API page, asking once more", url=url)
+            page = parse_api(client.get(url, archive_dir=folder, validate=looks_like_xml).body, url)
+        for m in page.entries:
+            meta[m.arxiv_id] = m
+        if progress:
+            progress(len(batch))
+    missing = [i for i in ids if i not in meta]
+    if missing:
+        log.warning(
+            "export API knew nothing of some listed papers", count=len(missing), first=missing[0]
+        )
+    return [fill_from(e, meta[e.arxiv_id]) if e.arxiv_id in meta else e for e in entries]
+
+
+def fetch_rss(
+    client: ArxivClient,
+    settings: Settings,
+    date: dt.date,
+    categories: Sequence[str],
+    folder: Path,
+) -> list[Entry]:
+    """Today's listing from rss.arxiv.org (one request; per category at the 2,000 cap)."""
+    url = rss_url(settings.arxiv.rss_url, list(categories))
+    raw = client.get(url, archive_dir=folder, validate=looks_like_xml)
+    listing = parse_rss(raw.body, url)
+    _check_listing_date(listing.date, date, url)
+    entries = list(listing.entries)
+    if listing.item_count >= RSS_CAP and len(categories) > 1:
+        log.info("feed reached its cap, fetching per category", items=listing.item_count)
+        entries = []
+        for cat in categories:
+            cat_url = rss_url(settings.arxiv.rss_url, [cat])
+            part = parse_rss(
+                client.get(cat_url, archive_dir=folder, validate=looks_like_xml).body, cat_url
+            )
+            _check_listing_date(part.date, date, cat_url)
+            entries.extend(part.entries)
+    elif listing.item_count >= RSS_CAP:
+        log.warning(
+            "feed of one category reached its cap: some papers may be missing",
+            items=listing.item_count,
+        )
+    if not entries:
+        raise UpstreamError(
+            f"the feed for {date} is empty on a mailing day that is not a known holiday: "
+            f"treating it as an arXiv outage ({url})",
+            url=url,
+        )
+    return merge_entries(entries)
+
+
+def _check_listing_date(found: dt.date | None, wanted: dt.date, url: str) -> None:
+    if found is None:
+        raise FeedError(
+            f"the feed at {url} carries no pubDate: cannot tell which listing it is", url=url
+        )
+    if found != wanted:
+        raise UpstreamError(
+            f"the feed at {url} still holds the listing of {found}, not {wanted}: "
+            "the feeds are rebuilt around midnight Eastern; try again later",
+            url=url,
+        )
+
+
+def fetch_live(
+    settings: Settings,
+    client: ArxivClient,
+    date: dt.date,
+    categories: Sequence[str],
+    *,
+    refresh: bool = False,
+    now: dt.datetime | None = None,
+    past_fetcher: Callable[..., FetchResult] | None = None,
+) -> FetchResult:
+    """Fetch listing ``date`` (already checked: not future, a mailing day)."""
+    folder = archive_dir(settings, date)
+    before_req, before_wait = client.requests, client.waited
+    have = archived_categories(folder)
+    if not refresh and have is not None and set(categories) <= set(have):
+        entries = replay_archive(folder, date)
+        return FetchResult(
+            date=date,
+            entries=entries,
+            source="archive",
+            reason=f"{folder} holds a complete earlier fetch (use --refresh to ask arXiv again)",
+        )
+    latest = dates.latest_listing(now, settings.holiday_dates)
+    if date == latest:
+        entries = fetch_rss(client, settings, date, categories, folder)
+        entries = fill_by_id(client, settings, entries, folder)
+        source, reason = "rss", f"{date} is the latest listing, which rss.arxiv.org holds"
+    elif past_fetcher is not None:
+        result = past_fetcher(settings, client, date, categories, folder=folder, now=now)
+        entries, source, reason = result.entries, result.source, result.reason
+    else:
+        raise UpstreamError(f"no live source for listing {date}", url=None)
+    entries = [
+        e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
+    ]
+    mark_complete(
+        folder, categories=categories, source=source, requests=client.requests - before_req
+    )
+    return FetchResult(
+        date=date,
+        entries=entries,
+        source=source,
+        reason=reason,
+        requests=client.requests - before_req,
+        waited_s=client.waited - before_wait,
+    )
+
+
+def fetch_replay(path: Path, *, date: dt.date | None = None) -> FetchResult:
+    """Every entry of a recorded source (``--source``), merged per (id, date). No network."""
+    entries = merge_entries(read_source(path, date=date))
+    entries = [
+        e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
+    ]
+    return FetchResult(date=date, entries=entries, source="replay", reason=f"replaying {path}")

@@ -1,0 +1,528 @@
+"""fetch -> store -> score -> report, each a function on plain data; ``run`` is the four in order.
+
+The CLI builds one :class:`App` (settings, engine, HTTP clients, clock) and calls these;
+tests call them directly with injected clients and clocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import structlog
+from filelock import FileLock, Timeout
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from arxivfilter import dates, store
+from arxivfilter.config import Profile, Settings, load_profiles
+from arxivfilter.errors import ArxivFilterError, LockHeldError, StorageError, UsageError
+from arxivfilter.fetch.day import FetchResult, fetch_live, fetch_replay
+from arxivfilter.fetch.http import ArxivClient, Limiter
+from arxivfilter.models import Entry, LlmCall
+from arxivfilter.report.outputs import ReportResult, write_reports
+from arxivfilter.score.local import LocalScorer
+from arxivfilter.score.stage import Budget, ScoreCounts, score_papers
+
+log = structlog.get_logger(__name__)
+
+
+class ProgressBar(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+
+
+ProgressFactory = Callable[[str, int | None], contextlib.AbstractContextManager[ProgressBar]]
+
+
+class _NoBar:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _no_progress(_label: str, _total: int | None) -> Iterator[ProgressBar]:
+    yield _NoBar()
+
+
+@dataclass
+class Options:
+    """What a command asked for (the CLI fills this from its options)."""
+
+    date: dt.date | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    source: Path | None = None
+    categories: list[str] | None = None  # None = no category filter ("all")
+    profiles: list[str] = field(default_factory=list)
+    scorer: str | None = None  # auto | llm | local (None = config)
+    rescore: bool = False
+    max_cost: float | None = None
+    refresh: bool = False
+    dry_run: bool = False
+
+
+class App:
+    """Everything built once per process: settings, database, HTTP clients, clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        arxiv_http: httpx.Client | None = None,
+        llm_http: httpx.AsyncClient | None = None,
+        limiter: Limiter | None = None,
+        progress: ProgressFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self._now = now
+        self._arxiv_http = arxiv_http
+        self._llm_http = llm_http
+        self._limiter = limiter
+        self.progress: ProgressFactory = progress or _no_progress
+        self._engine: Engine | None = None
+        self._arxiv: ArxivClient | None = None
+
+    def now(self) -> dt.datetime:
+        return self._now() if self._now else dt.datetime.now(dt.UTC)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = store.make_engine(
+                self.settings.storage.db_url,
+                busy_timeout=self.settings.storage.busy_timeout_seconds,
+            )
+        return self._engine
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @property
+    def arxiv(self) -> ArxivClient:
+        if self._arxiv is None:
+            self._arxiv = ArxivClient(
+                self.settings.arxiv, client=self._arxiv_http, limiter=self._limiter
+            )
+        return self._arxiv
+
+    @property
+    def requests_made(self) -> int:
+        return self._arxiv.requests if self._arxiv else 0
+
+    def close(self) -> None:
+        if self._arxiv is not None:
+            self._arxiv.close()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One run at a time (a file lock that dies with its process)."""
+        path = Path(self.settings.run.lock_file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the lock folder {path.parent}: {exc.strerror}"
+            ) from exc
+        lock = FileLock(str(path), timeout=self.settings.run.lock_timeout_seconds)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockHeldError(
+                f"another arxivfilter run holds the lock {path}; waited "
+                f"{self.settings.run.lock_timeout_seconds:g} s ([run] lock_timeout_seconds)"
+            ) from None
+        except OSError as exc:
+            raise StorageError(f"cannot take the run lock {path}: {exc.strerror}") from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def configured_categories(settings: Settings, value: str | None) -> list[str] | None:
+    """``--categories`` (comma-separated; ``all`` = no filter), defaulting to the config."""
+    if value is None:
+        return list(settings.arxiv.categories)
+    if value.strip().lower() == "all":
+        return None
+    cats = [c.strip() for c in value.split(",") if c.strip()]
+    from arxivfilter.text import is_category
+
+    bad = [c for c in cats if not is_category(c)]
+    if bad or not cats:
+        raise UsageError(
+            f"--categories: {bad[0] if bad else value!r} is not an arXiv category (e.g. cs.DC)"
+        )
+    return cats
+
+
+def check_date(app: App, d: dt.date) -> dt.date:
+    dates.check_not_future(d, app.now())
+    return d
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+@dataclass
+class FetchSummary:
+    dates: list[dt.date] = field(default_factory=list)
+    papers: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    new_papers: int = 0
+    updated_papers: int = 0
+    new_rows: int = 0
+    requests: int = 0
+    waited_s: float = 0.0
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dates": [d.isoformat() for d in self.dates],
+            "papers": self.papers,
+            "by_type": dict(sorted(self.by_type.items())),
+            "new_papers": self.new_papers,
+            "updated_papers": self.updated_papers,
+            "new_rows": self.new_rows,
+            "requests": self.requests,
+            "waited_s": round(self.waited_s, 1),
+            "sources": self.sources,
+            "notes": self.notes,
+        }
+
+
+def _in_scope(entry: Entry, opts: Options) -> bool:
+    d = entry.announce_date
+    if d is None:
+        return False
+    if opts.date is not None:
+        return d == opts.date
+    if opts.date_from is not None and d < opts.date_from:
+        return False
+    return not (opts.date_to is not None and d > opts.date_to)
+
+
+def fetch(app: App, opts: Options) -> FetchSummary:
+    """Fetch (or replay) and store. Returns what was stored, per the options' dates."""
+    summary = FetchSummary()
+    holidays = app.settings.holiday_dates
+    if opts.source is not None:
+        if opts.date is not None:
+            check_date(app, opts.date)
+        result = fetch_replay(opts.source, date=opts.date)
+        entries = [e for e in result.entries if _in_scope(e, opts)]
+        for d in sorted({e.announce_date for e in entries if e.announce_date}):
+            if not dates.is_mailing_day(d, holidays):
+                log.warning(
+                    "replayed records carry a date with no mailing",
+                    date=d.isoformat(),
+                    reason=dates.no_mailing_reason(d, holidays),
+                )
+        summary.sources.append(result.reason)
+        _store(app, entries, opts, summary)
+        if not summary.dates and opts.date is not None:
+            summary.dates = [opts.date]
+            summary.notes.append(
+                f"the source holds no paper announced on {opts.date} in these categories"
+            )
+        return summary
+
+    if opts.date_from is not None or opts.date_to is not None:
+        raise UsageError(
+            "live fetching of date ranges (--from/--to) is not available yet; use --source"
+        )
+    date = opts.date or dates.latest_listing(app.now(), holidays)
+    check_date(app, date)
+    summary.dates = [date]
+    reason = dates.no_mailing_reason(date, holidays)
+    if reason:
+        summary.notes.append(f"no announcement on {date} ({reason})")
+        return summary
+    cats = opts.categories or list(app.settings.arxiv.categories)
+    result: FetchResult = fetch_live(
+        app.settings, app.arxiv, date, cats, refresh=opts.refresh, now=app.now()
+    )
+    summary.requests += result.requests
+    summary.waited_s += result.waited_s
+    summary.sources.append(f"{result.source}: {result.reason}")
+    _store(app, result.entries, opts, summary)
+    summary.dates = [date]
+    return summary
+
+
+def _store(app: App, entries: Sequence[Entry], opts: Options, summary: FetchSummary) -> None:
+    with app.session() as session:
+        counts = store.store_entries(
+            session, entries, categories=opts.categories, default_date=opts.date
+        )
+    summary.papers += counts.papers
+    summary.by_type.update(counts.by_type)
+    summary.new_papers += counts.new_papers
+    summary.updated_papers += counts.updated_papers
+    summary.new_rows += counts.new_rows
+    summary.dates = sorted(set(summary.dates) | counts.dates)
+    if counts.papers and not counts.new_rows:
+        summary.notes.append("nothing new: every paper and listing was already stored")
+
+
+# --------------------------------------------------------------------------- score
+
+
+def build_scorer(app: App, kind: str) -> Any:
+    if kind == "local":
+        return LocalScorer()
+    from arxivfilter.score.llm import build_llm_scorer
+
+    return build_llm_scorer(app.settings, http_client=app._llm_http, engine=app.engine)
+
+
+def price_fn(settings: Settings) -> Callable[[LlmCall], float | None]:
+    from arxivfilter.score.cost import call_cost
+
+    return lambda call: call_cost(settings, call)
+
+
+def score(
+    app: App,
+    opts: Options,
+    day_list: Sequence[dt.date],
+    profiles: Sequence[Profile],
+    *,
+    run_id: int | None = None,
+) -> ScoreCounts:
+    """A judgement for every stored paper of ``day_list`` x ``profiles``."""
+    kind = app.settings.resolve_scorer(opts.scorer)
+    total = ScoreCounts()
+    with app.session() as session:
+        work = [(d, store.papers_on(session, d, opts.categories)) for d in day_list]
+    n = sum(len(papers) for _, papers in work) * len(profiles)
+    if n == 0:
+        return total
+    if opts.dry_run:
+        with app.session() as session:
+            scorer = LocalScorer() if kind == "local" else build_scorer(app, kind)
+            from arxivfilter.score.stage import plan
+
+            for prof in profiles:
+                for _d, papers in work:
+                    _keys, todo, cached = plan(
+                        session, scorer, prof, [p for p, _ in papers], rescore=opts.rescore
+                    )
+                    total.papers += len(papers)
+                    total.cached += cached
+                    total.unscored += len(todo)
+        return total
+    scorer = build_scorer(app, kind)
+    budget = Budget(opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost)
+    price = price_fn(app.settings) if kind == "llm" else None
+    prefilter = (LocalScorer(), app.settings.llm.prefilter) if kind == "llm" else None
+
+    async def _all() -> None:
+        with app.session() as session, app.progress(f"score ({kind})", n) as bar:
+            try:
+                for prof in profiles:
+                    for d, papers in work:
+                        counts = await score_papers(
+                            session,
+                            scorer,
+                            prof,
+                            [p for p, _ in papers],
+                            budget=budget,
+                            rescore=opts.rescore,
+                            price=price,
+                            run_id=run_id,
+                            base_url=app.settings.llm.base_url or None,
+                            prefilter=prefilter,
+                            on_result=bar.advance,
+                        )
+                        log.info(
+                            "scored", profile=prof.name, date=d.isoformat(), **counts.as_dict()
+                        )
+                        total.merge(counts)
+            finally:
+                aclose = getattr(scorer, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    asyncio.run(_all())
+    return total
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(
+    app: App, opts: Options, day_list: Sequence[dt.date], profiles: Sequence[Profile]
+) -> ReportResult:
+    kind = app.settings.resolve_scorer(opts.scorer)
+    with app.session() as session:
+        return write_reports(
+            session,
+            app.settings,
+            profiles,
+            day_list,
+            categories=opts.categories,
+            scorer=kind,
+        )
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass
+class RunSummary:
+    fetch: FetchSummary
+    score: ScoreCounts
+    report: ReportResult | None
+    exit_code: int
+    wall_s: float
+    run_id: int | None = None
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "exit_code": self.exit_code,
+            "wall_s": round(self.wall_s, 2),
+            "fetch": self.fetch.as_dict(),
+            "score": self.score.as_dict(),
+            "report": self.report.as_dict() if self.report else None,
+            "message": self.message,
+        }
+
+
+def resolve_profiles(opts: Options) -> list[Profile]:
+    return load_profiles(opts.profiles or None)
+
+
+def days_to_work(app: App, opts: Options, fetched: FetchSummary) -> list[dt.date]:
+    """The announcement dates a score/report step covers."""
+    if opts.date is not None:
+        return [opts.date]
+    if opts.source is not None or opts.date_from is not None or opts.date_to is not None:
+        with app.session() as session:
+            stored = store.announcement_dates(
+                session, opts.categories, date_from=opts.date_from, date_to=opts.date_to
+            )
+        if opts.source is not None and opts.date_from is None and opts.date_to is None:
+            return sorted(set(fetched.dates) & set(stored)) or fetched.dates
+        return stored
+    return fetched.dates
+
+
+def run(
+    app: App,
+    opts: Options,
+    *,
+    command: str = "run",
+    stages: tuple[str, ...] = ("fetch", "score", "report"),
+) -> RunSummary:
+    """The whole pipeline (or some stages of it) under the run lock, recorded in ``runs``."""
+    started = time.monotonic()
+    profiles = resolve_profiles(opts) if ("score" in stages or "report" in stages) else []
+    if "score" in stages or "report" in stages:
+        app.settings.resolve_scorer(opts.scorer)  # --scorer llm with nothing configured: exit 2 now
+    with app.lock():
+        try:
+            with app.session() as session:
+                aborted = store.abort_stale_runs(session)
+                if aborted:
+                    log.warning(
+                        "marked runs left running by a killed process as aborted", count=aborted
+                    )
+                run_row = store.start_run(
+                    session,
+                    command,
+                    date_from=opts.date or opts.date_from,
+                    date_to=opts.date or opts.date_to,
+                    profiles=[p.name for p in profiles],
+                )
+        except OperationalError as exc:
+            raise StorageError(f"database error: {exc.orig}") from None
+        fsum = FetchSummary()
+        scounts = ScoreCounts()
+        rres: ReportResult | None = None
+        try:
+            if "fetch" in stages:
+                fsum = fetch(app, opts)
+                log.info("fetch", **fsum.as_dict())
+            else:
+                fsum.dates = _dates_without_fetch(app, opts)
+            day_list = days_to_work(app, opts, fsum)
+            if "score" in stages and day_list:
+                scounts = score(app, opts, day_list, profiles, run_id=run_row.id)
+                log.info("score", **scounts.as_dict())
+            if "report" in stages and day_list and not opts.dry_run:
+                rres = report(app, opts, day_list, profiles)
+                log.info("report", **rres.as_dict())
+        except ArxivFilterError as exc:
+            with app.session() as session:
+                store.finish_run(
+                    session,
+                    run_row,
+                    status="failed",
+                    exit_code=exc.exit_code,
+                    counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
+                    cost_usd=scounts.cost_usd or None,
+                    message=str(exc),
+                )
+            raise
+        except BaseException:
+            with app.session() as session:
+                store.finish_run(
+                    session, run_row, status="failed", exit_code=1, message="interrupted"
+                )
+            raise
+        exit_code = 1 if (scounts.failed or (scounts.unscored and not opts.dry_run)) else 0
+        message = None
+        if scounts.unscored and not opts.dry_run:
+            message = f"{scounts.unscored} papers left unscored: --max-cost reached"
+        elif scounts.failed:
+            message = (
+                f"{scounts.failed} papers failed to score (listed in the digest's failed section)"
+            )
+        summary = RunSummary(
+            fsum, scounts, rres, exit_code, time.monotonic() - started, run_row.id, message
+        )
+        with app.session() as session:
+            store.finish_run(
+                session,
+                run_row,
+                status="ok" if exit_code == 0 else "failed",
+                exit_code=exit_code,
+                counts=summary.as_dict(),
+                cost_usd=scounts.cost_usd or None,
+                message=message,
+            )
+        return summary
+
+
+def _dates_without_fetch(app: App, opts: Options) -> list[dt.date]:
+    holidays = app.settings.holiday_dates
+    if opts.source is not None:
+        # score/report with --source and no --date: every date present in the source
+        result = fetch_replay(opts.source, date=opts.date)
+        return sorted(
+            {e.announce_date for e in result.entries if e.announce_date and _in_scope(e, opts)}
+        )
+    if opts.date is not None:
+        return [check_date(app, opts.date)]
+    if opts.date_from is not None or opts.date_to is not None:
+        return []
+    return [dates.latest_listing(app.now(), holidays)]

@@ -1,0 +1,166 @@
+"""The report stage: from the database to digests, running logs and feeds on disk.
+
+For each profile and date: every distinct paper announced that day in the configured
+categories, with the profile's judgement of its current text, rendered by ``digest``,
+``log`` and ``feed`` and written atomically by ``write``. Nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from arxivfilter import store
+from arxivfilter.config import Profile, Settings
+from arxivfilter.models import Judgement, ListedPaper
+from arxivfilter.report.digest import digest_path, render_digest, select_listed
+from arxivfilter.report.feed import render_feed
+from arxivfilter.report.log import update_log
+from arxivfilter.report.write import write_atomic
+
+
+@dataclass
+class ReportResult:
+    changed: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    listed: dict[str, int] = field(default_factory=dict)  # "profile date" -> papers listed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "written": [str(p) for p in self.changed],
+            "unchanged": len(self.unchanged),
+            "listed": self.listed,
+        }
+
+    def note(self, path: Path, changed: bool) -> None:
+        (self.changed if changed else self.unchanged).append(path)
+
+
+def _pick(
+    judgements: Sequence[Judgement], text_hash: str, profile: Profile, scorer: str
+) -> Judgement | None:
+    """The profile's judgement of this text: the configured scorer's newest, else any newest."""
+    fitting = [
+        j for j in judgements if j.text_hash == text_hash and j.profile_hash == profile.content_hash
+    ]
+    if not fitting:
+        return None
+    return max(fitting, key=lambda j: (j.scorer == scorer, j.id or 0))
+
+
+def _judgements(session: Session, ids: Sequence[str], profile: str) -> dict[str, list[Judgement]]:
+    out: dict[str, list[Judgement]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        stmt = select(Judgement).where(
+            col(Judgement.arxiv_id).in_(chunk), Judgement.profile == profile
+        )
+        for j in session.exec(stmt):
+            out.setdefault(j.arxiv_id, []).append(j)
+    return out
+
+
+def listed_papers(
+    session: Session,
+    profile: Profile,
+    date: dt.date,
+    categories: Sequence[str] | None,
+    scorer: str,
+) -> list[ListedPaper]:
+    """Every distinct paper of ``date`` with its judgement for ``profile`` (sorted by id)."""
+    day = store.papers_on(session, date, categories)
+    judged = _judgements(session, [p.arxiv_id for p, _ in day], profile.name)
+    out: list[ListedPaper] = []
+    for paper, rows in day:
+        mine = judged.get(paper.arxiv_id, [])
+        kind = store.strongest_type(rows)
+        updated: int | None = None
+        previous: int | None = None
+        if kind in ("replace", "replace-cross"):
+            prev_hash = store.previous_text_hash(session, paper.arxiv_id, date)
+            row_hash = rows[0].text_hash
+            if prev_hash is None or prev_hash != row_hash:
+                updated = max((r.version or 0) for r in rows) or paper.version
+            if prev_hash is not None:
+                prev = _pick(mine, prev_hash, profile, scorer)
+                previous = prev.relevance if prev and prev.status == "ok" else None
+        judgement = _pick(mine, paper.text_hash, profile, scorer)
+        out.append(
+            store.to_listed(
+                paper, rows, date, judgement, updated_version=updated, previous_relevance=previous
+            )
+        )
+    return out
+
+
+def _digest_scorer(papers: Sequence[ListedPaper], default: str) -> str:
+    kinds = {p.scorer for p in papers if p.scorer}
+    if kinds == {"local"}:
+        return "local"
+    if kinds:
+        return "llm"
+    return default
+
+
+def write_reports(
+    session: Session,
+    settings: Settings,
+    profiles: Sequence[Profile],
+    day_list: Sequence[dt.date],
+    *,
+    categories: Sequence[str] | None,
+    scorer: str,
+) -> ReportResult:
+    """Digests for ``day_list``, then each profile's running log and feed."""
+    root = Path(settings.report.digests_dir)
+    result = ReportResult()
+    cats_label = list(categories) if categories is not None else ["all"]
+    for profile in profiles:
+        folder = root / profile.name
+        log_path = folder / "README.md"
+        log_text = log_path.read_text(encoding="utf-8") if log_path.is_file() else None
+        for date in sorted(set(day_list)):
+            papers = listed_papers(session, profile, date, categories, scorer)
+            if not papers:
+                continue
+            text = render_digest(
+                profile,
+                date,
+                papers,
+                total_scanned=len(papers),
+                scorer=_digest_scorer(papers, scorer),
+                excerpt_chars=settings.report.excerpt_chars,
+            )
+            path = digest_path(root, profile.name, date)
+            result.note(path, write_atomic(path, text))
+            listed, _failed = select_listed(papers, profile.threshold)
+            result.listed[f"{profile.name} {date.isoformat()}"] = len(listed)
+            log_text = update_log(log_text, profile, date, papers, categories=cats_label)
+        if log_text is not None:
+            result.note(log_path, write_atomic(log_path, log_text))
+        newest = store.newest_announcement(session, categories)
+        if newest is not None:
+            window = store.announcement_dates(
+                session,
+                categories,
+                date_from=newest - dt.timedelta(days=settings.report.feed_days - 1),
+                date_to=newest,
+            )
+            recent: list[ListedPaper] = []
+            for d in window:
+                recent.extend(listed_papers(session, profile, d, categories, scorer))
+            feed = render_feed(
+                profile,
+                recent,
+                newest=newest,
+                days=settings.report.feed_days,
+                site_url=settings.report.site_url,
+            )
+            feed_path = folder / "feed.xml"
+            result.note(feed_path, write_atomic(feed_path, feed))
+    return result

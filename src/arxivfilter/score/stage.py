@@ -1,0 +1,312 @@
+"""The score stage: which papers need a judgement, and storing what scorers say.
+
+A judgement is keyed by (paper text hash, profile content hash, scorer model, prompt hash):
+the cache key. A paper whose key already has an ``ok`` judgement costs nothing; a
+``failed`` one is tried again on the next run; ``rescore`` forces a new judgement.
+Results are stored one by one as they arrive, so a killed run keeps what it paid for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlmodel import Session
+
+from arxivfilter import store
+from arxivfilter.config import Profile
+from arxivfilter.models import Judgement, JudgementResult, LlmCall, Paper, PaperText
+from arxivfilter.score.base import Scorer
+
+log = structlog.get_logger(__name__)
+
+PriceFn = Callable[[LlmCall], float | None]
+
+
+def cache_key(text_hash: str, profile_hash: str, model: str, prompt_hash: str) -> str:
+    """The key that decides what is already paid for."""
+    blob = "\x1f".join((text_hash, profile_hash, model, prompt_hash))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def paper_text(paper: Paper) -> PaperText:
+    return PaperText(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=list(paper.authors),
+        categories=list(paper.categories),
+        text_hash=paper.text_hash,
+    )
+
+
+@dataclass
+class ScoreCounts:
+    papers: int = 0
+    judged: int = 0
+    cached: int = 0
+    failed: int = 0
+    unscored: int = 0  # left unscored by --max-cost
+    prefiltered: int = 0  # judged by the local prefilter instead of the LLM
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: ScoreCounts) -> None:
+        for name in (
+            "papers",
+            "judged",
+            "cached",
+            "failed",
+            "unscored",
+            "prefiltered",
+            "calls",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.cost_usd += other.cost_usd
+        self.cost_unknown = self.cost_unknown or other.cost_unknown
+        self.errors.extend(other.errors)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "papers": self.papers,
+            "judged": self.judged,
+            "cached": self.cached,
+            "failed": self.failed,
+            "unscored": self.unscored,
+            "prefiltered": self.prefiltered,
+            "llm_calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost_usd": None
+            if self.cost_unknown and not self.cost_usd
+            else round(self.cost_usd, 6),
+        }
+
+
+class Budget:
+    """Money spent by this run, shared by every profile and date it scores."""
+
+    def __init__(self, max_cost: float = 0.0) -> None:
+        self.max_cost = max_cost
+        self.spent = 0.0
+
+    def may_start(self) -> bool:
+        return self.max_cost <= 0 or self.spent < self.max_cost
+
+
+class StoreSink:
+    """A :class:`~arxivfilter.score.base.JudgementSink` writing to the database as results arrive."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        profile: Profile,
+        scorer: Scorer,
+        keys: dict[str, str],
+        counts: ScoreCounts,
+        budget: Budget,
+        price: PriceFn | None = None,
+        run_id: int | None = None,
+        base_url: str | None = None,
+        on_result: Callable[[], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.profile = profile
+        self.scorer = scorer
+        self.keys = keys
+        self.counts = counts
+        self.budget = budget
+        self.price = price
+        self.run_id = run_id
+        self.base_url = base_url
+        self.on_result = on_result
+        self.prompt_hash = scorer.prompt_hash(profile)
+        self.done: set[str] = set()
+
+    def judgement(self, paper: PaperText, result: JudgementResult) -> None:
+        key = self.keys[paper.arxiv_id]
+        store.save_judgement(
+            self.session,
+            Judgement(
+                cache_key=key,
+                arxiv_id=paper.arxiv_id,
+                profile=self.profile.name,
+                scorer=self.scorer.kind,
+                model=self.scorer.model,
+                text_hash=paper.text_hash,
+                profile_hash=self.profile.content_hash,
+                prompt_hash=self.prompt_hash,
+                status=result.status,
+                relevance=result.relevance,
+                hype=result.hype,
+                tags=list(result.tags),
+                tldr=result.tldr,
+                reason=result.reason,
+                error=result.error,
+                run_id=self.run_id,
+            ),
+        )
+        self.done.add(paper.arxiv_id)
+        if result.status == "ok":
+            self.counts.judged += 1
+        else:
+            self.counts.failed += 1
+            if result.error and len(self.counts.errors) < 20:
+                self.counts.errors.append(f"{paper.arxiv_id}: {result.error}")
+        if self.on_result:
+            self.on_result()
+
+    def llm_call(self, call: LlmCall) -> None:
+        call.run_id = self.run_id
+        call.profile = call.profile or self.profile.name
+        call.base_url = call.base_url or self.base_url
+        store.save_llm_call(self.session, call)
+        self.counts.calls += 1
+        self.counts.prompt_tokens += call.prompt_tokens or 0
+        self.counts.completion_tokens += call.completion_tokens or 0
+        self.counts.cached_tokens += call.cached_tokens or 0
+        cost = self.price(call) if self.price else None
+        if cost is None:
+            if call.prompt_tokens:
+                self.counts.cost_unknown = True
+        else:
+            self.counts.cost_usd += cost
+            self.budget.spent += cost
+
+    def may_start_call(self) -> bool:
+        return self.budget.may_start()
+
+
+def plan(
+    session: Session,
+    scorer: Scorer,
+    profile: Profile,
+    papers: Sequence[Paper],
+    *,
+    rescore: bool = False,
+) -> tuple[dict[str, str], list[Paper], int]:
+    """(keys by id, papers that need a judgement, number already judged)."""
+    prompt_hash = scorer.prompt_hash(profile)
+    keys = {
+        p.arxiv_id: cache_key(p.text_hash, profile.content_hash, scorer.model, prompt_hash)
+        for p in papers
+    }
+    existing = store.judgements_for_keys(session, keys.values())
+    todo: list[Paper] = []
+    cached = 0
+    for p in papers:
+        j = existing.get(keys[p.arxiv_id])
+        if j is not None and j.status == "ok" and not rescore:
+            cached += 1
+        else:
+            todo.append(p)
+    return keys, todo, cached
+
+
+async def score_papers(
+    session: Session,
+    scorer: Scorer,
+    profile: Profile,
+    papers: Sequence[Paper],
+    *,
+    budget: Budget,
+    rescore: bool = False,
+    price: PriceFn | None = None,
+    run_id: int | None = None,
+    base_url: str | None = None,
+    prefilter: tuple[Scorer, float] | None = None,
+    on_result: Callable[[], None] | None = None,
+) -> ScoreCounts:
+    """Give every paper a judgement for ``profile`` (cached ones cost nothing)."""
+    counts = ScoreCounts(papers=len(papers))
+    keys, todo, counts.cached = plan(session, scorer, profile, papers, rescore=rescore)
+    if on_result:
+        for _ in range(counts.cached):
+            on_result()
+    if not todo:
+        return counts
+    texts = [paper_text(p) for p in todo]
+    if prefilter is not None and prefilter[1] < 1.0 and scorer.kind == "llm":
+        local, share = prefilter
+        texts = await _prefilter(
+            session, local, profile, texts, share, counts, keys, run_id, on_result
+        )
+    sink = StoreSink(
+        session,
+        profile=profile,
+        scorer=scorer,
+        keys=keys,
+        counts=counts,
+        budget=budget,
+        price=price,
+        run_id=run_id,
+        base_url=base_url,
+        on_result=on_result,
+    )
+    await scorer.judge(profile, texts, sink)
+    counts.unscored += sum(1 for t in texts if t.arxiv_id not in sink.done)
+    return counts
+
+
+async def _prefilter(
+    session: Session,
+    local: Scorer,
+    profile: Profile,
+    texts: list[PaperText],
+    share: float,
+    counts: ScoreCounts,
+    keys: dict[str, str],
+    run_id: int | None,
+    on_result: Callable[[], None] | None,
+) -> list[PaperText]:
+    """Judge everything locally; only the best ``share`` goes on to the LLM.
+
+    The papers left out keep their local judgement under the LLM's cache key: that is the
+    decision this configuration made for them, so a re-run does not send them again.
+    """
+    results: dict[str, JudgementResult] = {}
+
+    class _Collect:
+        def judgement(self, paper: PaperText, result: JudgementResult) -> None:
+            results[paper.arxiv_id] = result
+
+        def llm_call(self, call: LlmCall) -> None:  # pragma: no cover - local scorer makes none
+            pass
+
+        def may_start_call(self) -> bool:
+            return True
+
+    await local.judge(profile, texts, _Collect())
+    ranked = sorted(texts, key=lambda t: (-(results[t.arxiv_id].relevance or 0), t.arxiv_id))
+    keep = max(1, math.ceil(len(ranked) * share))
+    passed, dropped = ranked[:keep], ranked[keep:]
+    sink = StoreSink(
+        session,
+        profile=profile,
+        scorer=local,
+        keys=keys,
+        counts=ScoreCounts(),
+        budget=Budget(),
+        run_id=run_id,
+        on_result=on_result,
+    )
+    for t in dropped:
+        sink.judgement(t, results[t.arxiv_id])
+    counts.prefiltered += len(dropped)
+    log.info(
+        "prefilter", profile=profile.name, to_llm=len(passed), local_only=len(dropped), share=share
+    )
+    return passed
