@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -23,8 +24,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LATEX = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 _TEX_HINT = re.compile(r"[\\{}]")
+_MAX_PASSES = 8  # normalise repeats until stable; real text settles in one or two passes
 _ID_RE = re.compile(
-    r"^(?:(?:https?://)?(?:export\.)?arxiv\.org/(?:abs|pdf)/)?(?:arxiv:)?"
+    r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/|oai:arxiv\.org:)?(?:arxiv:)?"
     r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?(?:\.pdf)?$",
     re.IGNORECASE,
 )
@@ -74,26 +76,39 @@ _ARCHIVES = {
 
 
 def normalise(text: str | None) -> str:
-    """Stored form of any text field. Idempotent: ``normalise(normalise(x)) == normalise(x)``."""
+    """Stored form of any text field. Idempotent: ``normalise(normalise(x)) == normalise(x)``.
+
+    One pass can expose new mojibake (dropping a control between ``Ã`` and ``\\x86`` joins
+    them), so passes repeat until the text stops changing.
+    """
     if not text:
         return ""
+    s = text
+    for _ in range(_MAX_PASSES):
+        t = _normalise_pass(s)
+        if t == s:
+            break
+        s = t
+    return s
+
+
+def _normalise_pass(text: str) -> str:
     s = _SURROGATE.sub("", text)
     s = ftfy.fix_encoding(s)
-    s = _CONTROL.sub("", s)
+    s = _SURROGATE.sub("", _CONTROL.sub("", s))
     s = unicodedata.normalize("NFC", s)
-    s = _WS.sub(" ", s).strip()
-    return s
+    return _WS.sub(" ", s).strip()
 
 
 def normalise_author(name: str) -> str:
     """An author name with TeX accents and escapes turned into letters (``Przemys{\\l}aw``)."""
     s = normalise(name)
     if _TEX_HINT.search(s):
-        try:
+        with contextlib.suppress(Exception):  # never lose a name over markup
             s = _LATEX.latex_to_text(s)
-        except Exception:  # pylatexenc is lenient; never lose a name over markup
-            s = s.replace("{", "").replace("}", "")
-        s = normalise(s)
+        # Braces or backslashes left over (``\{`` -> ``{``) are stray markup, never part of a
+        # name; dropping them keeps this idempotent.
+        s = normalise(_TEX_HINT.sub("", s))
     return s
 
 
@@ -164,6 +179,8 @@ def split_authors(creator: str) -> list[str]:
 
 def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     """``arXiv:2405.01234v2`` / ``https://arxiv.org/abs/2405.01234v2`` -> ("2405.01234", 2).
+
+    Also old-style ``cs/0112017v1``, ``/pdf/...pdf`` URLs and RSS guids (``oai:arXiv.org:...``).
 
     Raises ValueError when the string is not an arXiv identifier.
     """
