@@ -45,3 +45,30 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+def _pg_url_for_worker(base: str, worker: str) -> str:
+    """A per-xdist-worker schema on the test database, so parallel workers never collide."""
+    import sqlalchemy as sa
+
+    schema = f"t_{worker}".replace("-", "_")
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> str:
+    """A fresh database URL: SQLite in tmp_path, and PostgreSQL when ARXIVFILTER_TEST_PG_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    base = os.environ.get("ARXIVFILTER_TEST_PG_URL", "")
+    if not base:
+        if _require("ARXIVFILTER_REQUIRE_PG"):
+            pytest.fail("ARXIVFILTER_REQUIRE_PG=1 but ARXIVFILTER_TEST_PG_URL is not set")
+        pytest.skip("PostgreSQL not configured (ARXIVFILTER_TEST_PG_URL)")
+    return _pg_url_for_worker(base, worker_id)
