@@ -224,6 +224,7 @@ class ListedPaper(BaseModel):
         "new"  # the strongest of the day's rows: new > cross > replace > replace-cross
     )
     updated_version: int | None = None  # set when listed as a changed replacement ("updated vN")
+    previous_relevance: int | None = None  # replacements: relevance of the earlier judgement
     scorer: str | None = None  # llm | local | None (not judged)
     status: str | None = None  # ok | failed | None (not judged)
     relevance: int | None = None
