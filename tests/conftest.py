@@ -36,8 +36,12 @@ def fixtures() -> Path:
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test runs in its own working directory with no ARXIVFILTER_/OPENAI_ variables."""
     for name in list(os.environ):
-        if (name.startswith("ARXIVFILTER_") and not name.startswith("ARXIVFILTER_TEST_")
-                and not name.startswith("ARXIVFILTER_REQUIRE_") and name != "ARXIVFILTER_SAMPLES_DIR"):
+        if (
+            name.startswith("ARXIVFILTER_")
+            and not name.startswith("ARXIVFILTER_TEST_")
+            and not name.startswith("ARXIVFILTER_REQUIRE_")
+            and name != "ARXIVFILTER_SAMPLES_DIR"
+        ):
             monkeypatch.delenv(name)
         if name.startswith("OPENAI_"):
             monkeypatch.delenv(name)

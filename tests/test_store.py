@@ -44,7 +44,15 @@ def test_migrations_create_every_table(db_url: str) -> None:
     """The database is created and migrated to the baseline revision on first use."""
     engine = store.make_engine(db_url)
     names = set(sa.inspect(engine).get_table_names())
-    assert {"papers", "announcements", "judgements", "llm_calls", "runs", "llm_modes", "alembic_version"} <= names
+    assert {
+        "papers",
+        "announcements",
+        "judgements",
+        "llm_calls",
+        "runs",
+        "llm_modes",
+        "alembic_version",
+    } <= names
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
     store.migrate(engine)  # a second migration is a no-op
@@ -101,7 +109,9 @@ def test_replacement_updates_the_paper_and_adds_replace_rows(session: Session) -
 def test_older_version_never_overwrites_newer_text(session: Session) -> None:
     """Replaying an old version after a new one keeps the newest text."""
     store.store_entries(session, [entry(version=3, title="Newest")], categories=CATS)
-    store.store_entries(session, [entry(version=1, title="Oldest", announce_date=D2)], categories=CATS)
+    store.store_entries(
+        session, [entry(version=1, title="Oldest", announce_date=D2)], categories=CATS
+    )
     paper = session.get(Paper, "2512.00001")
     assert paper is not None and paper.title == "Newest" and paper.version == 3
 
@@ -119,8 +129,12 @@ def test_paper_listed_twice_keeps_the_newest_version(session: Session) -> None:
 def test_withdrawn_comment_marks_the_paper(session: Session) -> None:
     """A replacement whose comment says the paper was withdrawn marks it withdrawn."""
     store.store_entries(session, [entry()], categories=CATS)
-    w = entry(version=2, comment="This paper has been withdrawn by the author", announce_date=D2,
-              announce_type="replace")
+    w = entry(
+        version=2,
+        comment="This paper has been withdrawn by the author",
+        announce_date=D2,
+        announce_type="replace",
+    )
     store.store_entries(session, [w], categories=CATS)
     paper = session.get(Paper, "2512.00001")
     assert paper is not None and paper.withdrawn
@@ -137,8 +151,11 @@ def test_runs_left_running_are_marked_aborted(session: Session) -> None:
 
 def test_papers_on_counts_distinct_papers(session: Session) -> None:
     """papers_on gives each paper once with all its rows of that date."""
-    store.store_entries(session, [entry(), entry("2512.00002", categories=["cs.OS"], primary_category="cs.OS")],
-                        categories=CATS)
+    store.store_entries(
+        session,
+        [entry(), entry("2512.00002", categories=["cs.OS"], primary_category="cs.OS")],
+        categories=CATS,
+    )
     day = store.papers_on(session, D1, CATS)
     assert [p.arxiv_id for p, _ in day] == ["2512.00001", "2512.00002"]
     assert len(day[0][1]) == 2
