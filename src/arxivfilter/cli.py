@@ -40,7 +40,7 @@ cli = typer.Typer(
     rich_markup_mode=None,
 )
 out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DateOpt = Annotated[str | None, typer.Option("--date", help="Announcement date YYYY-MM-DD.")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First announcement date of a range.")]
@@ -511,7 +511,7 @@ def profiles(as_json: JsonOpt = False) -> None:
                 markup=False,
             )
         for line in bad:
-            err.print(f"arxivfilter: error: {line}", markup=False)
+            _error(line)
     if bad:
         raise typer.Exit(2)
 
@@ -547,13 +547,13 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         return 2
     except click.ClickException as exc:
-        err.print(f"arxivfilter: error: {exc.format_message()}", markup=False)
+        _error(exc.format_message())
         return 2
     except click.exceptions.Abort:
         err.print("arxivfilter: interrupted", markup=False)
         return 130
     except ArxivFilterError as exc:
-        err.print(f"arxivfilter: error: {_mask(str(exc))}", markup=False)
+        _error(str(exc))
         return exc.exit_code
     except OSError as exc:
         code = (
@@ -561,17 +561,19 @@ def main(argv: list[str] | None = None) -> int:
             if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
             else 1
         )
-        err.print(f"arxivfilter: error: {_mask(str(exc))}", markup=False)
+        _error(str(exc))
         return code
     except KeyboardInterrupt:
         err.print("arxivfilter: interrupted", markup=False)
         return 130
 
 
-def _mask(text: str) -> str:
+def _error(text: str) -> None:
+    """The one line a failure prints: secrets masked, never wrapped, never a traceback."""
     from arxivfilter.logs import MASKER
 
-    return MASKER.mask(text)
+    line = " ".join(MASKER.mask(text).split())
+    sys.stderr.write(f"arxivfilter: error: {line}\n")
 
 
 def entry() -> None:

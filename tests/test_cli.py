@@ -1,0 +1,203 @@
+"""The command line: one clear line and the documented exit code for every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arxivfilter.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "2025-12-16.jsonl"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("arxivfilter: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("2025-13-01", "2025-13-01"),
+        ("tomorrow", "tomorrow"),
+        ("1990-01-01", "before arXiv"),
+        ("2025-1-5", "2025-1-5"),
+    ],
+)
+def test_bad_dates_are_exit_2(capsys: pytest.CaptureFixture[str], value: str, needle: str) -> None:
+    """Malformed dates and dates before arXiv existed: one line, exit 2."""
+    code, _, err = run_cli(capsys, "fetch", "--date", value)
+    assert code == 2
+    assert needle in error_line(err)
+
+
+def test_future_date_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A date later than today in New York is an error."""
+    code, _, err = run_cli(capsys, "fetch", "--date", "2999-01-01")
+    assert code == 2
+    assert "future" in error_line(err)
+
+
+def test_weekend_date_says_no_announcement(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Saturday: 'no announcement on D', exit 0, nothing stored, no request."""
+    code, out, _ = run_cli(capsys, "fetch", "--date", "2025-12-13", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["fetch"]["papers"] == 0
+    assert "no announcement on 2025-12-13 (a Saturday)" in data["fetch"]["notes"]
+
+
+def test_unknown_profile_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown --profile names the closest known one."""
+    code, _, err = run_cli(capsys, "score", "--date", "2025-12-16", "--profile", "llm-inferenc")
+    assert code == 2
+    assert "llm-inference" in error_line(err)
+
+
+def test_scorer_llm_without_key_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """--scorer llm with neither a key nor a base URL configured is a usage error."""
+    code, _, err = run_cli(capsys, "score", "--date", "2025-12-16", "--scorer", "llm")
+    assert code == 2
+    assert "OPENAI_API_KEY" in error_line(err)
+
+
+def test_unknown_config_key_names_the_closest(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown key in the config file is exit 2 and names the closest valid key."""
+    Path("config").mkdir()
+    Path("config/arxivfilter.toml").write_text("[llm]\nconcurency = 2\n")
+    code, _, err = run_cli(capsys, "config")
+    assert code == 2
+    assert "concurrency" in error_line(err)
+
+
+def test_wrong_type_in_env_is_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ARXIVFILTER_LLM__CONCURRENCY=lots is one clear line naming the key."""
+    monkeypatch.setenv("ARXIVFILTER_LLM__CONCURRENCY", "lots")
+    code, _, err = run_cli(capsys, "config")
+    assert code == 2
+    assert "concurrency" in error_line(err)
+
+
+def test_env_naming_no_key_is_an_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ARXIVFILTER_SECTION__KEY naming no key is an error."""
+    monkeypatch.setenv("ARXIVFILTER_LLM__CONCURENCY", "2")
+    code, _, err = run_cli(capsys, "config")
+    assert code == 2
+    assert "concurrency" in error_line(err)
+
+
+def test_profile_threshold_150_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile with threshold 150 is rejected with the file and key named."""
+    Path("config/profiles").mkdir(parents=True)
+    Path("config/profiles/bad.toml").write_text(
+        'name = "bad"\ndescription = "x"\nthreshold = 150\n'
+    )
+    code, _, err = run_cli(capsys, "profiles")
+    assert code == 2
+    assert "bad.toml" in err and "threshold" in err
+
+
+def test_config_masks_the_key(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`config` shows where each value came from and never prints the API key."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-1234567890")
+    code, out, _ = run_cli(capsys, "config")
+    assert code == 0
+    assert "SECRET" not in out
+    assert "llm.api_key = ****7890    # env OPENAI_API_KEY" in out
+    assert "llm.concurrency = 8    # " in out
+
+
+def test_missing_source_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """--source pointing nowhere is exit 2."""
+    code, _, err = run_cli(capsys, "fetch", "--source", "nowhere.jsonl")
+    assert code == 2
+    assert "nowhere.jsonl" in error_line(err)
+
+
+def test_demo_run_export_show_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The offline demo: run over the shipped day, then export, show and runs read it back."""
+    code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["fetch"]["papers"] == 300
+    assert summary["score"]["judged"] == 600  # two shipped profiles
+    assert Path("digests/llm-inference/2025/2025-12-16.md").is_file()
+
+    code, out, _ = run_cli(capsys, "export", "--date", "2025-12-16", "--format", "jsonl")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 300
+    records = [json.loads(line) for line in lines]
+    assert [r["arxiv_id"] for r in records] == sorted(r["arxiv_id"] for r in records)
+    first = records[0]
+    assert first["schema"] == 1 and set(first["scores"]) == {"llm-inference", "llm-systems"}
+    assert first["scores"]["llm-inference"]["hype"] is None
+    assert first["scores"]["llm-inference"]["scorer"] == "local"
+
+    code, out, _ = run_cli(capsys, "show", first["arxiv_id"])
+    assert code == 0 and first["title"] in out
+
+    code, out, _ = run_cli(capsys, "runs", "--json")
+    assert code == 0 and json.loads(out)[0]["status"] == "ok"
+
+
+def test_second_demo_run_is_free_and_identical(capsys: pytest.CaptureFixture[str]) -> None:
+    """Re-running the same day changes nothing: no new judgements, byte-identical files."""
+    assert run_cli(capsys, "run", "--source", str(DEMO))[0] == 0
+    files = {p: p.read_bytes() for p in Path("digests").rglob("*") if p.is_file()}
+    code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--json")
+    summary = json.loads(out)
+    assert code == 0
+    assert summary["score"]["judged"] == 0 and summary["score"]["cached"] == 600
+    assert summary["report"]["written"] == []
+    assert {p: p.read_bytes() for p in Path("digests").rglob("*") if p.is_file()} == files
+
+
+def test_export_round_trips_through_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The export is a --source: replaying it into a fresh database gives the same export."""
+    run_cli(capsys, "fetch", "--source", str(DEMO))
+    code, first, _ = run_cli(capsys, "export", "--date", "2025-12-16")
+    assert code == 0
+    dump = tmp_path / "export.jsonl"
+    dump.write_text(first)
+    other = tmp_path / "other.db"
+    import os
+
+    os.environ["ARXIVFILTER_DB_URL"] = f"sqlite:///{other}"
+    try:
+        assert run_cli(capsys, "fetch", "--source", str(dump))[0] == 0
+        code, second, _ = run_cli(capsys, "export", "--date", "2025-12-16")
+    finally:
+        del os.environ["ARXIVFILTER_DB_URL"]
+    assert second == first
+
+
+def test_lock_held_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
+    """A second run while the lock is held exits 4 with a clear line."""
+    from filelock import FileLock
+
+    Path("data").mkdir()
+    with FileLock("data/arxivfilter.lock"):
+        code, _, err = run_cli(capsys, "run", "--source", str(DEMO))
+    assert code == 4
+    assert "lock" in error_line(err)
