@@ -28,6 +28,7 @@ from arxivfilter.config import Profile, Settings, load_profiles
 from arxivfilter.errors import ArxivFilterError, LockHeldError, StorageError, UsageError
 from arxivfilter.fetch.day import FetchResult, fetch_live, fetch_replay
 from arxivfilter.fetch.http import ArxivClient, Limiter
+from arxivfilter.fetch.past import fetch_past_day, harvest_range
 from arxivfilter.models import Entry, LlmCall
 from arxivfilter.report.outputs import ReportResult, write_reports
 from arxivfilter.score.local import LocalScorer
@@ -243,10 +244,9 @@ def fetch(app: App, opts: Options) -> FetchSummary:
             )
         return summary
 
+    cats = opts.categories or list(app.settings.arxiv.categories)
     if opts.date_from is not None or opts.date_to is not None:
-        raise UsageError(
-            "live fetching of date ranges (--from/--to) is not available yet; use --source"
-        )
+        return _fetch_range(app, opts, cats, summary)
     date = opts.date or dates.latest_listing(app.now(), holidays)
     check_date(app, date)
     summary.dates = [date]
@@ -254,15 +254,42 @@ def fetch(app: App, opts: Options) -> FetchSummary:
     if reason:
         summary.notes.append(f"no announcement on {date} ({reason})")
         return summary
-    cats = opts.categories or list(app.settings.arxiv.categories)
     result: FetchResult = fetch_live(
-        app.settings, app.arxiv, date, cats, refresh=opts.refresh, now=app.now()
+        app.settings,
+        app.arxiv,
+        date,
+        cats,
+        refresh=opts.refresh,
+        now=app.now(),
+        past_fetcher=fetch_past_day,
     )
     summary.requests += result.requests
     summary.waited_s += result.waited_s
     summary.sources.append(f"{result.source}: {result.reason}")
     _store(app, result.entries, opts, summary)
     summary.dates = [date]
+    return summary
+
+
+def _fetch_range(app: App, opts: Options, cats: list[str], summary: FetchSummary) -> FetchSummary:
+    """``--from/--to`` from live arXiv: an OAI-PMH harvest, resumable through the archive."""
+    latest = dates.latest_listing(app.now(), app.settings.holiday_dates)
+    d1 = opts.date_from or latest
+    d2 = opts.date_to or latest
+    check_date(app, d1)
+    check_date(app, d2)
+    if d1 > d2:
+        raise UsageError(f"--from {d1} is after --to {d2}")
+    with app.progress("harvest (records)", None) as bar:
+        result = harvest_range(app.settings, app.arxiv, d1, d2, cats, progress=bar.advance)
+    summary.requests += result.requests
+    summary.sources.append(f"{result.source}: {result.reason}")
+    _store(
+        app,
+        [e for e in result.entries if e.announce_date and d1 <= e.announce_date <= d2],
+        opts,
+        summary,
+    )
     return summary
 
 
