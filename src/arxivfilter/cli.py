@@ -528,6 +528,31 @@ def config_cmd(as_json: JsonOpt = False) -> None:
 
 
 @cli.command()
+def schedule(
+    profile: ProfileOpt = None,
+    categories: CatOpt = None,
+    scorer: ScorerOpt = None,
+) -> None:
+    """Run the nightly job in the foreground on the [schedule] cron (America/New_York)."""
+    from arxivfilter import schedule as scheduling
+
+    settings = _settings()
+    opts = _options(categories=categories, profiles=profile, scorer=scorer)
+
+    def job() -> int:
+        app = pipeline.App(settings)
+        try:
+            return pipeline.run(app, pipeline.Options(**vars(opts))).exit_code
+        except ArxivFilterError as exc:
+            _error(str(exc))
+            return exc.exit_code
+        finally:
+            app.close()
+
+    scheduling.serve(settings, job)
+
+
+@cli.command()
 def version() -> None:
     """Print the version."""
     out.print(__version__, markup=False)
