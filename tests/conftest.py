@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("ARXIVFILTER_SAMPLES_DIR", ROOT.parent / "shared" / "arxiv-samples"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+pytest_plugins = ["tests.stub_llm"]
+
 
 def _require(flag: str) -> bool:
     return os.environ.get(flag, "") not in ("", "0")

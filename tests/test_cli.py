@@ -201,3 +201,17 @@ def test_lock_held_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
         code, _, err = run_cli(capsys, "run", "--source", str(DEMO))
     assert code == 4
     assert "lock" in error_line(err)
+
+
+def test_unknown_option_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown option is a usage error: one line, exit 2, no traceback."""
+    code, _, err = run_cli(capsys, "run", "--bogus")
+    assert code == 2
+    assert "--bogus" in error_line(err)
+
+
+def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bare `arxivfilter` shows the commands."""
+    code, _, err = run_cli(capsys)
+    assert code == 2
+    assert "fetch" in err and "report" in err

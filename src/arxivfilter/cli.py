@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import Abort, TyperException
 
 from arxivfilter import __version__, dates, pipeline, store
 from arxivfilter.config import (
@@ -568,14 +568,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args=argv, prog_name="arxivfilter", standalone_mode=False)
         return int(result or 0)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+    except TyperException as exc:  # usage errors of the (vendored) click layer
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            sys.stderr.write(ctx.get_help() + "\n")
+        else:
+            _error(exc.format_message())
         return 2
-    except click.ClickException as exc:
-        _error(exc.format_message())
-        return 2
-    except click.exceptions.Abort:
-        err.print("arxivfilter: interrupted", markup=False)
+    except Abort:
+        sys.stderr.write("arxivfilter: interrupted\n")
         return 130
     except ArxivFilterError as exc:
         _error(str(exc))
@@ -589,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(str(exc))
         return code
     except KeyboardInterrupt:
-        err.print("arxivfilter: interrupted", markup=False)
+        sys.stderr.write("arxivfilter: interrupted\n")
         return 130
 
 

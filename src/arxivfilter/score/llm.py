@@ -1,0 +1,651 @@
+"""The LLM scorer: any OpenAI-compatible server through the openai SDK.
+
+The SDK runs on an ``httpx.AsyncClient`` of ours (``build_llm_client``), so respx can
+mock it, and with ``max_retries=0``: retries are tenacity's alone (429, 5xx,
+timeouts, connection errors; exponential backoff with jitter, ``Retry-After``
+honoured, bounded attempts and time).
+
+Structured output is asked for as ``json_schema``; a server that refuses it (any 4xx
+or 5xx whose body names ``response_format``/``json_schema``: llama-cpp-python answers
+with HTTP 500) gets ``json_object`` with the schema attached, then plain text with
+JSON extraction. The mode is found lazily, on the first call that is needed, once per
+scorer (or taken from ``load_mode``). A 401, a 429 ``insufficient_quota``, or a run
+whose calls got no HTTP answer at all raise :class:`UpstreamError` and cancel the
+rest; any other failure becomes a ``failed`` judgement with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+from tenacity.wait import wait_base
+
+from arxivfilter.config import Profile, Settings
+from arxivfilter.errors import UpstreamError, UsageError
+from arxivfilter.models import JudgementResult, LlmCall, PaperText
+from arxivfilter.score.base import JudgementSink
+from arxivfilter.score.prompt import (
+    Templates,
+    answer_schema,
+    load_templates,
+    parse_answer,
+    prompt_settings_hash,
+    retry_message,
+    safe_id,
+    system_message,
+    user_message,
+)
+
+log = structlog.get_logger(__name__)
+
+MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
+#: Sent when a base URL is set without a key (local servers ignore it).
+DUMMY_API_KEY = "not-needed"
+RAW_REPLY_CHARS = 8000
+FOLLOW_UP_REPLY_CHARS = 4000
+
+_CONTEXT_LENGTH = re.compile(
+    r"context[ _-]?(length|window|size)|maximum context|n_ctx|too many tokens|prompt is too long"
+    r"|exceeds? (the )?(maximum|max|context)|token limit",
+    re.IGNORECASE,
+)
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object", re.IGNORECASE)
+_KEY_LIKE = re.compile(r"\b(sk|sess)-[A-Za-z0-9_\-*.]{6,}")
+_BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+
+
+def build_llm_client(
+    settings: Settings, *, http_client: httpx.AsyncClient | None = None
+) -> openai.AsyncOpenAI:
+    """The SDK client on an ``httpx.AsyncClient`` of ours (limits >= concurrency), no SDK retries.
+
+    ``http_client`` is used as given (e.g. one built once per process); else one is built.
+    Base URL, model and key come from ``settings.llm``; a base URL without a key sends a
+    dummy key, which local servers ignore.
+    """
+    llm = settings.llm
+    if not (llm.api_key or llm.base_url):
+        raise UsageError(
+            "the LLM scorer needs an API key or a base URL: set OPENAI_API_KEY or OPENAI_BASE_URL"
+        )
+    timeout = httpx.Timeout(llm.timeout_seconds, connect=min(llm.timeout_seconds, 30.0))
+    if http_client is None:
+        limits = httpx.Limits(
+            max_connections=llm.concurrency + 2, max_keepalive_connections=llm.concurrency
+        )
+        http_client = httpx.AsyncClient(timeout=timeout, limits=limits)
+    # The SDK accepts legacy httpx objects at runtime (it converts them); its annotations
+    # name only httpx2.
+    return openai.AsyncOpenAI(
+        api_key=llm.api_key or DUMMY_API_KEY,
+        base_url=llm.base_url or None,
+        http_client=http_client,  # type: ignore[arg-type]
+        max_retries=0,
+        timeout=timeout,  # type: ignore[arg-type]
+    )
+
+
+def build_llm_scorer(
+    settings: Settings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    engine: Engine | None = None,
+    **hooks: Any,
+) -> LlmScorer:
+    """An :class:`LlmScorer` whose accepted output mode is kept in the database (per base URL + model)."""
+    client = build_llm_client(settings, http_client=http_client)
+    load_mode: Callable[[], str | None] | None = None
+    save_mode: Callable[[str], None] | None = None
+    if engine is not None:
+        from arxivfilter import store
+
+        base_url, model = display_url(client.base_url), settings.llm.model
+
+        def load_mode() -> str | None:
+            with Session(engine) as session:
+                return store.llm_mode(session, base_url, model)
+
+        def save_mode(mode: str) -> None:
+            with Session(engine) as session:
+                store.save_llm_mode(session, base_url, model, mode)
+
+    return LlmScorer(
+        client,
+        settings,
+        load_mode=load_mode,
+        save_mode=save_mode,
+        close_client=http_client is None,
+        **hooks,
+    )
+
+
+def display_url(url: object) -> str:
+    """A base URL without credentials or query string, fit for logs and messages."""
+    parsed = httpx.URL(str(url))
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
+class _Redactor:
+    """Removes the API key (and anything shaped like one) from text we keep or show."""
+
+    def __init__(self, *secrets: str) -> None:
+        self._secrets = sorted(
+            {s for s in secrets if s and s != DUMMY_API_KEY and len(s) >= 4}, key=len
+        )
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in reversed(self._secrets):
+            text = text.replace(secret, "[redacted]")
+        text = _BEARER.sub(r"\1[redacted]", text)
+        return _KEY_LIKE.sub(r"\1-[redacted]", text)
+
+
+class _Refused(Exception):
+    """The server refused the requested ``response_format``."""
+
+
+class _CallFailed(Exception):
+    """A call that ended without a usable HTTP reply; ``answered`` if any HTTP status came back."""
+
+    def __init__(self, message: str, *, answered: bool) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+@dataclass
+class _Reply:
+    content: str | None
+    call: LlmCall
+    note: str | None = None  # why the reply may be unusable (cut off, refusal, bad body)
+
+
+@dataclass
+class _Job:
+    profile: Profile
+    sink: JudgementSink
+    system: str
+    schema: dict[str, Any]
+    prompt_hash: str
+    skipped: int = 0
+    fatal: UpstreamError | None = None
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def retry_after_seconds(
+    headers: httpx.Headers | None, now: dt.datetime | None = None
+) -> float | None:
+    """Seconds asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max((when - (now or dt.datetime.now(dt.UTC))).total_seconds(), 0.0)
+
+
+def _body_text(exc: openai.APIStatusError) -> str:
+    try:
+        return exc.response.text
+    except Exception:  # a streamed body that was never read
+        return str(exc.body or "")
+
+
+def is_format_refusal(status: int, body: str) -> bool:
+    """Any 4xx/5xx naming the response format, except a context-length error."""
+    return status >= 400 and not _CONTEXT_LENGTH.search(body) and bool(_FORMAT_WORDS.search(body))
+
+
+def _is_quota(exc: openai.APIStatusError, body: str) -> bool:
+    return exc.status_code == 429 and (
+        getattr(exc, "code", None) == "insufficient_quota" or "insufficient_quota" in body
+    )
+
+
+class LlmScorer:
+    """Judges papers for a profile through an OpenAI-compatible chat-completions API."""
+
+    kind = "llm"
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        backoff: wait_base | None = None,
+        load_mode: Callable[[], str | None] | None = None,
+        save_mode: Callable[[str], None] | None = None,
+        templates: Templates | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        close_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._close_client = close_client
+        self._llm = settings.llm
+        self._templates = templates or load_templates()
+        self._sleep = sleep or asyncio.sleep
+        self._backoff = backoff or wait_exponential_jitter(initial=1, max=60, jitter=1)
+        self._load_mode = load_mode
+        self._save_mode = save_mode
+        self._clock = clock
+        self._redact = _Redactor(settings.llm.api_key, str(getattr(client, "api_key", "") or ""))
+        self._base_url = display_url(client.base_url)
+        self._mode: str | None = None
+        self._mode_confirmed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem = asyncio.Semaphore(self._llm.concurrency)
+        self._mode_lock = asyncio.Lock()
+        self.answered = 0  # calls that got any HTTP status back
+        self.attempts = 0  # HTTP attempts started
+
+    # ------------------------------------------------------------------ Scorer protocol
+
+    @property
+    def model(self) -> str:
+        """The configured model id."""
+        return self._llm.model
+
+    @property
+    def mode(self) -> str | None:
+        """The structured-output mode in use (None until the first call needs one)."""
+        return self._mode
+
+    def prompt_hash(self, profile: Profile) -> str:
+        """Hash of the templates and the budgets that shape the prompt (the profile is keyed apart)."""
+        return prompt_settings_hash(
+            self._templates,
+            abstract_chars=self._llm.abstract_chars,
+            papers_per_call=self._llm.papers_per_call,
+        )
+
+    async def judge(
+        self, profile: Profile, papers: Sequence[PaperText], sink: JudgementSink
+    ) -> None:
+        """Judge every paper (bounded concurrency); results go to ``sink`` as they arrive."""
+        if not papers:
+            return
+        self._bind_loop()
+        size = self._llm.papers_per_call
+        job = _Job(
+            profile=profile,
+            sink=sink,
+            system=system_message(self._templates, profile, papers_per_call=size),
+            schema=answer_schema(profile, papers_per_call=size),
+            prompt_hash=self.prompt_hash(profile),
+        )
+        batches = [list(papers[i : i + size]) for i in range(0, len(papers), size)]
+        tasks = [asyncio.create_task(self._judge_batch(job, batch)) for batch in batches]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                await finished
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if job.skipped:
+            log.warning(
+                "max cost reached: papers left unscored", profile=profile.name, papers=job.skipped
+            )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this scorer built it (call inside the event loop that used it)."""
+        if self._close_client:
+            await self._client.close()
+
+    # ------------------------------------------------------------------ one batch
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._sem = asyncio.Semaphore(self._llm.concurrency)
+            self._mode_lock = asyncio.Lock()
+
+    async def _judge_batch(self, job: _Job, batch: list[PaperText]) -> None:
+        async with self._sem:
+            if job.fatal is not None:
+                return
+            if not job.sink.may_start_call():
+                job.skipped += len(batch)
+                return
+            try:
+                results = await self._score(job, batch)
+            except UpstreamError as exc:
+                job.fatal = job.fatal or exc
+                raise
+        for paper in batch:
+            job.sink.judgement(paper, results[safe_id(paper.arxiv_id)])
+
+    async def _score(self, job: _Job, batch: list[PaperText]) -> dict[str, JudgementResult]:
+        ids = list(dict.fromkeys(safe_id(p.arxiv_id) for p in batch))
+        user = user_message(self._templates, batch, abstract_chars=self._llm.abstract_chars)
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": job.system},
+            {"role": "user", "content": user},
+        ]
+        try:
+            reply = await self._request(job, messages, len(batch))
+        except _CallFailed as exc:
+            return {i: self._failed(str(exc)) for i in ids}
+        results, errors = self._parse(job, reply, ids)
+        if not errors:
+            return results
+        # One follow-up that shows the model what was wrong with its answer.
+        problems = "; ".join(f"paper {i}: {e}" if len(ids) > 1 else e for i, e in errors.items())
+        follow_up = [
+            *messages,
+            {"role": "assistant", "content": (reply.content or "")[:FOLLOW_UP_REPLY_CHARS]},
+            {"role": "user", "content": retry_message(self._templates, problems)},
+        ]
+        try:
+            second = await self._request(job, follow_up, len(errors))
+        except _CallFailed as exc:
+            for i, err in errors.items():
+                results[i] = self._failed(
+                    f"invalid answer ({err}); the follow-up call failed: {exc}"
+                )
+            return results
+        again, still = self._parse(job, second, list(errors))
+        results.update(again)
+        for i, err in still.items():
+            results[i] = self._failed(f"invalid answer after one retry: {err}")
+        return results
+
+    def _parse(
+        self, job: _Job, reply: _Reply, ids: list[str]
+    ) -> tuple[dict[str, JudgementResult], dict[str, str]]:
+        results, errors = parse_answer(reply.content, job.profile, ids)
+        if reply.note and errors:
+            errors = {i: f"{e} ({reply.note})" for i, e in errors.items()}
+        call = reply.call
+        call.status = "invalid" if errors else "ok"
+        call.error = self._redact("; ".join(dict.fromkeys(errors.values()))) if errors else None
+        job.sink.llm_call(call)
+        if errors:
+            log.info(
+                "invalid answer", profile=job.profile.name, papers=list(errors), error=call.error
+            )
+        return results, errors
+
+    def _failed(self, error: str) -> JudgementResult:
+        return JudgementResult(status="failed", error=self._redact(error))
+
+    # ------------------------------------------------------------------ modes
+
+    async def _request(self, job: _Job, messages: list[dict[str, str]], n_papers: int) -> _Reply:
+        """Send with the current mode, finding it first if needed; downgrade on a refusal."""
+        while True:
+            if not self._mode_confirmed:
+                async with self._mode_lock:
+                    if not self._mode_confirmed:
+                        reply = await self._probe(job, messages, n_papers)
+                        if reply is not None:
+                            return reply
+            mode = self._mode or MODES[0]
+            try:
+                return await self._send(job, messages, mode, n_papers)
+            except _Refused:
+                async with self._mode_lock:
+                    if self._mode == mode:
+                        self._downgrade(mode)
+                        self._mode_confirmed = False
+
+    async def _probe(
+        self, job: _Job, messages: list[dict[str, str]], n_papers: int
+    ) -> _Reply | None:
+        """Under the mode lock: take the stored mode, or find one with this real call."""
+        if self._mode is None:
+            stored = self._load_mode() if self._load_mode else None
+            if stored in MODES:
+                self._mode, self._mode_confirmed = stored, True
+                log.info(
+                    "structured output mode", mode=stored, source="stored", base_url=self._base_url
+                )
+                return None
+            self._mode = MODES[0]
+        while True:
+            mode = self._mode
+            try:
+                reply = await self._send(job, messages, mode, n_papers)
+            except _Refused:
+                self._downgrade(mode)
+                continue
+            self._mode_confirmed = True
+            log.info("structured output mode", mode=mode, source="probed", base_url=self._base_url)
+            if self._save_mode:
+                self._save_mode(mode)
+            return reply
+
+    def _downgrade(self, mode: str) -> None:
+        nxt = MODES[min(MODES.index(mode) + 1, len(MODES) - 1)]
+        log.warning(
+            "the server refused this response format",
+            refused=mode,
+            next=nxt,
+            base_url=self._base_url,
+        )
+        self._mode = nxt
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        response = getattr(exc, "response", None)
+        after = retry_after_seconds(response.headers if response is not None else None)
+        if after is not None:
+            return min(
+                after + random.uniform(0, min(after * 0.1, 1.0)), self._llm.retry_max_seconds
+            )
+        return min(float(self._backoff(state)), self._llm.retry_max_seconds)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.info(
+            "LLM call will be retried",
+            attempt=state.attempt_number,
+            wait_seconds=round(float(getattr(state, "upcoming_sleep", 0.0)), 2),
+            error=self._redact(self._describe(exc)) if exc else None,
+        )
+
+    async def _send(
+        self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
+    ) -> _Reply:
+        """One logical call with tenacity retries; raises _CallFailed, _Refused or UpstreamError."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self._llm.retry_attempts)
+            | stop_after_delay(self._llm.retry_max_seconds),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(job, messages, mode, n_papers)
+        except openai.APIStatusError as exc:
+            raise _CallFailed(self._redact(self._describe(exc)) or "", answered=True) from None
+        except openai.APIConnectionError as exc:
+            failure = _CallFailed(self._redact(self._describe(exc)) or "", answered=False)
+            if self.answered == 0:
+                raise UpstreamError(
+                    f"no answer from the LLM server at {self._base_url}: {failure} "
+                    "(is it running? check OPENAI_BASE_URL)",
+                    url=self._base_url,
+                ) from None
+            raise failure from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, openai.APITimeoutError):
+            return f"timed out after {self._llm.timeout_seconds:g} s"
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__
+            detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+            return f"connection failed: {' '.join(detail.split())[:300]}"
+        if isinstance(exc, openai.APIStatusError):
+            body = exc.body
+            message: Any = body.get("message") if isinstance(body, dict) else None
+            if not message:
+                message = _body_text(exc)
+            return f"HTTP {exc.status_code}: {' '.join(str(message).split())[:300]}"
+        return f"{type(exc).__name__}: {exc}"
+
+    def _request_args(self, job: _Job, messages: list[dict[str, str]], mode: str) -> dict[str, Any]:
+        args: dict[str, Any] = {"model": self.model, "messages": messages}
+        if mode == "json_schema":
+            args["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "judgement", "schema": job.schema, "strict": True},
+            }
+        elif mode == "json_object":
+            # llama-cpp-python takes the schema beside the type and turns it into a grammar.
+            args["response_format"] = {"type": "json_object", "schema": job.schema}
+        return args
+
+    def _call(self, job: _Job, mode: str, n_papers: int, **fields: Any) -> LlmCall:
+        return LlmCall(
+            profile=job.profile.name,
+            base_url=self._base_url,
+            model=self.model,
+            mode=mode,
+            prompt_hash=job.prompt_hash,
+            papers=n_papers,
+            **fields,
+        )
+
+    async def _attempt(
+        self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
+    ) -> _Reply:
+        """One HTTP request. Errors are recorded here; a usable reply is recorded after parsing."""
+        self.attempts += 1
+        started = self._clock()
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(
+                **self._request_args(job, messages, mode)
+            )
+        except openai.APIStatusError as exc:
+            self.answered += 1
+            body = _body_text(exc)
+            message = self._redact(self._describe(exc))
+            refused = mode != "text" and is_format_refusal(exc.status_code, body)
+            job.sink.llm_call(
+                self._call(
+                    job,
+                    mode,
+                    n_papers,
+                    latency_ms=int((self._clock() - started) * 1000),
+                    http_status=exc.status_code,
+                    status="refused" if refused else "error",
+                    raw_reply=self._redact(body[:RAW_REPLY_CHARS]),
+                    error=message,
+                )
+            )
+            if exc.status_code == 401:
+                raise UpstreamError(
+                    f"the LLM server at {self._base_url} rejected the API key (HTTP 401): "
+                    "check OPENAI_API_KEY or [llm] api_key",
+                    url=self._base_url,
+                    status=401,
+                ) from None
+            if _is_quota(exc, body):
+                raise UpstreamError(
+                    f"the LLM account behind {self._base_url} has no quota left "
+                    "(HTTP 429 insufficient_quota): check its plan and billing",
+                    url=self._base_url,
+                    status=429,
+                ) from None
+            if refused:
+                raise _Refused(message) from None
+            raise
+        except openai.APIConnectionError as exc:
+            job.sink.llm_call(
+                self._call(
+                    job,
+                    mode,
+                    n_papers,
+                    latency_ms=int((self._clock() - started) * 1000),
+                    status="error",
+                    error=self._redact(self._describe(exc)),
+                )
+            )
+            raise
+        self.answered += 1
+        latency = int((self._clock() - started) * 1000)
+        body = raw.http_response.text
+        call = self._call(
+            job, mode, n_papers, latency_ms=latency, http_status=raw.status_code, status="ok"
+        )
+        try:
+            completion = raw.parse()
+            choice = completion.choices[0]
+        except Exception as exc:
+            call.raw_reply = self._redact(body[:RAW_REPLY_CHARS])
+            return _Reply(
+                content=None,
+                call=call,
+                note=f"the HTTP body is not a chat completion: {type(exc).__name__}",
+            )
+        usage = completion.usage
+        if usage is not None:
+            call.prompt_tokens = usage.prompt_tokens
+            call.completion_tokens = usage.completion_tokens
+            details = usage.prompt_tokens_details
+            call.cached_tokens = details.cached_tokens if details is not None else None
+        content = choice.message.content
+        call.raw_reply = self._redact((content or "")[:RAW_REPLY_CHARS])
+        note = None
+        refusal = getattr(choice.message, "refusal", None)
+        if refusal:
+            note = f"the model refused: {' '.join(str(refusal).split())[:200]}"
+        elif choice.finish_reason == "length":
+            note = "the reply was cut off at the token limit"
+        return _Reply(content=content, call=call, note=note)
