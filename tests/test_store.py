@@ -54,7 +54,7 @@ def test_migrations_create_every_table(db_url: str) -> None:
         "alembic_version",
     } <= names
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     store.migrate(engine)  # a second migration is a no-op
     engine.dispose()
 
@@ -161,3 +161,29 @@ def test_papers_on_counts_distinct_papers(session: Session) -> None:
     assert len(day[0][1]) == 2
     assert store.papers_on(session, D1, ["cs.OS"])[0][0].arxiv_id == "2512.00002"
     assert store.newest_announcement(session) == D1
+
+
+def test_upgrade_from_the_baseline_keeps_rows(db_url: str) -> None:
+    """A database at the baseline revision migrates to head with its rows intact."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = store.make_engine(db_url, migrate_now=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(store._MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO llm_calls (model, mode, prompt_hash, papers, status, created_at) "
+                "VALUES ('m', 'json_schema', 'h', 1, 'ok', CURRENT_TIMESTAMP)"
+            )
+        )
+    store.migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT model, arxiv_ids FROM llm_calls")).one()
+    assert row[0] == "m"
+    assert row[1] in ("[]", [])
+    engine.dispose()

@@ -151,6 +151,9 @@ class LlmCall(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, index=True)
     cache_key: str | None = Field(default=None, max_length=64, index=True)
+    arxiv_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     profile: str | None = Field(default=None, max_length=64)
     base_url: str | None = Field(default=None, max_length=255)
     model: str = Field(max_length=128)

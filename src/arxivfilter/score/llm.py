@@ -17,6 +17,7 @@ rest; any other failure becomes a ``failed`` judgement with its reason.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import email.utils
 import random
@@ -248,6 +249,10 @@ def _is_quota(exc: openai.APIStatusError, body: str) -> bool:
     )
 
 
+# the papers of the batch a task is judging, so every call row names them (audit)
+_BATCH_IDS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("batch_ids", default=[])
+
+
 class LlmScorer:
     """Judges papers for a profile through an OpenAI-compatible chat-completions API."""
 
@@ -349,6 +354,7 @@ class LlmScorer:
             self._mode_lock = asyncio.Lock()
 
     async def _judge_batch(self, job: _Job, batch: list[PaperText]) -> None:
+        _BATCH_IDS.set([p.arxiv_id for p in batch])  # each batch runs in its own task
         async with self._sem:
             if job.fatal is not None:
                 return
@@ -553,6 +559,7 @@ class LlmScorer:
 
     def _call(self, job: _Job, mode: str, n_papers: int, **fields: Any) -> LlmCall:
         return LlmCall(
+            arxiv_ids=list(_BATCH_IDS.get()),
             profile=job.profile.name,
             base_url=self._base_url,
             model=self.model,

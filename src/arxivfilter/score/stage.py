@@ -171,6 +171,8 @@ class StoreSink:
 
     def llm_call(self, call: LlmCall) -> None:
         call.run_id = self.run_id
+        if len(call.arxiv_ids) == 1 and call.arxiv_ids[0] in self.keys:
+            call.cache_key = self.keys[call.arxiv_ids[0]]
         call.profile = call.profile or self.profile.name
         call.base_url = call.base_url or self.base_url
         store.save_llm_call(self.session, call)
