@@ -65,7 +65,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from itertools import pairwise
-from typing import Literal
 
 from arxivfilter.config import Profile
 from arxivfilter.models import JudgementResult, PaperText
@@ -463,7 +462,7 @@ def prompt_hash(profile: Profile | None = None) -> str:
 class LocalScorer:
     """The :class:`~arxivfilter.score.base.Scorer` for offline lexical judgements."""
 
-    kind: Literal["local"] = "local"
+    kind: str = "local"
 
     @property
     def model(self) -> str:
