@@ -461,23 +461,21 @@ def runs(
         _print_json(data)
         return
     table = Table("id", "command", "status", "exit", "dates", "started (UTC)", "cost", "message")
-    for r in data:
+    for run_row in rows:
         span = (
-            str(r["date_from"] or "-")
-            if r["date_from"] == r["date_to"]
-            else f"{r['date_from']}..{r['date_to']}"
+            str(run_row.date_from or "-")
+            if run_row.date_from == run_row.date_to
+            else f"{run_row.date_from}..{run_row.date_to}"
         )
-        started = r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-"
-        cost = f"${r['cost_usd']:.4f}" if r["cost_usd"] else "-"
         table.add_row(
-            str(r["id"]),
-            r["command"],
-            r["status"],
-            str(r["exit_code"] if r["exit_code"] is not None else "-"),
+            str(run_row.id),
+            run_row.command,
+            run_row.status,
+            "-" if run_row.exit_code is None else str(run_row.exit_code),
             span,
-            started,
-            cost,
-            r["message"] or "",
+            run_row.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"${run_row.cost_usd:.4f}" if run_row.cost_usd else "-",
+            run_row.message or "",
         )
     out.print(table)
 
@@ -486,8 +484,8 @@ def runs(
 def profiles(as_json: JsonOpt = False) -> None:
     """List the topic profiles and validate each."""
     _settings()
-    rows = []
-    bad = []
+    rows: list[dict[str, Any]] = []
+    bad: list[str] = []
     for path in profile_paths().values():
         try:
             p = load_profile(path)
@@ -525,6 +523,56 @@ def config_cmd(as_json: JsonOpt = False) -> None:
         return
     for key, value, origin in rows:
         out.print(f"{key} = {value}    # {origin}", markup=False)
+
+
+@cli.command("eval")
+def eval_cmd(
+    labels: Annotated[Path, typer.Option("--labels", help="TSV/CSV with an arxiv_id column.")],
+    source: Annotated[Path, typer.Option("--source", help="Papers to judge (any --source form).")],
+    profile: Annotated[str, typer.Option("--profile", help="The profile to evaluate.")],
+    scorer: ScorerOpt = None,
+    categories: Annotated[
+        str | None, typer.Option("--categories", help="Restrict the universe (default: all).")
+    ] = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    by_month: Annotated[bool, typer.Option("--by-month", help="Add one row per month.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Judge the papers of a source and compare with a labelled list (ROC-AUC, AP, P/R/F1, P@k)."""
+    from arxivfilter.config import load_profiles
+    from arxivfilter.evaluate import run_eval
+
+    opts = _options(
+        date_from=date_from,
+        date_to=date_to,
+        source=source,
+        categories=categories if categories is not None else "all",
+        scorer=scorer,
+    )
+    if not labels.is_file():
+        raise UsageError(f"--labels: {labels} is not a file")
+    prof = load_profiles([profile])[0]
+    app = _app()
+    try:
+        with app.lock():
+            report_ = run_eval(
+                app,
+                labels=labels,
+                source=source,
+                profile=prof,
+                scorer=opts.scorer,
+                categories=opts.categories,
+                date_from=opts.date_from,
+                date_to=opts.date_to,
+                by_month=by_month,
+            )
+    finally:
+        app.close()
+    if as_json:
+        _print_json(report_.as_dict())
+    else:
+        out.print(report_.render_text(), markup=False)
 
 
 @cli.command()

@@ -226,8 +226,8 @@ def fetch(app: App, opts: Options) -> FetchSummary:
     if opts.source is not None:
         if opts.date is not None:
             check_date(app, opts.date)
-        result = fetch_replay(opts.source, date=opts.date)
-        entries = [e for e in result.entries if _in_scope(e, opts)]
+        replayed = fetch_replay(opts.source, date=opts.date)
+        entries = [e for e in replayed.entries if _in_scope(e, opts)]
         for d in sorted({e.announce_date for e in entries if e.announce_date}):
             if not dates.is_mailing_day(d, holidays):
                 log.warning(
@@ -235,7 +235,7 @@ def fetch(app: App, opts: Options) -> FetchSummary:
                     date=d.isoformat(),
                     reason=dates.no_mailing_reason(d, holidays),
                 )
-        summary.sources.append(result.reason)
+        summary.sources.append(replayed.reason)
         _store(app, entries, opts, summary)
         if not summary.dates and opts.date is not None:
             summary.dates = [opts.date]

@@ -262,7 +262,7 @@ def store_entries(
                 counts.updated_papers += 1
             if entry.arxiv_id not in existing_cache:
                 rows = session.exec(
-                    select(Announcement.date, Announcement.category).where(
+                    select(col(Announcement.date), col(Announcement.category)).where(
                         Announcement.arxiv_id == entry.arxiv_id
                     )
                 ).all()
@@ -334,7 +334,7 @@ def announcement_dates(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> list[dt.date]:
-    stmt = select(Announcement.date).distinct()
+    stmt = select(col(Announcement.date)).distinct()
     if categories is not None:
         stmt = stmt.where(col(Announcement.category).in_(list(categories)))
     if date_from is not None:
@@ -457,9 +457,9 @@ def llm_usage(session: Session, run_id: int) -> dict[str, int]:
     ).one()
     return {
         "calls": int(row[0]),
-        "prompt_tokens": int(row[1]),
-        "completion_tokens": int(row[2]),
-        "cached_tokens": int(row[3]),
+        "prompt_tokens": int(row[1] or 0),
+        "completion_tokens": int(row[2] or 0),
+        "cached_tokens": int(row[3] or 0),
     }
 
 
@@ -534,7 +534,7 @@ def announcements_of(session: Session, arxiv_id: str) -> list[Announcement]:
         session.exec(
             select(Announcement)
             .where(Announcement.arxiv_id == arxiv_id)
-            .order_by(Announcement.date, Announcement.category)
+            .order_by(col(Announcement.date), col(Announcement.category))
         ).all()
     )
 
@@ -584,6 +584,5 @@ def to_listed(
         listed.tldr = judgement.tldr
         listed.reason = judgement.reason
         listed.error = judgement.error
-    if previous_relevance is not None and "previous_relevance" in ListedPaper.model_fields:
-        listed.previous_relevance = previous_relevance  # type: ignore[attr-defined]
+    listed.previous_relevance = previous_relevance
     return listed

@@ -34,7 +34,7 @@ from arxivfilter.fetch.day import FetchResult, fill_by_id, merge_entries
 from arxivfilter.fetch.http import ArxivClient, looks_like_xml
 from arxivfilter.fetch.listing import iter_listing_pages, merge_days
 from arxivfilter.fetch.oai import iter_pages, parse_oai, to_entries
-from arxivfilter.models import Entry
+from arxivfilter.models import AnnounceType, Entry
 
 log = structlog.get_logger(__name__)
 
@@ -85,11 +85,11 @@ def fetch_pastweek(
     def get(url: str) -> bytes:
         return client.get(url, archive_dir=folder, validate=_looks_like_html).body
 
-    items: dict[str, tuple[str, int | None]] = {}
+    items: dict[str, tuple[AnnounceType, int | None]] = {}
     for cat in categories:
         pages = list(iter_listing_pages(get, settings.arxiv.listing_url, cat))
         for item in merge_days(pages).get(date, []):
-            kind = "new" if item.kind == "new" else "cross"
+            kind: AnnounceType = "new" if item.kind == "new" else "cross"
             if item.arxiv_id not in items or kind == "new":
                 items[item.arxiv_id] = (kind, item.version)
     entries = [
@@ -98,7 +98,7 @@ def fetch_pastweek(
             version=v,
             title="",
             announce_date=date,
-            announce_type=k,  # type: ignore[arg-type]
+            announce_type=k,
             source="listing",
         )
         for i, (k, v) in sorted(items.items())

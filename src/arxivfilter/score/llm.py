@@ -250,7 +250,7 @@ def _is_quota(exc: openai.APIStatusError, body: str) -> bool:
 
 
 # the papers of the batch a task is judging, so every call row names them (audit)
-_BATCH_IDS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("batch_ids", default=[])
+_BATCH_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("batch_ids", default=())
 
 
 class LlmScorer:
@@ -354,7 +354,7 @@ class LlmScorer:
             self._mode_lock = asyncio.Lock()
 
     async def _judge_batch(self, job: _Job, batch: list[PaperText]) -> None:
-        _BATCH_IDS.set([p.arxiv_id for p in batch])  # each batch runs in its own task
+        _BATCH_IDS.set(tuple(p.arxiv_id for p in batch))  # each batch runs in its own task
         async with self._sem:
             if job.fatal is not None:
                 return
