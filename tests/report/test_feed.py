@@ -180,7 +180,15 @@ def test_property_feed_parses(rows: list[tuple[str, str, list[str]]]) -> None:
     from arxivfilter.text import normalise
 
     papers = [
-        paper(f"2602.{i:05d}", title=normalise(t), abstract=a, tldr=a, reason=t, authors=authors, tags=authors)
+        paper(
+            f"2602.{i:05d}",
+            title=normalise(t),
+            abstract=a,
+            tldr=a,
+            reason=t,
+            authors=authors,
+            tags=authors,
+        )
         for i, (t, a, authors) in enumerate(rows)
     ]
     feed = parse(render_feed(PROFILE, papers, newest=NEWEST))

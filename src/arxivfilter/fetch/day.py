@@ -61,7 +61,9 @@ def fill_from(entry: Entry, meta: Entry) -> Entry:
     for name in _FILL:
         value = getattr(meta, name)
         # the API's primary category is authoritative; other fields only fill gaps
-        if value not in (None, "") and (name == "primary_category" or getattr(entry, name) in (None, "")):
+        if value not in (None, "") and (
+            name == "primary_category" or getattr(entry, name) in (None, "")
+        ):
             update[name] = value
     if meta.authors:
         update["authors"] = list(meta.authors)

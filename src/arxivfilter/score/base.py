@@ -32,5 +32,7 @@ class Scorer(Protocol):
     def prompt_hash(self, profile: Profile) -> str:
         """Hash of the prompt template (or scorer settings) that shapes a judgement."""
 
-    async def judge(self, profile: Profile, papers: Sequence[PaperText], sink: JudgementSink) -> None:
+    async def judge(
+        self, profile: Profile, papers: Sequence[PaperText], sink: JudgementSink
+    ) -> None:
         """Judge every paper, calling ``sink.judgement`` once per paper."""

@@ -250,7 +250,9 @@ def _is_quota(exc: openai.APIStatusError, body: str) -> bool:
 
 
 # the papers of the batch a task is judging, so every call row names them (audit)
-_BATCH_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("batch_ids", default=())
+_BATCH_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "batch_ids", default=()
+)
 
 
 class LlmScorer:
