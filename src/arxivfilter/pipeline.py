@@ -83,8 +83,11 @@ class App:
         llm_http: httpx.AsyncClient | None = None,
         limiter: Limiter | None = None,
         progress: ProgressFactory | None = None,
+        scorer_hooks: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        # extra keyword arguments for the LLM scorer (tests: ``sleep``, ``backoff``, ``clock``)
+        self.scorer_hooks: dict[str, Any] = dict(scorer_hooks or {})
         self._now = now
         self._arxiv_http = arxiv_http
         self._llm_http = llm_http
@@ -254,15 +257,17 @@ def fetch(app: App, opts: Options) -> FetchSummary:
     if reason:
         summary.notes.append(f"no announcement on {date} ({reason})")
         return summary
-    result: FetchResult = fetch_live(
-        app.settings,
-        app.arxiv,
-        date,
-        cats,
-        refresh=opts.refresh,
-        now=app.now(),
-        past_fetcher=fetch_past_day,
-    )
+    with app.progress(f"fetch {date} (papers)", None) as bar:
+        result: FetchResult = fetch_live(
+            app.settings,
+            app.arxiv,
+            date,
+            cats,
+            refresh=opts.refresh,
+            now=app.now(),
+            past_fetcher=fetch_past_day,
+            progress=bar.advance,
+        )
     summary.requests += result.requests
     summary.waited_s += result.waited_s
     summary.sources.append(f"{result.source}: {result.reason}")
@@ -316,7 +321,9 @@ def build_scorer(app: App, kind: str) -> Any:
         return LocalScorer()
     from arxivfilter.score.llm import build_llm_scorer
 
-    return build_llm_scorer(app.settings, http_client=app._llm_http, engine=app.engine)
+    return build_llm_scorer(
+        app.settings, http_client=app._llm_http, engine=app.engine, **app.scorer_hooks
+    )
 
 
 def price_fn(settings: Settings) -> Callable[[LlmCall], float | None]:

@@ -225,8 +225,12 @@ def fetch_live(
     refresh: bool = False,
     now: dt.datetime | None = None,
     past_fetcher: Callable[..., FetchResult] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> FetchResult:
-    """Fetch listing ``date`` (already checked: not future, a mailing day)."""
+    """Fetch listing ``date`` (already checked: not future, a mailing day).
+
+    ``progress(n)`` is told how many papers each metadata request covered.
+    """
     folder = archive_dir(settings, date)
     before_req, before_wait = client.requests, client.waited
     have = archived_categories(folder)
@@ -241,7 +245,7 @@ def fetch_live(
     latest = dates.latest_listing(now, settings.holiday_dates)
     if date == latest:
         entries = fetch_rss(client, settings, date, categories, folder)
-        entries = fill_by_id(client, settings, entries, folder)
+        entries = fill_by_id(client, settings, entries, folder, progress)
         source, reason = "rss", f"{date} is the latest listing, which rss.arxiv.org holds"
     elif past_fetcher is not None:
         result = past_fetcher(settings, client, date, categories, folder=folder, now=now)
