@@ -55,7 +55,7 @@ class ArxivSettings(_Section):
     retry_after_default_seconds: float = Field(default=30.0, ge=0)
     rss_url: str = "https://rss.arxiv.org/rss/"
     api_url: str = "https://export.arxiv.org/api/query"
-    listing_url: str = "https://export.arxiv.org/list/"
+    listing_url: str = "https://export.arxiv.org"
     oai_url: str = "https://oaipmh.arxiv.org/oai"
     api_batch_size: int = Field(default=100, ge=1, le=2000)
 

@@ -184,13 +184,15 @@ def harvest_range(
 ) -> FetchResult:
     """Everything announced in ``date_from..date_to`` per OAI-PMH (resumable through the archive).
 
-    Pages are archived under ``data/raw/oai-<from>/<set>/`` with a ``progress.json`` that
+    Pages are archived under ``data/raw/oai-<from>-<to>/<set>/`` with a ``progress.json`` that
     records the pages read and the next resumption token, so an interrupted harvest replays
     what it has and goes on from the token.
     """
     holidays = settings.holiday_dates
     listing_for = partial(dates.listing_for_submission, holidays=holidays)
-    root = Path(settings.storage.raw_dir) / f"oai-{date_from.isoformat()}"
+    # keyed by the whole range: a later, longer range must harvest again (records announced
+    # after a finished harvest are not in its pages)
+    root = Path(settings.storage.raw_dir) / f"oai-{date_from.isoformat()}-{date_to.isoformat()}"
     entries: list[Entry] = []
     before = client.requests
     for cat in categories:
