@@ -161,3 +161,25 @@ def test_interrupted_harvest_resumes_without_asking_again(fixtures: Path) -> Non
         again = fetch(make_app(FakeClock()), **app_settings)
     assert route.call_count == 0
     assert again.fetch.papers == summary.fetch.papers
+
+
+def test_real_arxivraw_page_through_the_harvest(samples: Path, fixtures: Path) -> None:
+    """The real 387-record arXivRaw page, then an end page: versions mapped to mailings in the range."""
+    real = (samples / "C_oai_pmh/arxiv-oai-harvester_arXivRaw_2016/ListRecords.xml").read_bytes()
+    last = (fixtures / "oai" / "chain_3.xml").read_bytes()
+
+    def oai(request: httpx.Request) -> httpx.Response:
+        token = parse_qs(urlsplit(str(request.url)).query).get("resumptionToken", [None])[0]
+        return httpx.Response(200, content=real if token is None else last)
+
+    with respx.mock as router:
+        route = router.get(url__startswith=OAI).mock(side_effect=oai)
+        summary = fetch(
+            make_app(FakeClock(), now=dt.datetime(2016, 10, 21, 17, 0, tzinfo=dt.UTC)),
+            date_from=dt.date(2016, 10, 17),
+            date_to=dt.date(2016, 10, 21),
+        )
+    assert route.call_count == 2
+    assert summary.fetch.papers > 0
+    assert set(summary.fetch.by_type) <= {"new", "cross", "replace", "replace-cross"}
+    assert all(dt.date(2016, 10, 17) <= d <= dt.date(2016, 10, 21) for d in summary.fetch.dates)
