@@ -149,30 +149,42 @@ def _print_json(data: Any) -> None:
 
 
 def _summary_table(summary: pipeline.RunSummary) -> None:
+    """The human summary of a run: only the rows of the stages that ran."""
     f, s, r = summary.fetch, summary.score, summary.report
-    table = Table(title=f"arxivfilter run {summary.run_id or ''}".strip(), show_header=False)
+    table = Table(
+        title=f"arxivfilter {' + '.join(summary.stages)} (run {summary.run_id})", show_header=False
+    )
     table.add_column("what")
     table.add_column("value")
     table.add_row("dates", ", ".join(d.isoformat() for d in f.dates) or "-")
-    types = ", ".join(f"{k} {v}" for k, v in sorted(f.by_type.items())) or "-"
-    table.add_row("papers fetched", f"{f.papers} ({types})")
-    table.add_row("requests to arXiv", f"{f.requests} ({f.waited_s:.1f} s waiting on politeness)")
-    for src in f.sources:
-        table.add_row("source", src)
-    for note in f.notes:
-        table.add_row("note", note)
-    table.add_row(
-        "judgements",
-        f"{s.judged} made, {s.cached} cached, {s.failed} failed, {s.unscored} unscored",
-    )
-    if s.prefiltered:
-        table.add_row("prefilter", f"{s.prefiltered} judged locally only")
-    table.add_row(
-        "LLM calls",
-        f"{s.calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens)",
-    )
-    cost = "unknown" if s.cost_unknown and not s.cost_usd else f"${s.cost_usd:.4f}"
-    table.add_row("cost", cost)
+    if "fetch" in summary.stages:
+        types = ", ".join(f"{k} {v}" for k, v in sorted(f.by_type.items())) or "-"
+        table.add_row("papers fetched", f"{f.papers} ({types})")
+        table.add_row(
+            "stored",
+            f"{f.new_papers} new papers, {f.updated_papers} updated, {f.new_rows} new listings",
+        )
+        table.add_row(
+            "requests to arXiv", f"{f.requests} ({f.waited_s:.1f} s waiting on politeness)"
+        )
+        for src in f.sources:
+            table.add_row("source", src)
+        for note in f.notes:
+            table.add_row("note", note)
+    if "score" in summary.stages:
+        table.add_row(
+            "judgements",
+            f"{s.judged} made, {s.cached} cached, {s.failed} failed, {s.unscored} unscored",
+        )
+        if s.prefiltered:
+            table.add_row("prefilter", f"{s.prefiltered} judged locally only")
+        table.add_row(
+            "LLM calls",
+            f"{s.calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens)",
+        )
+        table.add_row(
+            "cost", "unknown" if s.cost_unknown and not s.cost_usd else f"${s.cost_usd:.4f}"
+        )
     if r is not None:
         table.add_row("files", f"{len(r.changed)} written, {len(r.unchanged)} unchanged")
         for path in r.changed[:20]:

@@ -428,10 +428,12 @@ class RunSummary:
     wall_s: float
     run_id: int | None = None
     message: str | None = None
+    stages: tuple[str, ...] = ("fetch", "score", "report")
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "stages": list(self.stages),
             "exit_code": self.exit_code,
             "wall_s": round(self.wall_s, 2),
             "fetch": self.fetch.as_dict(),
@@ -532,7 +534,7 @@ def run(
                 f"{scounts.failed} papers failed to score (listed in the digest's failed section)"
             )
         summary = RunSummary(
-            fsum, scounts, rres, exit_code, time.monotonic() - started, run_row.id, message
+            fsum, scounts, rres, exit_code, time.monotonic() - started, run_row.id, message, stages
         )
         with app.session() as session:
             store.finish_run(
