@@ -60,6 +60,14 @@ ScorerOpt = Annotated[
     str | None, typer.Option("--scorer", help="auto | llm | local (default: auto).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+RescoreOpt = Annotated[bool, typer.Option("--rescore", help="Judge again even when cached.")]
+MaxCostOpt = Annotated[
+    float | None, typer.Option("--max-cost", help="Stop starting LLM calls at this USD.")
+]
+RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ask arXiv again even if archived.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Fetch and plan; no LLM calls, no files.")
+]
 
 
 class _State:
@@ -207,6 +215,17 @@ def _finish(summary: pipeline.RunSummary, as_json: bool) -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def _execute(command: str, stages: tuple[str, ...], as_json: bool, **options: Any) -> None:
+    """Build the options and the App, run the stages, print the summary, exit with its code."""
+    opts = _options(**options)
+    app = _app()
+    try:
+        summary = pipeline.run(app, opts, command=command, stages=stages)
+    finally:
+        app.close()
+    _finish(summary, as_json)
+
+
 @cli.command()
 def fetch(
     date: DateOpt = None,
@@ -214,26 +233,14 @@ def fetch(
     date_to: ToOpt = None,
     source: SourceOpt = None,
     categories: CatOpt = None,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Ask arXiv again even if archived.")
-    ] = False,
+    refresh: RefreshOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch the papers announced on a date (or replay --source) into the database."""
-    opts = _options(
-        date=date,
-        date_from=date_from,
-        date_to=date_to,
-        source=source,
-        categories=categories,
-        refresh=refresh,
-    )
-    app = _app()
-    try:
-        summary = pipeline.run(app, opts, command="fetch", stages=("fetch",))
-    finally:
-        app.close()
-    _finish(summary, as_json)
+    _execute(
+        "fetch", ("fetch",), as_json, date=date, date_from=date_from, date_to=date_to,
+        source=source, categories=categories, refresh=refresh,
+    )  # fmt: skip
 
 
 @cli.command()
@@ -245,32 +252,16 @@ def score(
     profile: ProfileOpt = None,
     categories: CatOpt = None,
     scorer: ScorerOpt = None,
-    rescore: Annotated[
-        bool, typer.Option("--rescore", help="Judge again even when cached.")
-    ] = False,
-    max_cost: Annotated[
-        float | None, typer.Option("--max-cost", help="Stop starting LLM calls at this USD.")
-    ] = None,
+    rescore: RescoreOpt = False,
+    max_cost: MaxCostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Judge every stored paper of a date for each profile."""
-    opts = _options(
-        date=date,
-        date_from=date_from,
-        date_to=date_to,
-        source=source,
-        categories=categories,
-        profiles=profile,
-        scorer=scorer,
-        rescore=rescore,
-        max_cost=max_cost,
-    )
-    app = _app()
-    try:
-        summary = pipeline.run(app, opts, command="score", stages=("score",))
-    finally:
-        app.close()
-    _finish(summary, as_json)
+    _execute(
+        "score", ("score",), as_json, date=date, date_from=date_from, date_to=date_to,
+        source=source, categories=categories, profiles=profile, scorer=scorer,
+        rescore=rescore, max_cost=max_cost,
+    )  # fmt: skip
 
 
 @cli.command()
@@ -285,21 +276,10 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the digests, running logs and feeds from the database alone."""
-    opts = _options(
-        date=date,
-        date_from=date_from,
-        date_to=date_to,
-        source=source,
-        categories=categories,
-        profiles=profile,
-        scorer=scorer,
-    )
-    app = _app()
-    try:
-        summary = pipeline.run(app, opts, command="report", stages=("report",))
-    finally:
-        app.close()
-    _finish(summary, as_json)
+    _execute(
+        "report", ("report",), as_json, date=date, date_from=date_from, date_to=date_to,
+        source=source, categories=categories, profiles=profile, scorer=scorer,
+    )  # fmt: skip
 
 
 @cli.command()
@@ -311,40 +291,18 @@ def run(
     profile: ProfileOpt = None,
     categories: CatOpt = None,
     scorer: ScorerOpt = None,
-    rescore: Annotated[
-        bool, typer.Option("--rescore", help="Judge again even when cached.")
-    ] = False,
-    max_cost: Annotated[
-        float | None, typer.Option("--max-cost", help="Stop starting LLM calls at this USD.")
-    ] = None,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Ask arXiv again even if archived.")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Fetch and plan; no LLM calls, no files.")
-    ] = False,
+    rescore: RescoreOpt = False,
+    max_cost: MaxCostOpt = None,
+    refresh: RefreshOpt = False,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch, score every profile, and write the digests: the nightly job."""
-    opts = _options(
-        date=date,
-        date_from=date_from,
-        date_to=date_to,
-        source=source,
-        categories=categories,
-        profiles=profile,
-        scorer=scorer,
-        rescore=rescore,
-        max_cost=max_cost,
-        refresh=refresh,
-        dry_run=dry_run,
-    )
-    app = _app()
-    try:
-        summary = pipeline.run(app, opts, command="run")
-    finally:
-        app.close()
-    _finish(summary, as_json)
+    _execute(
+        "run", ("fetch", "score", "report"), as_json, date=date, date_from=date_from,
+        date_to=date_to, source=source, categories=categories, profiles=profile, scorer=scorer,
+        rescore=rescore, max_cost=max_cost, refresh=refresh, dry_run=dry_run,
+    )  # fmt: skip
 
 
 @cli.command()
