@@ -43,11 +43,28 @@ class SecretMasker:
 MASKER = SecretMasker()
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing, never to a stale object
+    (a stream replaced or closed since logging was configured, as test runners do)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+STDERR: TextIO = _CurrentStderr()  # type: ignore[assignment]
+
+
 def log_config(
     level: str = "info", *, json_lines: bool | None = None, stream: TextIO | None = None
 ) -> dict[str, Any]:
     """The structlog configuration (a pure function of its inputs, tested on its own)."""
-    stream = stream or sys.stderr
+    stream = stream or STDERR
     if json_lines is None:
         json_lines = not stream.isatty()
     renderer: Any = (
@@ -82,7 +99,7 @@ def configure_logging(
     MASKER.secrets = [s for s in secrets if s and len(s) >= 4]
     structlog.configure(**log_config(level, json_lines=json_lines, stream=stream))
     logging.basicConfig(
-        stream=stream or sys.stderr, level=max(_LEVELS.get(level.lower(), 20), 30), force=True
+        stream=stream or STDERR, level=max(_LEVELS.get(level.lower(), 20), 30), force=True
     )
     for noisy in ("httpx", "httpcore", "openai", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

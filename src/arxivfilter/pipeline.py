@@ -20,7 +20,7 @@ import httpx
 import structlog
 from filelock import FileLock, Timeout
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
 from arxivfilter import dates, store
@@ -471,6 +471,8 @@ def run(
 ) -> RunSummary:
     """The whole pipeline (or some stages of it) under the run lock, recorded in ``runs``."""
     started = time.monotonic()
+    if opts.max_cost is not None and opts.max_cost < 0:
+        raise UsageError(f"--max-cost must be 0 or more (USD), not {opts.max_cost:g}")
     profiles = resolve_profiles(opts) if ("score" in stages or "report" in stages) else []
     if "score" in stages or "report" in stages:
         app.settings.resolve_scorer(opts.scorer)  # --scorer llm with nothing configured: exit 2 now
@@ -489,8 +491,8 @@ def run(
                     date_to=opts.date or opts.date_to,
                     profiles=[p.name for p in profiles],
                 )
-        except OperationalError as exc:
-            raise StorageError(f"database error: {exc.orig}") from None
+        except DatabaseError as exc:
+            raise StorageError(f"database error: {_db_message(exc)}") from None
         fsum = FetchSummary()
         scounts = ScoreCounts()
         rres: ReportResult | None = None
@@ -519,6 +521,18 @@ def run(
                     message=str(exc),
                 )
             raise
+        except DatabaseError as exc:  # one that a stage did not turn into a StorageError itself
+            failure = f"database error: {_db_message(exc)}"
+            with app.session() as session:
+                store.finish_run(
+                    session,
+                    run_row,
+                    status="failed",
+                    exit_code=StorageError.exit_code,
+                    counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
+                    message=failure,
+                )
+            raise StorageError(failure) from None
         except BaseException:
             with app.session() as session:
                 store.finish_run(
@@ -547,6 +561,11 @@ def run(
                 message=message,
             )
         return summary
+
+
+def _db_message(exc: DatabaseError) -> str:
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())[:300]
 
 
 def _dates_without_fetch(app: App, opts: Options) -> list[dt.date]:

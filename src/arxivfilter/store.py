@@ -18,7 +18,7 @@ import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, func, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
 from arxivfilter.errors import StorageError
@@ -91,8 +91,10 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    except OperationalError as exc:
-        raise StorageError(f"database error while migrating: {_db_message(exc)}") from None
+    except DatabaseError as exc:  # locked, unreadable, or not a database at all
+        raise StorageError(
+            f"database error while opening and migrating: {_db_message(exc)}"
+        ) from None
 
 
 def _db_message(exc: SQLAlchemyError) -> str:

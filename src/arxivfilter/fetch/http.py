@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import unescape
 
 import httpx
 import structlog
@@ -266,12 +267,31 @@ class ArxivClient:
                 f"HTTP {status}", parse_retry_after(resp.headers.get("retry-after")), status
             )
         if status >= 400:
-            raise UpstreamError(f"arXiv answered HTTP {status} for {url}", url=url, status=status)
+            detail = error_detail(raw.body)
+            raise UpstreamError(
+                f"arXiv answered HTTP {status} for {url}" + (f": {detail}" if detail else ""),
+                url=url,
+                status=status,
+            )
         if validate is not None:
             problem = validate(raw.body)
             if problem:
                 raise _Retryable(problem, status=status)
         return raw
+
+
+_API_ERROR = re.compile(
+    rb"<entry>.*?api/errors#.*?<summary[^>]*>(?P<text>.*?)</summary>", re.DOTALL | re.IGNORECASE
+)
+
+
+def error_detail(body: bytes) -> str | None:
+    """The reason an export-API error feed gives (``<summary>`` of its ``api/errors#`` entry)."""
+    m = _API_ERROR.search(body[:20000])
+    if not m:
+        return None
+    text = unescape(m.group("text").decode("utf-8", errors="replace"))
+    return " ".join(text.split())[:300] or None
 
 
 _KEEP_HEADERS = {"content-type", "retry-after", "last-modified", "etag", "date", "content-length"}

@@ -410,6 +410,11 @@ class LlmScorer:
         self, job: _Job, reply: _Reply, ids: list[str]
     ) -> tuple[dict[str, JudgementResult], dict[str, str]]:
         results, errors = parse_answer(reply.content, job.profile, ids)
+        # a server may echo the key into the answer's text: it is stored and rendered
+        results = {
+            i: r.model_copy(update={"tldr": self._redact(r.tldr), "reason": self._redact(r.reason)})
+            for i, r in results.items()
+        }
         if reply.note and errors:
             errors = {i: f"{e} ({reply.note})" for i, e in errors.items()}
         call = reply.call
@@ -575,6 +580,8 @@ class LlmScorer:
         self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
     ) -> _Reply:
         """One HTTP request. Errors are recorded here; a usable reply is recorded after parsing."""
+        if job.fatal is not None:  # a 401 or an empty quota seen by another task: send nothing
+            raise job.fatal
         self.attempts += 1
         started = self._clock()
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,10 +21,24 @@ from arxivfilter import store
 from arxivfilter.config import Profile
 from arxivfilter.models import Judgement, JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.base import Scorer
+from arxivfilter.text import normalise
 
 log = structlog.get_logger(__name__)
 
 PriceFn = Callable[[LlmCall], float | None]
+# NUL (PostgreSQL refuses it) and lone surrogates (UTF-8 cannot encode them), which a
+# server's JSON escapes can produce
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(text: str | None) -> str | None:
+    """Model or server text made storable: normalised (NFC, one line, no controls)."""
+    return None if text is None else normalise(text)
+
+
+def _storable(text: str | None) -> str | None:
+    """Raw text kept verbatim for audit, minus what no database can store."""
+    return None if text is None else _UNSTORABLE.sub("", text)
 
 
 def cache_key(text_hash: str, profile_hash: str, model: str, prompt_hash: str) -> str:
@@ -153,9 +168,9 @@ class StoreSink:
                 relevance=result.relevance,
                 hype=result.hype,
                 tags=list(result.tags),
-                tldr=result.tldr,
-                reason=result.reason,
-                error=result.error,
+                tldr=_clean(result.tldr),
+                reason=_clean(result.reason),
+                error=_clean(result.error),
                 run_id=self.run_id,
             ),
         )
@@ -171,11 +186,25 @@ class StoreSink:
 
     def llm_call(self, call: LlmCall) -> None:
         call.run_id = self.run_id
+        call.raw_reply = _storable(call.raw_reply)
+        call.error = _clean(call.error)
         if len(call.arxiv_ids) == 1 and call.arxiv_ids[0] in self.keys:
             call.cache_key = self.keys[call.arxiv_ids[0]]
         call.profile = call.profile or self.profile.name
         call.base_url = call.base_url or self.base_url
         store.save_llm_call(self.session, call)
+        log.debug(
+            "llm call",
+            profile=call.profile,
+            papers=call.arxiv_ids,
+            mode=call.mode,
+            status=call.status,
+            http_status=call.http_status,
+            latency_ms=call.latency_ms,
+            prompt_tokens=call.prompt_tokens,
+            completion_tokens=call.completion_tokens,
+            error=call.error,
+        )
         self.counts.calls += 1
         self.counts.prompt_tokens += call.prompt_tokens or 0
         self.counts.completion_tokens += call.completion_tokens or 0
