@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DatabaseError
 from typer.exceptions import Abort, TyperException
 
 from arxivfilter import __version__, dates, pipeline, store
@@ -599,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
     except ArxivFilterError as exc:
         _error(str(exc))
         return exc.exit_code
+    except DatabaseError as exc:  # a storage failure no stage turned into a StorageError
+        orig = getattr(exc, "orig", None)
+        _error(f"database error: {orig if orig is not None else exc}")
+        return StorageError.exit_code
     except OSError as exc:
         code = (
             StorageError.exit_code
