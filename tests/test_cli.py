@@ -215,3 +215,21 @@ def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys)
     assert code == 2
     assert "fetch" in err and "report" in err
+
+
+def test_demo_run_on_each_database(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """The whole run on SQLite and on PostgreSQL: same counts, free second run, same export."""
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", db_url)
+    code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--json")
+    assert code == 0, out
+    first = json.loads(out)
+    assert first["fetch"]["papers"] == 300 and first["score"]["judged"] == 600
+    digest = Path("digests/llm-systems/2025/2025-12-16.md").read_bytes()
+    code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--json")
+    again = json.loads(out)
+    assert code == 0 and again["score"]["cached"] == 600 and again["report"]["written"] == []
+    assert Path("digests/llm-systems/2025/2025-12-16.md").read_bytes() == digest
+    code, out, _ = run_cli(capsys, "export", "--date", "2025-12-16")
+    assert code == 0 and len(out.splitlines()) == 300
