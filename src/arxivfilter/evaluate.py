@@ -1,0 +1,642 @@
+"""``arxivfilter eval``: how well a profile's judgements match a labelled list of papers.
+
+The universe is every paper of a ``--source`` (restricted by ``--categories`` and the
+announcement dates ``--from``/``--to``) minus the profile's own liked ``examples``; the ids
+of the labels file are its positives and every other paper of the universe a negative.
+Each paper is judged through the normal score stage and cache (so a second ``eval`` costs
+nothing), one announcement day at a time as the nightly run does (the prefilter's share is
+per day). Metrics are pure Python:
+
+* ROC-AUC: the Mann-Whitney statistic, ties counted half;
+* average precision: sum over distinct score thresholds of (recall gain x precision), as
+  scikit-learn's ``average_precision_score`` computes it;
+* precision, recall and F1 of "listed" (relevance >= the profile's threshold);
+* precision@k for k = number of positives, ties at the cut shared out in proportion
+  (the expected precision when tied papers are ordered at random).
+
+A failed or unscored judgement ranks below every judged paper and is never listed; the
+counts say how many there were. A metric that is undefined (no positives, nothing listed)
+is ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlmodel import col, select
+
+from arxivfilter import pipeline, store
+from arxivfilter.config import Profile
+from arxivfilter.errors import SourceError, UsageError
+from arxivfilter.fetch.day import fetch_replay
+from arxivfilter.models import Entry, Paper
+from arxivfilter.score.local import LocalScorer
+from arxivfilter.score.stage import Budget, ScoreCounts, cache_key, score_papers
+from arxivfilter.text import parse_arxiv_id
+
+log = structlog.get_logger(__name__)
+
+ID_COLUMN = "arxiv_id"
+FAILED_SCORE = -1.0  # the ranking score of a failed or missing judgement
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The distinct, normalised ids of a labels file, and what was dropped reading it."""
+
+    ids: frozenset[str]
+    rows: int
+    invalid: int
+
+
+def read_labels(path: Path) -> Labels:
+    """Read a TSV or CSV file with an ``arxiv_id`` column (extra columns ignored).
+
+    The delimiter is sniffed from the header line; ids lose an ``arXiv:`` prefix and a
+    ``vN`` suffix and are deduplicated; rows whose id is not an arXiv id are skipped with
+    a warning. An unreadable file, no ``arxiv_id`` column or no id at all is a UsageError.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"--labels: cannot read {path}: {reason}") from None
+    header = text.split("\n", 1)[0]
+    delimiter = _delimiter(header)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+    if ID_COLUMN not in fields:
+        shown = ", ".join(repr(f) for f in reader.fieldnames or []) or "none"
+        raise UsageError(
+            f"--labels: {path} has no {ID_COLUMN!r} column in its header line "
+            f"(columns found: {shown}); a TSV or CSV file with a header is expected"
+        )
+    column = fields[ID_COLUMN]
+    ids: set[str] = set()
+    rows = invalid = 0
+    for row in reader:
+        raw = (row.get(column) or "").strip()
+        if not raw:
+            continue
+        rows += 1
+        try:
+            ids.add(parse_arxiv_id(raw)[0])
+        except ValueError:
+            invalid += 1
+            if invalid <= 5:
+                log.warning("label row without an arXiv id skipped", path=str(path), value=raw)
+    if not ids:
+        raise UsageError(f"--labels: {path} lists no arXiv id in its {ID_COLUMN!r} column")
+    return Labels(frozenset(ids), rows, invalid)
+
+
+def _delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in ("\t", ",", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def example_ids(profile: Profile) -> set[str]:
+    """The profile's liked papers: ``examples`` plus the ids of ``examples_file``.
+
+    ``examples_file`` is resolved beside the profile file, else from the working directory,
+    and read like a labels file (an ``arxiv_id`` column). Invalid ids are ignored here (the
+    profile loader reports them).
+    """
+    out: set[str] = set()
+    for raw in profile.examples:
+        try:
+            out.add(parse_arxiv_id(raw)[0])
+        except ValueError:
+            continue
+    if profile.examples_file:
+        candidates = [Path(profile.examples_file)]
+        if profile.path is not None and not candidates[0].is_absolute():
+            candidates.insert(0, profile.path.parent / profile.examples_file)
+        for path in candidates:
+            if path.is_file():
+                out |= read_labels(path).ids
+                break
+        else:
+            raise UsageError(
+                f"profile {profile.name}: examples_file {profile.examples_file!r} not found"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Mann-Whitney ROC-AUC, ties counted half; None without both classes."""
+    n_pos = sum(1 for y in labels if y)
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    rank_sum = 0.0
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        mid_rank = (i + j) / 2 + 1  # 1-based average rank of the tied run
+        rank_sum += mid_rank * sum(1 for k in range(i, j + 1) if labels[order[k]])
+        i = j + 1
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def average_precision(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Sum over distinct thresholds (high to low) of recall gain x precision; None without positives."""
+    n_pos = sum(1 for y in labels if y)
+    if n_pos == 0:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    tp = seen = 0
+    prev_recall = 0.0
+    total = 0.0
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        tp += sum(1 for k in range(i, j + 1) if labels[order[k]])
+        seen += j - i + 1
+        recall = tp / n_pos
+        total += (recall - prev_recall) * (tp / seen)
+        prev_recall = recall
+        i = j + 1
+    return total
+
+
+def precision_at_k(scores: Sequence[float], labels: Sequence[bool], k: int) -> float | None:
+    """Share of positives among the k best; papers tied at the cut count in proportion."""
+    if k <= 0 or not scores:
+        return None
+    k = min(k, len(scores))
+    cut = sorted(scores, reverse=True)[k - 1]
+    above = [y for s, y in zip(scores, labels, strict=True) if s > cut]
+    tied = [y for s, y in zip(scores, labels, strict=True) if s == cut]
+    need = k - len(above)
+    hits = sum(above) + sum(tied) * need / len(tied)
+    return hits / k
+
+
+def precision_recall_f1(
+    predicted: Sequence[bool], labels: Sequence[bool]
+) -> tuple[float | None, float | None, float | None]:
+    """(precision, recall, F1) of a yes/no prediction; None where the ratio is 0/0."""
+    tp = sum(1 for p, y in zip(predicted, labels, strict=True) if p and y)
+    n_pred = sum(1 for p in predicted if p)
+    n_pos = sum(1 for y in labels if y)
+    precision = tp / n_pred if n_pred else None
+    recall = tp / n_pos if n_pos else None
+    if precision is None or recall is None:
+        f1 = None
+    elif precision + recall == 0:
+        f1 = 0.0
+    else:
+        f1 = 2 * precision * recall / (precision + recall)
+    return precision, recall, f1
+
+
+@dataclass
+class Metrics:
+    """The figures of one set of papers (the whole universe, or one month of it)."""
+
+    papers: int
+    positives: int
+    listed: int
+    failed: int
+    roc_auc: float | None
+    average_precision: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    k: int
+    precision_at_k: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "papers": self.papers,
+            "positives": self.positives,
+            "listed": self.listed,
+            "failed": self.failed,
+            "roc_auc": _round(self.roc_auc),
+            "average_precision": _round(self.average_precision),
+            "precision": _round(self.precision),
+            "recall": _round(self.recall),
+            "f1": _round(self.f1),
+            "k": self.k,
+            "precision_at_k": _round(self.precision_at_k),
+        }
+
+
+def compute_metrics(
+    scores: Sequence[float], labels: Sequence[bool], listed: Sequence[bool], failed: int = 0
+) -> Metrics:
+    """Every metric of one set: ranking ``scores``, true ``labels``, ``listed`` at the threshold."""
+    k = sum(1 for y in labels if y)
+    precision, recall, f1 = precision_recall_f1(listed, labels)
+    return Metrics(
+        papers=len(scores),
+        positives=k,
+        listed=sum(1 for x in listed if x),
+        failed=failed,
+        roc_auc=roc_auc(scores, labels),
+        average_precision=average_precision(scores, labels),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        k=k,
+        precision_at_k=precision_at_k(scores, labels, k),
+    )
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass
+class EvalReport:
+    """What ``eval`` found: pooled metrics, optional month rows, and what scoring cost."""
+
+    profile: str
+    scorer: str
+    model: str
+    threshold: int
+    metrics: Metrics
+    labels_rows: int
+    labels_distinct: int
+    labels_invalid: int
+    labels_unmatched: int
+    examples_excluded: int
+    counts: ScoreCounts
+    categories: list[str] | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    months: list[tuple[str, Metrics]] | None = None
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when some judgements failed or were left unscored (DESIGN.md), else 0."""
+        return 1 if self.counts.failed or self.counts.unscored else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``eval --json`` object (DESIGN.md's keys first)."""
+        m = self.metrics.as_dict()
+        c = self.counts
+        out: dict[str, Any] = {
+            "profile": self.profile,
+            "scorer": self.scorer,
+            "model": self.model,
+            "papers": m["papers"],
+            "positives": m["positives"],
+            "labels_unmatched": self.labels_unmatched,
+            "roc_auc": m["roc_auc"],
+            "average_precision": m["average_precision"],
+            "threshold": self.threshold,
+            "precision": m["precision"],
+            "recall": m["recall"],
+            "f1": m["f1"],
+            "listed": m["listed"],
+            "k": m["k"],
+            "precision_at_k": m["precision_at_k"],
+            "llm_calls": c.calls,
+            "cached": c.cached,
+            "cost_usd": c.as_dict()["cost_usd"],
+            "judged": c.judged,
+            "failed": c.failed,
+            "unscored": c.unscored,
+            "prefiltered": c.prefiltered,
+            "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens,
+            "labels": {
+                "rows": self.labels_rows,
+                "distinct": self.labels_distinct,
+                "invalid": self.labels_invalid,
+            },
+            "examples_excluded": self.examples_excluded,
+            "categories": self.categories,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "first_date": self.first_date.isoformat() if self.first_date else None,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+            "notes": list(self.notes),
+        }
+        if self.months is not None:
+            out["months"] = [{"month": month, **row.as_dict()} for month, row in self.months]
+        return out
+
+    def render_text(self) -> str:
+        """A short human summary (and a month table with ``--by-month``)."""
+        m, c = self.metrics, self.counts
+        span = f"{_d(self.first_date)} .. {_d(self.last_date)}"
+        cats = ",".join(self.categories) if self.categories else "all categories"
+        lines = [
+            f"eval {self.profile} with the {self.scorer} scorer ({self.model}), {cats}, {span}",
+            f"papers {m.papers}, positives {m.positives}; labelled ids not in the universe "
+            f"{self.labels_unmatched} of {self.labels_distinct}; examples excluded "
+            f"{self.examples_excluded}",
+            f"ROC-AUC {_f(m.roc_auc)}   average precision {_f(m.average_precision)}",
+            f"at threshold {self.threshold}: listed {m.listed}, precision {_f(m.precision)}, "
+            f"recall {_f(m.recall)}, F1 {_f(m.f1)}",
+            f"precision@{m.k} {_f(m.precision_at_k)}",
+            f"judged {c.judged}, cached {c.cached}, failed {c.failed}, unscored {c.unscored}, "
+            f"prefiltered {c.prefiltered}; LLM calls {c.calls}, cost {_usd(c)}",
+        ]
+        if self.months:
+            lines.append("")
+            head = ("month", "papers", "pos", "ROC-AUC", "AP", "listed", "P", "R", "F1", "P@k")
+            lines.append(
+                "{:<8} {:>6} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}".format(*head)
+            )
+            for month, r in self.months:
+                lines.append(
+                    f"{month:<8} {r.papers:>6} {r.positives:>5} {_f(r.roc_auc):>7} "
+                    f"{_f(r.average_precision):>6} {r.listed:>6} {_f(r.precision):>6} "
+                    f"{_f(r.recall):>6} {_f(r.f1):>6} {_f(r.precision_at_k):>6}"
+                )
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _d(value: dt.date | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+def _usd(c: ScoreCounts) -> str:
+    cost = c.as_dict()["cost_usd"]
+    return "unknown" if cost is None else f"${cost:.4f}"
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Universe:
+    """The papers to judge: id -> first announcement date in scope, and the entries to store."""
+
+    dates: dict[str, dt.date]
+    entries: list[Entry]
+    example_entries: list[Entry]
+    examples_excluded: int
+
+
+def build_universe(
+    entries: Iterable[Entry],
+    *,
+    categories: Sequence[str] | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    examples: set[str],
+) -> Universe:
+    """Papers carrying one of ``categories`` (None = any), announced in [from, to], not examples."""
+    wanted = set(categories) if categories is not None else None
+    dates: dict[str, dt.date] = {}
+    in_scope: list[Entry] = []
+    example_entries: list[Entry] = []
+    excluded: set[str] = set()
+    for e in entries:
+        if e.arxiv_id in examples:
+            example_entries.append(e)
+        d = e.announce_date
+        if d is None or (date_from and d < date_from) or (date_to and d > date_to):
+            continue
+        if wanted is not None and not wanted & set(e.categories):
+            continue
+        if e.arxiv_id in examples:
+            excluded.add(e.arxiv_id)
+            continue
+        in_scope.append(e)
+        if e.arxiv_id not in dates or d < dates[e.arxiv_id]:
+            dates[e.arxiv_id] = d
+    return Universe(dates, in_scope, example_entries, len(excluded))
+
+
+def run_eval(
+    app: pipeline.App,
+    *,
+    labels: Path,
+    source: Path,
+    profile: Profile,
+    scorer: str | None = None,
+    categories: list[str] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    by_month: bool = False,
+) -> EvalReport:
+    """Judge the papers of ``source`` for ``profile`` and compare with ``labels``.
+
+    ``app`` is a :class:`arxivfilter.pipeline.App`; ``scorer`` is auto/llm/local (None: the
+    config's). Papers are stored in the app's database and judged through its cache.
+    Raises UsageError (exit 2) for a bad labels file, source or date range.
+    """
+    if date_from and date_to and date_from > date_to:
+        raise UsageError(f"--from {date_from} is after --to {date_to}")
+    kind = app.settings.resolve_scorer(scorer)
+    gold = read_labels(labels)
+    examples = example_ids(profile)
+    result = fetch_replay(source)
+    uni = build_universe(
+        result.entries,
+        categories=categories,
+        date_from=date_from,
+        date_to=date_to,
+        examples=examples,
+    )
+    if not uni.dates:
+        raise SourceError(
+            f"no paper of {source} is in the universe (categories "
+            f"{','.join(categories) if categories else 'all'}, dates {_d(date_from)} .. "
+            f"{_d(date_to)})"
+        )
+    _store(app, uni, categories)
+    by_day: dict[dt.date, list[str]] = {}
+    for arxiv_id, d in uni.dates.items():
+        by_day.setdefault(d, []).append(arxiv_id)
+
+    scorer_obj = pipeline.build_scorer(app, kind)
+    counts = ScoreCounts()
+    with app.session() as session:
+        run_row = store.start_run(
+            session, "eval", date_from=min(by_day), date_to=max(by_day), profiles=[profile.name]
+        )
+    try:
+        relevance = asyncio.run(
+            _score_days(app, kind, scorer_obj, profile, by_day, counts, run_row.id)
+        )
+    except BaseException as exc:
+        with app.session() as session:
+            store.finish_run(
+                session,
+                run_row,
+                status="failed",
+                exit_code=getattr(exc, "exit_code", 1),
+                counts=counts.as_dict(),
+                cost_usd=counts.cost_usd or None,
+                message=str(exc) or type(exc).__name__,
+            )
+        raise
+    with app.session() as session:
+        store.finish_run(
+            session,
+            run_row,
+            status="ok",
+            exit_code=0,
+            counts=counts.as_dict(),
+            cost_usd=counts.cost_usd or None,
+        )
+
+    ids = sorted(uni.dates)
+    pooled, months = _metrics(ids, uni.dates, relevance, gold.ids, profile.threshold, by_month)
+    notes = []
+    if gold.invalid:
+        notes.append(f"{gold.invalid} label rows without an arXiv id were skipped")
+    if counts.failed or counts.unscored:
+        notes.append(
+            f"{counts.failed} failed and {counts.unscored} unscored judgements count as not "
+            "relevant and rank below every judged paper"
+        )
+    return EvalReport(
+        profile=profile.name,
+        scorer=kind,
+        model=scorer_obj.model,
+        threshold=profile.threshold,
+        metrics=pooled,
+        labels_rows=gold.rows,
+        labels_distinct=len(gold.ids),
+        labels_invalid=gold.invalid,
+        labels_unmatched=len(gold.ids - set(ids) - examples),
+        examples_excluded=uni.examples_excluded,
+        counts=counts,
+        categories=list(categories) if categories is not None else None,
+        date_from=date_from,
+        date_to=date_to,
+        months=months,
+        first_date=min(by_day),
+        last_date=max(by_day),
+        notes=notes,
+    )
+
+
+def _store(app: pipeline.App, uni: Universe, categories: Sequence[str] | None) -> None:
+    """The universe's papers, and the examples' (for a scorer that learns from them)."""
+    wanted = set(categories) if categories is not None else None
+    inside: list[Entry] = []
+    outside: list[Entry] = []  # examples of other categories: stored with their own
+    for e in uni.example_entries:
+        (outside if wanted is not None and not wanted & set(e.categories) else inside).append(e)
+    with app.session() as session:
+        store.store_entries(session, [*uni.entries, *inside], categories=categories)
+        if outside:
+            store.store_entries(session, outside, categories=None)
+
+
+async def _score_days(
+    app: pipeline.App,
+    kind: str,
+    scorer: Any,
+    profile: Profile,
+    by_day: dict[dt.date, list[str]],
+    counts: ScoreCounts,
+    run_id: int | None,
+) -> dict[str, tuple[str, int | None]]:
+    """Judge each day's papers (as a nightly run would); id -> (status, relevance)."""
+    budget = Budget(app.settings.llm.max_cost)
+    price = pipeline.price_fn(app.settings) if kind == "llm" else None
+    prefilter = (LocalScorer(), app.settings.llm.prefilter) if kind == "llm" else None
+    out: dict[str, tuple[str, int | None]] = {}
+    total = sum(len(v) for v in by_day.values())
+    try:
+        with app.session() as session, app.progress(f"eval ({kind})", total) as bar:
+            for day in sorted(by_day):
+                papers = _papers(session, by_day[day])
+                day_counts = await score_papers(
+                    session,
+                    scorer,
+                    profile,
+                    papers,
+                    budget=budget,
+                    price=price,
+                    run_id=run_id,
+                    base_url=app.settings.llm.base_url or None,
+                    prefilter=prefilter,
+                    on_result=bar.advance,
+                )
+                counts.merge(day_counts)
+                prompt_hash = scorer.prompt_hash(profile)
+                keys = {
+                    p.arxiv_id: cache_key(
+                        p.text_hash, profile.content_hash, scorer.model, prompt_hash
+                    )
+                    for p in papers
+                }
+                found = store.judgements_for_keys(session, keys.values())
+                for arxiv_id, key in keys.items():
+                    j = found.get(key)
+                    out[arxiv_id] = (j.status, j.relevance) if j is not None else ("missing", None)
+    finally:
+        aclose = getattr(scorer, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return out
+
+
+def _papers(session: Any, ids: Sequence[str]) -> list[Paper]:
+    rows: list[Paper] = []
+    ids = sorted(ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rows.extend(session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk))).all())
+    return sorted(rows, key=lambda p: p.arxiv_id)
+
+
+def _metrics(
+    ids: Sequence[str],
+    dates: dict[str, dt.date],
+    relevance: dict[str, tuple[str, int | None]],
+    positives: frozenset[str],
+    threshold: int,
+    by_month: bool,
+) -> tuple[Metrics, list[tuple[str, Metrics]] | None]:
+    def one(subset: Sequence[str]) -> Metrics:
+        scores: list[float] = []
+        listed: list[bool] = []
+        failed = 0
+        for i in subset:
+            status, rel = relevance.get(i, ("missing", None))
+            ok = status == "ok" and rel is not None
+            failed += not ok
+            scores.append(float(rel) if ok and rel is not None else FAILED_SCORE)
+            listed.append(ok and rel is not None and rel >= threshold)
+        return compute_metrics(scores, [i in positives for i in subset], listed, failed)
+
+    pooled = one(ids)
+    if not by_month:
+        return pooled, None
+    groups: dict[str, list[str]] = {}
+    for i in ids:
+        groups.setdefault(dates[i].strftime("%Y-%m"), []).append(i)
+    return pooled, [(month, one(groups[month])) for month in sorted(groups)]
