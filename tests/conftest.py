@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def fixtures() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test runs in its own working directory with no ARXIVFILTER_/OPENAI_ variables."""
     for name in list(os.environ):
         if (
@@ -50,7 +51,11 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    return work
+    yield work
+    # a CLI test configures logging for the process: give the next test the defaults back
+    import structlog
+
+    structlog.reset_defaults()
 
 
 def _pg_url_for_worker(base: str, worker: str) -> str:

@@ -544,6 +544,8 @@ def eval_cmd(
         _print_json(report_.as_dict())
     else:
         out.print(report_.render_text(), markup=False)
+    if report_.exit_code:
+        raise typer.Exit(report_.exit_code)
 
 
 @cli.command()

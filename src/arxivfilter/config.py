@@ -57,7 +57,7 @@ class ArxivSettings(_Section):
     api_url: str = "https://export.arxiv.org/api/query"
     listing_url: str = "https://export.arxiv.org"
     oai_url: str = "https://oaipmh.arxiv.org/oai"
-    api_batch_size: int = Field(default=100, ge=1, le=2000)
+    api_batch_size: int = Field(default=200, ge=1, le=2000)
 
     @field_validator("categories", mode="before")
     @classmethod

@@ -288,6 +288,7 @@ def _fetch_range(app: App, opts: Options, cats: list[str], summary: FetchSummary
     with app.progress("harvest (records)", None) as bar:
         result = harvest_range(app.settings, app.arxiv, d1, d2, cats, progress=bar.advance)
     summary.requests += result.requests
+    summary.waited_s += result.waited_s
     summary.sources.append(f"{result.source}: {result.reason}")
     _store(
         app,

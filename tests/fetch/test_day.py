@@ -54,13 +54,13 @@ def mocked(cs_feed: bytes):
 
 
 def test_latest_listing_from_rss_filled_by_id(mocked) -> None:
-    """One RSS request, then the export API in batches of 100; papers of the configured categories stored."""
+    """One RSS request, then the export API in batches of 200; papers of the configured categories stored."""
     router, listing = mocked
     clock = FakeClock()
     summary = fetch(make_app(clock))
     wanted = [e for e in listing.entries if {"cs.DC", "cs.OS", "cs.LG"} & set(e.categories)]
     ids = {e.arxiv_id for e in listing.entries}
-    expected_requests = 1 + -(-len(ids) // 100)
+    expected_requests = 1 + -(-len(ids) // 200)
     assert summary.fetch.papers == len(wanted) > 100
     assert summary.fetch.requests == expected_requests
     assert summary.fetch.dates == [LISTING]

@@ -194,7 +194,7 @@ def harvest_range(
     # after a finished harvest are not in its pages)
     root = Path(settings.storage.raw_dir) / f"oai-{date_from.isoformat()}-{date_to.isoformat()}"
     entries: list[Entry] = []
-    before = client.requests
+    before, before_wait = client.requests, client.waited
     for cat in categories:
         spec = set_spec(cat)
         folder = root / spec.replace(":", "_")
@@ -251,4 +251,5 @@ def harvest_range(
         source="oai",
         reason=f"OAI-PMH harvest of {', '.join(set_spec(c) for c in categories)} from {date_from}",
         requests=client.requests - before,
+        waited_s=client.waited - before_wait,
     )
