@@ -1,13 +1,26 @@
-"""ROC-AUC of the local scorer's relevance on the labelled cs.DC/cs.OS set, per period.
+"""ROC-AUC of the local scorer on the labelled cs.DC/cs.OS set: lexical, and with liked examples.
 
-    python bench/local_auc.py [--samples ../shared/arxiv-samples] [--baseline]
+    python bench/local_auc.py [--samples ../shared/arxiv-samples] [--baseline] [--tune]
 
 Universe: papers of ``E_paper_metadata/*/systems_subset/*.jsonl`` carrying cs.DC or cs.OS,
 dated by ``index.tsv`` (``first_seen_file_date``) up to 2025-09-16, when the labels end.
-Positives: the ids in ``labels/lmsys_positive_ids.tsv``. The scorer and the shipped profiles
-were tuned on June-July 2025 only; 1 August - 16 September 2025 is held out (and the list's
-criterion was unusually broad then). ``--baseline`` adds the plain TF-IDF cosine between each
-paper and the profile's description (scikit-learn, English stop words, sublinear tf).
+Positives: the ids in ``labels/lmsys_positive_ids.tsv``.
+
+Protocol (never tune on what is reported as held out):
+  * Everything was tuned on June-July 2025 only: the lexical scorer and profiles, the learned
+    model's settings (``learned.LearnParams``) and the blend (``local.BLEND_*``), by 5-fold
+    cross-validation inside those months (``--tune`` reproduces it: each fold's liked
+    examples are the labelled positives of the other folds, subsampled to 25, 50 or all).
+  * Held out, never tuned on: 1 August - 16 September 2025 (where the list's criterion was
+    unusually broad), and March-May 2025 (thin: 28 papers).
+  * ``llm-systems`` names liked examples (``llm-systems.liked.tsv``: the 98 labelled
+    positives of June-July); their text comes from the samples, as ``eval`` takes it from
+    ``--source``. Examples are excluded from the universe they are scored on, for the
+    lexical rows too, so "examples add" compares the same papers.
+  * The effect of the number of examples: ``--draws`` random subsets (fixed seeds) of 25 and
+    50 of the liked papers, scored on the same universe (minus all 98).
+``--baseline`` adds the plain TF-IDF cosine with the description, and the supervised
+reference: logistic regression over TF-IDF trained on every June-July label.
 """
 
 from __future__ import annotations
@@ -15,21 +28,35 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from arxivfilter.config import Profile, load_profile
 from arxivfilter.models import PaperText
-from arxivfilter.score.local import raw_score
+from arxivfilter.score import learned, local
+from arxivfilter.text import is_category
 
 ROOT = Path(__file__).resolve().parents[1]
+TUNED = ("2025-06-01", "2025-07-31")
+HELD_OUT = ("2025-08-01", "2025-09-16")
 PERIODS = {
     "pooled": ("0000-00-00", "2025-09-16"),
-    "Jun-Jul (tuned)": ("2025-06-01", "2025-07-31"),
-    "Aug-16 Sep (held out)": ("2025-08-01", "2025-09-16"),
+    "Mar-May": ("2025-03-01", "2025-05-31"),
+    "Jun-Jul (tuned)": TUNED,
+    "Aug": ("2025-08-01", "2025-08-31"),
+    "1-16 Sep": ("2025-09-01", "2025-09-16"),
+    "Aug-16 Sep (held out)": HELD_OUT,
 }
+REAL_DAY = "E_paper_metadata/LinChentang__daily-arXiv-ai-enhanced/raw_days/2025-12-16.jsonl"
+
+Rows = list[tuple[str, PaperText]]
 
 
-def universe(samples: Path) -> list[tuple[str, PaperText]]:
+def universe(samples: Path) -> Rows:
     """(date, paper) for every distinct cs.DC/cs.OS paper dated up to 2025-09-16."""
     papers: dict[str, tuple[str, PaperText]] = {}
     for folder in sorted(samples.glob("E_paper_metadata/*/systems_subset")):
@@ -43,9 +70,15 @@ def universe(samples: Path) -> list[tuple[str, PaperText]]:
                     continue
                 if not {"cs.DC", "cs.OS"} & set(rec["categories"]):
                     continue
-                paper = PaperText(arxiv_id=rec["id"], title=rec["title"], abstract=rec["summary"])
-                papers[rec["id"]] = (date, paper)
+                papers[rec["id"]] = (date, _paper(rec))
     return list(papers.values())
+
+
+def _paper(rec: dict) -> PaperText:
+    cats = [c for c in rec["categories"] if is_category(c)]
+    return PaperText(
+        arxiv_id=rec["id"], title=rec["title"], abstract=rec["summary"], categories=cats
+    )
 
 
 def positives(samples: Path) -> set[str]:
@@ -54,8 +87,8 @@ def positives(samples: Path) -> set[str]:
         return {r["arxiv_id"].split("v")[0] for r in csv.DictReader(fh, delimiter="\t")}
 
 
-def roc_auc(scores: list[float], labels: list[bool]) -> float:
-    """Mann-Whitney ROC-AUC with ties counted half."""
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Mann-Whitney ROC-AUC with ties counted half (nan without both classes)."""
     order = sorted(range(len(scores)), key=lambda i: scores[i])
     ranks = [0.0] * len(scores)
     i = 0
@@ -68,43 +101,273 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float:
         i = j + 1
     n_pos = sum(labels)
     n_neg = len(labels) - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
     rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y)
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
-def baseline(profile: Profile, papers: list[PaperText]) -> list[float]:
+def _in(date: str, period: tuple[str, str]) -> bool:
+    return period[0] <= date <= period[1]
+
+
+def _row(label: str, rows: Rows, scores: Sequence[float], pos: set[str]) -> str:
+    cells = []
+    for period in PERIODS.values():
+        idx = [i for i, (d, _) in enumerate(rows) if _in(d, period)]
+        labels = [rows[i][1].arxiv_id in pos for i in idx]
+        auc = roc_auc([scores[i] for i in idx], labels)
+        cells.append(f"{auc:.3f} ({len(idx)}/{sum(labels)}+)".rjust(17))
+    return f"{label:34} " + " ".join(cells)
+
+
+def _header() -> str:
+    return f"{'':34} " + " ".join(f"{k:>17}" for k in PERIODS)
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def tfidf_cosine(profile: Profile, papers: list[PaperText]) -> list[float]:
     """Plain TF-IDF cosine between each paper and the profile's description."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = [f"{p.title} {p.abstract}" for p in papers]
     vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    docs = vec.transform(texts)
-    query = vec.transform([profile.description])
-    return list((docs @ query.T).toarray().ravel())
+    return list((vec.transform(texts) @ vec.transform([profile.description]).T).toarray().ravel())
+
+
+def supervised(rows: Rows, pos: set[str]) -> list[float]:
+    """Logistic regression over TF-IDF trained on every June-July label (a reference)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [f"{p.title} {p.abstract}" for _, p in rows]
+    train = [i for i, (d, _) in enumerate(rows) if _in(d, TUNED)]
+    vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit([texts[i] for i in train])
+    model = LogisticRegression(max_iter=3000).fit(
+        vec.transform([texts[i] for i in train]), [rows[i][1].arxiv_id in pos for i in train]
+    )
+    return list(model.decision_function(vec.transform(texts)))
+
+
+# --------------------------------------------------------------------------- learned
+
+
+def learned_scores(
+    profile: Profile, papers: Sequence[PaperText], model: learned.LearnedModel
+) -> tuple[list[float], list[float]]:
+    """(blended logit, learned decision) of every paper."""
+    blended = [local.logit(profile, p, model) for p in papers]
+    return blended, [model.score(p) for p in papers]
+
+
+def examples_section(profile: Profile, rows: Rows, pos: set[str], draws: int) -> None:
+    """Held-out AUC without and with the profile's liked examples, and by their number."""
+    ids = learned.profile_example_ids(profile)
+    by_id = {p.arxiv_id: p for _, p in rows}
+    examples = [by_id[i] for i in sorted(ids) if i in by_id]
+    rest = [(d, p) for d, p in rows if p.arxiv_id not in ids]
+    papers = [p for _, p in rest]
+    print(
+        f"\n{profile.name}: {len(examples)} liked examples found of {len(ids)}; scored on the "
+        f"universe minus them ({len(rest)} papers)"
+    )
+    learned._MODELS.clear()
+    started = time.perf_counter()
+    model = learned.train(examples)
+    assert model is not None
+    train_s = time.perf_counter() - started
+    blended, alone = learned_scores(profile, papers, model)
+    lexical = [local.raw_score(profile, p) for p in papers]
+    print(_header())
+    print(_row("lexical only", rest, lexical, pos))
+    print(_row(f"lexical + learned ({len(examples)} examples)", rest, blended, pos))
+    print(_row("learned alone", rest, alone, pos))
+    for n in (25, 50):
+        if n >= len(examples):
+            continue
+        aucs: dict[str, list[float]] = {k: [] for k in ("Aug-16 Sep (held out)", "Aug", "1-16 Sep")}
+        for seed in range(draws):
+            subset = random.Random(seed).sample(examples, n)
+            sub_model = learned.train(subset)
+            assert sub_model is not None
+            scores = learned_scores(profile, papers, sub_model)[0]
+            for name in aucs:
+                idx = [i for i, (d, _) in enumerate(rest) if _in(d, PERIODS[name])]
+                aucs[name].append(
+                    roc_auc([scores[i] for i in idx], [rest[i][1].arxiv_id in pos for i in idx])
+                )
+        cells = ", ".join(
+            f"{k} {statistics.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})" for k, v in aucs.items()
+        )
+        print(f"  {n} examples (mean of {draws} draws, range): {cells}")
+    speed = (papers * (1000 // len(papers) + 1))[:1000]
+    started = time.perf_counter()
+    local.score_many(profile, speed, model)
+    score_s = time.perf_counter() - started
+    started = time.perf_counter()
+    local.score_many(profile, speed)
+    lexical_s = time.perf_counter() - started
+    print(
+        f"  training: {train_s:.2f} s ({len(model.weights)} weights, {model.n_examples} examples,"
+        f" first run includes the background's vectors); 1,000 papers scored in {score_s:.2f} s"
+        f" (lexical only {lexical_s:.2f} s)"
+    )
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def _folds(items: Sequence[PaperText], pos: set[str], k: int, seed: int) -> list[list[int]]:
+    """Stratified folds (positives and negatives dealt round-robin after a seeded shuffle)."""
+    out: list[list[int]] = [[] for _ in range(k)]
+    for group in (True, False):
+        idx = [i for i, p in enumerate(items) if (p.arxiv_id in pos) == group]
+        random.Random(seed).shuffle(idx)
+        for j, i in enumerate(idx):
+            out[j % k].append(i)
+    return out
+
+
+def cross_validate(
+    profile: Profile,
+    items: Sequence[PaperText],
+    pos: set[str],
+    params: learned.LearnParams,
+    *,
+    repeats: int,
+    sizes: Sequence[int | None] = (None,),
+    on_fold: Callable[[list[float], list[float], list[bool]], None] | None = None,
+) -> tuple[float, float, float]:
+    """Mean fold AUC of (lexical, learned alone, blended) inside the tuning months."""
+    lex_aucs, learned_aucs, blend_aucs = [], [], []
+    for seed in range(repeats):
+        folds = _folds(items, pos, 5, seed)
+        for f, test in enumerate(folds):
+            train_pos = [items[i] for g, fold in enumerate(folds) if g != f for i in fold]
+            train_pos = [p for p in train_pos if p.arxiv_id in pos]
+            tests = [items[i] for i in test]
+            labels = [p.arxiv_id in pos for p in tests]
+            lex = [local.lexical_logit(local.raw_score(profile, p)) for p in tests]
+            for size in sizes:
+                chosen = train_pos
+                if size is not None and size < len(train_pos):
+                    chosen = random.Random(seed * 100 + f).sample(train_pos, size)
+                model = learned.train(chosen, params)
+                assert model is not None
+                alone = [model.score(p) for p in tests]
+                blend = [
+                    local.blended_logit(local.raw_score(profile, p), a)
+                    for p, a in zip(tests, alone, strict=True)
+                ]
+                lex_aucs.append(roc_auc(lex, labels))
+                learned_aucs.append(roc_auc(alone, labels))
+                blend_aucs.append(roc_auc(blend, labels))
+                if on_fold:
+                    on_fold(lex, alone, labels)
+    return (
+        statistics.mean(lex_aucs),
+        statistics.mean(learned_aucs),
+        statistics.mean(blend_aucs),
+    )
+
+
+def tune(profile: Profile, rows: Rows, pos: set[str], samples: Path) -> None:
+    """Cross-validation inside June-July: the learned settings, the blend and its calibration."""
+    items = [p for d, p in rows if _in(d, TUNED)]
+    print(f"\ntuning on June-July only ({len(items)} papers, 5-fold cross-validation)")
+    print("  settings (1 repeat, all training positives as examples): lexical / learned / blend")
+    for change in ({}, {"c": 0.1}, {"c": 1.0}, {"category_boost": 0.0}, {"category_boost": 100.0}):
+        params = replace(learned.LEARN, **change)
+        lex, alone, blend = cross_validate(profile, items, pos, params, repeats=1)
+        print(f"  {change or 'shipped'!s:32} {lex:.3f} / {alone:.3f} / {blend:.3f}")
+
+    oof: list[tuple[float, float, bool]] = []
+    lex, alone, blend = cross_validate(
+        profile,
+        items,
+        pos,
+        learned.LEARN,
+        repeats=3,
+        sizes=(25, 50, None),
+        on_fold=lambda a, b, y: oof.extend(zip(a, b, y, strict=True)),
+    )
+    print(
+        f"  3 repeats x 25/50/all examples: lexical {lex:.3f}, learned {alone:.3f}, blend {blend:.3f}"
+    )
+    from sklearn.linear_model import LogisticRegression
+
+    stack = LogisticRegression(C=1e6, max_iter=1000).fit(
+        [[a, b] for a, b, _ in oof], [y for _, _, y in oof]
+    )
+    (a, b), c = stack.coef_[0], stack.intercept_[0]
+    print(
+        f"  blend fitted on the out-of-fold scores (P(on the list) in June-July): "
+        f"BLEND_LEXICAL={a:.3f} BLEND_LEARNED={b:.3f} BLEND_INTERCEPT={c:.3f}"
+    )
+    relevance = [local.logit_relevance(_blend(x, f)) for x, f, _ in oof]
+    listed = [y for r, (_, _, y) in zip(relevance, oof, strict=True) if r >= 70]
+    print(
+        f"  shipped blend at 70, out of fold: lists {len(listed) / len(oof):.1%} of June-July "
+        f"papers (the list holds {sum(y for *_, y in oof) / len(oof):.1%}), "
+        f"{sum(listed) / max(1, len(listed)):.0%} of them on the list"
+    )
+    model = learned.train([p for p in items if p.arxiv_id in pos])
+    assert model is not None
+    day = _real_day(samples)
+    results = local.score_many(profile, day, model)
+    share = sum(1 for r in results if (r.relevance or 0) >= 70) / len(day)
+    plain = sum(1 for r in local.score_many(profile, day) if (r.relevance or 0) >= 70) / len(day)
+    print(
+        f"  real day 2025-12-16 (cs.DC/cs.OS/cs.LG, {len(day)} papers, not in the background): "
+        f"{share:.1%} listed at 70 with the examples, {plain:.1%} lexical only"
+    )
+
+
+def _blend(lexical_logit: float, learned_f: float) -> float:
+    p = local.PARAMS
+    return p.blend_lexical * lexical_logit + p.blend_learned * learned_f + p.blend_intercept
+
+
+def _real_day(samples: Path) -> list[PaperText]:
+    seen: dict[str, PaperText] = {}
+    for line in (samples / REAL_DAY).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            if {"cs.DC", "cs.OS", "cs.LG"} & set(rec["categories"]):
+                seen.setdefault(rec["id"], _paper(rec))
+    return list(seen.values())
+
+
+# --------------------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "arxiv-samples")
-    parser.add_argument("--baseline", action="store_true", help="add the TF-IDF baseline")
+    parser.add_argument("--baseline", action="store_true", help="add the TF-IDF references")
+    parser.add_argument("--tune", action="store_true", help="the June-July cross-validation")
+    parser.add_argument("--draws", type=int, default=5, help="subsets per example count")
     args = parser.parse_args()
     rows = universe(args.samples)
     pos = positives(args.samples)
-    print(f"{'profile':14} {'scorer':9} " + " ".join(f"{k:>22}" for k in PERIODS))
+    papers = [p for _, p in rows]
+    print("lexical scorer, whole universe (no examples excluded)")
+    print(_header())
     for name in ("llm-systems", "llm-inference"):
         profile = load_profile(ROOT / "config/profiles" / f"{name}.toml")
-        papers = [p for _, p in rows]
-        scorers = {"local": [raw_score(profile, p) for p in papers]}
+        print(_row(f"{name} lexical", rows, [local.raw_score(profile, p) for p in papers], pos))
         if args.baseline:
-            scorers["tfidf"] = baseline(profile, papers)
-        for scorer, scores in scorers.items():
-            cells = []
-            for lo, hi in PERIODS.values():
-                idx = [i for i, (d, _) in enumerate(rows) if lo <= d <= hi]
-                labels = [papers[i].arxiv_id in pos for i in idx]
-                auc = roc_auc([scores[i] for i in idx], labels)
-                cells.append(f"{auc:.3f} ({len(idx)}/{sum(labels)}+)".rjust(22))
-            print(f"{name:14} {scorer:9} " + " ".join(cells))
+            print(_row(f"{name} tfidf cosine", rows, tfidf_cosine(profile, papers), pos))
+    if args.baseline:
+        print(_row("supervised LR, Jun-Jul labels", rows, supervised(rows, pos), pos))
+    for name in ("llm-systems", "llm-inference"):
+        profile = load_profile(ROOT / "config/profiles" / f"{name}.toml")
+        if learned.has_examples(profile):
+            examples_section(profile, rows, pos, args.draws)
+            if args.tune:
+                tune(profile, rows, pos, args.samples)
 
 
 if __name__ == "__main__":

@@ -61,19 +61,30 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import structlog
 
 from arxivfilter.config import Profile
 from arxivfilter.models import JudgementResult, PaperText
 from arxivfilter.score.base import JudgementSink
 
-VERSION = "local-1"
+if TYPE_CHECKING:
+    from arxivfilter.score.learned import LearnedModel
+
+log = structlog.get_logger(__name__)
+
+VERSION = "local-2"
 IDF_FILE = "local_idf.json.gz"
 CAL_MID = 0.0598
 CAL_SCALE = 0.018
+BLEND_LEXICAL = 0.53
+BLEND_LEARNED = 2.24
+BLEND_INTERCEPT = -0.88
 
 _TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -179,6 +190,10 @@ class Params:
     tldr_words: int = 50
     cal_mid: float = CAL_MID
     cal_scale: float = CAL_SCALE
+    # with liked examples: logit = lexical_coef * lexical logit + learned_coef * f + intercept
+    blend_lexical: float = BLEND_LEXICAL
+    blend_learned: float = BLEND_LEARNED
+    blend_intercept: float = BLEND_INTERCEPT
 
 
 PARAMS = Params()
@@ -298,6 +313,7 @@ class _Doc:
     tf: dict[str, float]  # only features some query of the profile weighs, in text order
     norm: float  # k1 * (1 - b + b * length / average length)
     tokens: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+    features: tuple[list[str], list[str]]  # title's, abstract's (for a learned model)
 
 
 def _doc(pq: _ProfileQueries, paper: PaperText) -> _Doc:
@@ -311,7 +327,7 @@ def _doc(pq: _ProfileQueries, paper: PaperText) -> _Doc:
     norm = p.k1 * (1.0 - p.b + p.b * length / idf_table().avg_len)
     vocabulary = pq.vocabulary
     hits = {t: c for t, c in tf.items() if t in vocabulary}
-    return _Doc(hits, norm, (title, abstract))
+    return _Doc(hits, norm, (title, abstract), (title_f, abstract_f))
 
 
 def _contributions(q: _Query, doc: _Doc) -> list[tuple[float, str]]:
@@ -349,11 +365,27 @@ def raw_score(profile: Profile, paper: PaperText) -> float:
     return _raw(pq, _doc(pq, paper))
 
 
-def to_relevance(raw: float, params: Params | None = None) -> int:
-    """The calibrated 0-100 relevance of a raw score (see the module docstring)."""
+def lexical_logit(raw: float, params: Params | None = None) -> float:
+    """The lexical raw score on the relevance's logit scale (see the module docstring)."""
     p = params or PARAMS
-    z = max(-50.0, min(50.0, (raw - p.cal_mid) / p.cal_scale))
-    return max(0, min(100, round(100.0 / (1.0 + math.exp(-z)))))
+    return max(-50.0, min(50.0, (raw - p.cal_mid) / p.cal_scale))
+
+
+def blended_logit(raw: float, learned: float, params: Params | None = None) -> float:
+    """The relevance logit of a profile with a learned model: lexical and learned blended."""
+    p = params or PARAMS
+    z = p.blend_lexical * lexical_logit(raw, p) + p.blend_learned * learned + p.blend_intercept
+    return max(-50.0, min(50.0, z))
+
+
+def logit_relevance(z: float) -> int:
+    """A logit as the 0-100 relevance."""
+    return max(0, min(100, round(100.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))))))
+
+
+def to_relevance(raw: float, params: Params | None = None) -> int:
+    """The calibrated 0-100 relevance of a lexical raw score (see the module docstring)."""
+    return logit_relevance(lexical_logit(raw, params))
 
 
 def tldr(abstract: str, max_words: int | None = None) -> str | None:
@@ -406,7 +438,7 @@ def _surface(doc: _Doc, term: str) -> str:
     return term
 
 
-def _reason(pq: _ProfileQueries, doc: _Doc) -> str:
+def _lexical_terms(pq: _ProfileQueries, doc: _Doc) -> list[str]:
     """The paper's words that weighed most, phrases preferred to their single words."""
     ranked = sorted(_contributions(pq.main, doc), key=lambda x: (-x[0], x[1]))
     weight = {t: w for w, t in ranked}
@@ -424,71 +456,165 @@ def _reason(pq: _ProfileQueries, doc: _Doc) -> str:
         covered |= parts
         if len(shown) == 4:
             break
+    return [_surface(doc, t) for t in shown]
+
+
+def _reason(pq: _ProfileQueries, doc: _Doc) -> str:
+    shown = _lexical_terms(pq, doc)
     if not shown:
         return "local lexical match: no words in common with the profile"
-    return "local lexical match: " + ", ".join(_surface(doc, t) for t in shown)
+    return "local lexical match: " + ", ".join(shown)
 
 
-def _judge(pq: _ProfileQueries, paper: PaperText) -> JudgementResult:
+def _learned_reason(
+    pq: _ProfileQueries, doc: _Doc, n_examples: int, pushes: list[tuple[float, str]]
+) -> str:
+    from arxivfilter.score.learned import top_terms
+
+    learned = ", ".join(_surface(doc, t) for t in top_terms(pushes)) or "nothing in common"
+    lexical = ", ".join(_lexical_terms(pq, doc)[:3]) or "no words in common"
+    return f"local model of {n_examples} liked papers: {learned}; lexical match: {lexical}"
+
+
+def _judge(pq: _ProfileQueries, paper: PaperText, model: LearnedModel | None) -> JudgementResult:
     doc = _doc(pq, paper)
-    relevance = to_relevance(_raw(pq, doc))
+    if model is None:
+        relevance = to_relevance(_raw(pq, doc))
+        reason = _reason(pq, doc)
+    else:
+        learned, pushes = model.evaluate(*doc.features)
+        relevance = logit_relevance(blended_logit(_raw(pq, doc), learned))
+        reason = _learned_reason(pq, doc, model.n_examples, pushes)
     return JudgementResult(
         status="ok",
         relevance=relevance,
         hype=None,
         tags=_tags(pq, doc) if relevance >= PARAMS.tag_min_relevance else [],
         tldr=tldr(paper.abstract),
-        reason=_reason(pq, doc),
+        reason=reason,
     )
 
 
-def score(profile: Profile, paper: PaperText) -> JudgementResult:
-    """Judge one paper: a pure function of its text, the profile and the scorer version."""
-    return _judge(_profile_queries(profile), paper)
+def score(profile: Profile, paper: PaperText, model: LearnedModel | None = None) -> JudgementResult:
+    """Judge one paper: a pure function of its text, the profile (and the model trained on
+    its examples, if any) and the scorer version."""
+    return _judge(_profile_queries(profile), paper, model)
 
 
-def score_many(profile: Profile, papers: Iterable[PaperText]) -> list[JudgementResult]:
+def score_many(
+    profile: Profile, papers: Iterable[PaperText], model: LearnedModel | None = None
+) -> list[JudgementResult]:
     """Judge papers one by one (each result is independent of the others)."""
     pq = _profile_queries(profile)
-    return [_judge(pq, paper) for paper in papers]
+    return [_judge(pq, paper, model) for paper in papers]
 
 
-def prompt_hash(profile: Profile | None = None) -> str:
-    """Hash of the scorer's version, parameters and IDF table (the profile is keyed apart)."""
-    payload = {"version": VERSION, "params": asdict(PARAMS), "idf": idf_table().sha}
+def logit(profile: Profile, paper: PaperText, model: LearnedModel | None = None) -> float:
+    """The finer number behind the relevance (its logit), for ranking and tuning."""
+    pq = _profile_queries(profile)
+    doc = _doc(pq, paper)
+    if model is None:
+        return lexical_logit(_raw(pq, doc))
+    return blended_logit(_raw(pq, doc), model.evaluate(*doc.features)[0])
+
+
+def prompt_hash(profile: Profile | None = None, model: LearnedModel | None = None) -> str:
+    """Hash of the scorer's version, parameters, IDF table and learned model (if any).
+
+    The profile itself is keyed apart (its content hash); a model's hash covers its weights,
+    so new or changed examples give a new key and re-score.
+    """
+    payload: dict[str, object] = {
+        "version": VERSION,
+        "params": asdict(PARAMS),
+        "idf": idf_table().sha,
+    }
+    if model is not None:
+        payload["learned"] = model.sha
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+ExampleSource = Mapping[str, Sequence[PaperText]] | Callable[[Profile], Sequence[PaperText]]
+
+
 class LocalScorer:
-    """The :class:`~arxivfilter.score.base.Scorer` for offline lexical judgements."""
+    """The :class:`~arxivfilter.score.base.Scorer` for offline judgements.
+
+    ``examples`` supplies the text of each profile's liked papers: a mapping from profile
+    name to papers, or a function of the profile (``learned.examples_from_db(engine)``).
+    A profile with examples gets a model trained on them (once per scorer) blended with the
+    lexical score; without a source (the default), or when none of a profile's examples is
+    found (a warning), the profile is scored lexically.
+    """
 
     kind: str = "local"
+
+    def __init__(self, examples: ExampleSource | None = None) -> None:
+        self._examples = examples
+        self._models: dict[tuple[str, str, str | None], LearnedModel | None] = {}
 
     @property
     def model(self) -> str:
         """The scorer version, which plays the model's part in the cache key."""
         return VERSION
 
+    def learned_model(self, profile: Profile) -> LearnedModel | None:
+        """The model trained on the profile's liked examples, or None (lexical only)."""
+        key = (profile.name, profile.content_hash, profile.examples_file)
+        if key not in self._models:
+            self._models[key] = self._train(profile)
+        return self._models[key]
+
+    def _train(self, profile: Profile) -> LearnedModel | None:
+        if self._examples is None:
+            return None
+        if callable(self._examples):
+            texts = list(self._examples(profile))
+        else:
+            texts = list(self._examples.get(profile.name, ()))
+        if not texts:
+            if profile.examples or profile.examples_file:
+                log.warning(
+                    "no liked example of the profile is available: scoring it lexically only",
+                    profile=profile.name,
+                )
+            return None
+        from arxivfilter.score.learned import train
+
+        model = train(texts)
+        if model is None:
+            log.warning("the liked examples have no text: scoring lexically", profile=profile.name)
+        else:
+            log.info(
+                "trained the local model on liked examples",
+                profile=profile.name,
+                examples=model.n_examples,
+                features=len(model.weights),
+                seconds=round(model.train_seconds, 2),
+            )
+        return model
+
     def prompt_hash(self, profile: Profile) -> str:
-        """Hash of the scorer's parameters and shipped statistics."""
-        return prompt_hash(profile)
+        """Hash of the scorer's parameters, shipped statistics and learned model."""
+        return prompt_hash(profile, self.learned_model(profile))
 
     def score(self, profile: Profile, paper: PaperText) -> JudgementResult:
         """Judge one paper (pure, synchronous)."""
-        return score(profile, paper)
+        return score(profile, paper, self.learned_model(profile))
 
     def score_many(self, profile: Profile, papers: Iterable[PaperText]) -> list[JudgementResult]:
         """Judge many papers (each independently)."""
-        return score_many(profile, papers)
+        return score_many(profile, papers, self.learned_model(profile))
 
     async def judge(
         self, profile: Profile, papers: Sequence[PaperText], sink: JudgementSink
     ) -> None:
         """Judge every paper, handing each result to ``sink.judgement`` at once."""
         pq = _profile_queries(profile)
+        model = self.learned_model(profile)
         for paper in papers:
             try:
-                result = _judge(pq, paper)
+                result = _judge(pq, paper, model)
             except Exception as exc:  # one odd paper must not sink the run
                 result = JudgementResult(status="failed", error=f"local scorer: {exc!r}"[:500])
             sink.judgement(paper, result)
