@@ -10,6 +10,7 @@ directory, else the copy shipped inside the package. ``[section] key`` is overri
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -362,7 +363,7 @@ class Profile:
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
         """Hash of everything that can change a judgement (not the file path)."""
         payload = {

@@ -310,23 +310,81 @@ def store_entries(
 
 
 def papers_on(
-    session: Session, date: dt.date, categories: Sequence[str] | None
+    session: Session,
+    date: dt.date,
+    categories: Sequence[str] | None,
+    *,
+    ids: Iterable[str] | None = None,
 ) -> list[tuple[Paper, list[Announcement]]]:
-    """Distinct papers announced on ``date`` in ``categories`` (None = all), sorted by id."""
-    stmt = select(Announcement).where(Announcement.date == date)
+    """Distinct papers announced on ``date`` in ``categories`` (None = all), sorted by id.
+
+    ``ids`` restricts the answer to those papers (the feed asks only for candidates).
+    """
+    stmt = (
+        select(Announcement, Paper)
+        .join(Paper, col(Paper.arxiv_id) == col(Announcement.arxiv_id))
+        .where(Announcement.date == date)
+    )
     if categories is not None:
         stmt = stmt.where(col(Announcement.category).in_(list(categories)))
-    rows = session.exec(stmt.order_by(Announcement.arxiv_id, Announcement.category)).all()
-    by_id: dict[str, list[Announcement]] = {}
-    for row in rows:
-        by_id.setdefault(row.arxiv_id, []).append(row)
-    if not by_id:
-        return []
-    papers = {
-        p.arxiv_id: p
-        for p in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(list(by_id)))).all()
-    }
-    return [(papers[i], by_id[i]) for i in sorted(by_id) if i in papers]
+    wanted = set(ids) if ids is not None else None
+    if wanted is not None and len(wanted) <= 500:
+        stmt = stmt.where(col(Announcement.arxiv_id).in_(sorted(wanted)))
+    rows = session.exec(stmt.order_by(col(Announcement.arxiv_id), col(Announcement.category))).all()
+    by_id: dict[str, tuple[Paper, list[Announcement]]] = {}
+    for row, paper in rows:
+        if wanted is not None and row.arxiv_id not in wanted:
+            continue
+        by_id.setdefault(row.arxiv_id, (paper, []))[1].append(row)
+    return [by_id[i] for i in sorted(by_id)]
+
+
+def previous_text_hashes(session: Session, ids: Sequence[str], before: dt.date) -> dict[str, str]:
+    """Per paper, the text it had at its latest announcement before ``before`` (replacements)."""
+    out: dict[str, tuple[dt.date, str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        stmt = select(
+            col(Announcement.arxiv_id), col(Announcement.date), col(Announcement.text_hash)
+        ).where(col(Announcement.arxiv_id).in_(chunk), Announcement.date < before)
+        for arxiv_id, date, thash in session.exec(stmt):
+            if arxiv_id not in out or date > out[arxiv_id][0]:
+                out[arxiv_id] = (date, thash)
+    return {k: v[1] for k, v in out.items()}
+
+
+def listing_candidates(
+    session: Session,
+    profile: str,
+    threshold: int,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    categories: Sequence[str] | None,
+) -> dict[dt.date, set[str]]:
+    """Papers of ``date_from..date_to`` with some ok judgement at or above ``threshold``.
+
+    A superset of what a feed lists (the listing rule is applied by the caller); one query
+    instead of loading every paper of every day.
+    """
+    stmt = (
+        select(col(Announcement.date), col(Announcement.arxiv_id))
+        .join(Judgement, col(Judgement.arxiv_id) == col(Announcement.arxiv_id))
+        .where(
+            Announcement.date >= date_from,
+            Announcement.date <= date_to,
+            Judgement.profile == profile,
+            Judgement.status == "ok",
+            col(Judgement.relevance) >= threshold,
+        )
+        .distinct()
+    )
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    out: dict[dt.date, set[str]] = {}
+    for date, arxiv_id in session.exec(stmt):
+        out.setdefault(date, set()).add(arxiv_id)
+    return out
 
 
 def announcement_dates(

@@ -23,6 +23,8 @@ from arxivfilter.report.feed import render_feed
 from arxivfilter.report.log import update_log
 from arxivfilter.report.write import write_atomic
 
+REPLACEMENTS = ("replace", "replace-cross")
+
 
 @dataclass
 class ReportResult:
@@ -71,20 +73,22 @@ def listed_papers(
     date: dt.date,
     categories: Sequence[str] | None,
     scorer: str,
+    *,
+    ids: set[str] | None = None,
 ) -> list[ListedPaper]:
-    """Every distinct paper of ``date`` with its judgement for ``profile`` (sorted by id)."""
-    day = store.papers_on(session, date, categories)
+    """Every distinct paper of ``date`` (or those of ``ids``) with its judgement for ``profile``."""
+    day = store.papers_on(session, date, categories, ids=ids)
     judged = _judgements(session, [p.arxiv_id for p, _ in day], profile.name)
+    replaced = [p.arxiv_id for p, rows in day if store.strongest_type(rows) in REPLACEMENTS]
+    before = store.previous_text_hashes(session, replaced, date) if replaced else {}
     out: list[ListedPaper] = []
     for paper, rows in day:
         mine = judged.get(paper.arxiv_id, [])
-        kind = store.strongest_type(rows)
         updated: int | None = None
         previous: int | None = None
-        if kind in ("replace", "replace-cross"):
-            prev_hash = store.previous_text_hash(session, paper.arxiv_id, date)
-            row_hash = rows[0].text_hash
-            if prev_hash is None or prev_hash != row_hash:
+        if paper.arxiv_id in replaced:
+            prev_hash = before.get(paper.arxiv_id)
+            if prev_hash is None or prev_hash != rows[0].text_hash:
                 updated = max((r.version or 0) for r in rows) or paper.version
             if prev_hash is not None:
                 prev = _pick(mine, prev_hash, profile, scorer)
@@ -96,6 +100,29 @@ def listed_papers(
             )
         )
     return out
+
+
+def feed_papers_of(
+    session: Session,
+    profile: Profile,
+    newest: dt.date,
+    days: int,
+    categories: Sequence[str] | None,
+    scorer: str,
+) -> list[ListedPaper]:
+    """The judged papers of the ``days`` days up to ``newest`` that may be listed (feed input)."""
+    candidates = store.listing_candidates(
+        session,
+        profile.name,
+        profile.threshold,
+        date_from=newest - dt.timedelta(days=days - 1),
+        date_to=newest,
+        categories=categories,
+    )
+    recent: list[ListedPaper] = []
+    for d in sorted(candidates):
+        recent.extend(listed_papers(session, profile, d, categories, scorer, ids=candidates[d]))
+    return recent
 
 
 def _digest_scorer(papers: Sequence[ListedPaper], default: str) -> str:
@@ -145,21 +172,10 @@ def write_reports(
             result.note(log_path, write_atomic(log_path, log_text))
         newest = store.newest_announcement(session, categories)
         if newest is not None:
-            window = store.announcement_dates(
-                session,
-                categories,
-                date_from=newest - dt.timedelta(days=settings.report.feed_days - 1),
-                date_to=newest,
-            )
-            recent: list[ListedPaper] = []
-            for d in window:
-                recent.extend(listed_papers(session, profile, d, categories, scorer))
+            days = settings.report.feed_days
+            recent = feed_papers_of(session, profile, newest, days, categories, scorer)
             feed = render_feed(
-                profile,
-                recent,
-                newest=newest,
-                days=settings.report.feed_days,
-                site_url=settings.report.site_url,
+                profile, recent, newest=newest, days=days, site_url=settings.report.site_url
             )
             feed_path = folder / "feed.xml"
             result.note(feed_path, write_atomic(feed_path, feed))
