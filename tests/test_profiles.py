@@ -31,7 +31,9 @@ def test_shipped_profile_validates(name: str) -> None:
     assert len(profile.keywords) >= 10
     assert len(set(profile.keywords)) == len(profile.keywords)
     assert profile.exclude
-    assert profile.examples == () and profile.examples_file is None
+    if profile.examples_file is not None:  # liked examples ship beside the profile
+        assert profile.path is not None
+        assert (profile.path.parent / profile.examples_file).is_file()
 
 
 @pytest.mark.parametrize("name", SHIPPED)
