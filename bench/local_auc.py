@@ -28,11 +28,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from arxivfilter.config import Profile, load_profile
@@ -202,6 +203,10 @@ def examples_section(profile: Profile, rows: Rows, pos: set[str], draws: int) ->
             f"{k} {statistics.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})" for k, v in aucs.items()
         )
         print(f"  {n} examples (mean of {draws} draws, range): {cells}")
+    learned._MODELS.clear()
+    started = time.perf_counter()
+    learned.train(examples)
+    retrain_s = time.perf_counter() - started
     speed = (papers * (1000 // len(papers) + 1))[:1000]
     started = time.perf_counter()
     local.score_many(profile, speed, model)
@@ -209,10 +214,11 @@ def examples_section(profile: Profile, rows: Rows, pos: set[str], draws: int) ->
     started = time.perf_counter()
     local.score_many(profile, speed)
     lexical_s = time.perf_counter() - started
+    print("  (Jun-Jul: every labelled positive is an example; --tune cross-validates those months)")
     print(
-        f"  training: {train_s:.2f} s ({len(model.weights)} weights, {model.n_examples} examples,"
-        f" first run includes the background's vectors); 1,000 papers scored in {score_s:.2f} s"
-        f" (lexical only {lexical_s:.2f} s)"
+        f"  training: {train_s:.2f} s the first time in a process (imports scikit-learn,"
+        f" vectorises the background), {retrain_s:.2f} s again; {len(model.weights)} weights."
+        f" 1,000 papers scored in {score_s:.2f} s (lexical only {lexical_s:.2f} s)"
     )
 
 
@@ -230,89 +236,155 @@ def _folds(items: Sequence[PaperText], pos: set[str], k: int, seed: int) -> list
     return out
 
 
+@dataclass
+class Fold:
+    """One cross-validation fold's test papers: lexical raw, learned decision, label, feed."""
+
+    raw: list[float]
+    learned: list[float]
+    labels: list[bool]
+    in_universe: list[bool]  # False: a held-out background paper of the default feed
+    n_examples: int
+
+
 def cross_validate(
     profile: Profile,
     items: Sequence[PaperText],
     pos: set[str],
+    feed: dict[str, PaperText],
     params: learned.LearnParams,
     *,
     repeats: int,
-    sizes: Sequence[int | None] = (None,),
-    on_fold: Callable[[list[float], list[float], list[bool]], None] | None = None,
-) -> tuple[float, float, float]:
-    """Mean fold AUC of (lexical, learned alone, blended) inside the tuning months."""
-    lex_aucs, learned_aucs, blend_aucs = [], [], []
+    size: int | None = None,
+) -> list[Fold]:
+    """5-fold cross-validation inside the tuning months, feed-style.
+
+    Each fold's examples are the labelled positives of the other four (``size`` of them at
+    random) and a fifth of the background is held out of training; the fold's test papers
+    are its June-July papers plus the held-out background papers of the default feed
+    (cs.DC/cs.OS/cs.LG, all taken as negatives), as a nightly run would mix them.
+    """
+    out: list[Fold] = []
+    background = list(learned.background(params).ids)
     for seed in range(repeats):
         folds = _folds(items, pos, 5, seed)
+        shuffled = background[:]
+        random.Random(seed).shuffle(shuffled)
         for f, test in enumerate(folds):
             train_pos = [items[i] for g, fold in enumerate(folds) if g != f for i in fold]
             train_pos = [p for p in train_pos if p.arxiv_id in pos]
-            tests = [items[i] for i in test]
-            labels = [p.arxiv_id in pos for p in tests]
-            lex = [local.lexical_logit(local.raw_score(profile, p)) for p in tests]
-            for size in sizes:
-                chosen = train_pos
-                if size is not None and size < len(train_pos):
-                    chosen = random.Random(seed * 100 + f).sample(train_pos, size)
-                model = learned.train(chosen, params)
-                assert model is not None
-                alone = [model.score(p) for p in tests]
-                blend = [
-                    local.blended_logit(local.raw_score(profile, p), a)
-                    for p, a in zip(tests, alone, strict=True)
-                ]
-                lex_aucs.append(roc_auc(lex, labels))
-                learned_aucs.append(roc_auc(alone, labels))
-                blend_aucs.append(roc_auc(blend, labels))
-                if on_fold:
-                    on_fold(lex, alone, labels)
-    return (
-        statistics.mean(lex_aucs),
-        statistics.mean(learned_aucs),
-        statistics.mean(blend_aucs),
+            if size is not None and size < len(train_pos):
+                train_pos = random.Random(seed * 100 + f).sample(train_pos, size)
+            held = set(shuffled[f::5])
+            model = learned.train(train_pos, params, holdout=held)
+            assert model is not None
+            tests = [items[i] for i in test] + [feed[k] for k in sorted(held) if k in feed]
+            out.append(
+                Fold(
+                    [local.raw_score(profile, p) for p in tests],
+                    [model.score(p) for p in tests],
+                    [p.arxiv_id in pos for p in tests],
+                    [True] * len(test) + [False] * (len(tests) - len(test)),
+                    model.n_examples,
+                )
+            )
+    return out
+
+
+def _fold_aucs(folds: Sequence[Fold]) -> dict[str, float]:
+    """Mean fold AUC of lexical, learned and blend, on the June-July papers and on the feed."""
+    sums: dict[str, list[float]] = {}
+    for fold in folds:
+        blend = [
+            local.blended_logit(r, a, fold.n_examples)
+            for r, a in zip(fold.raw, fold.learned, strict=True)
+        ]
+        for scope in ("universe", "feed"):
+            idx = [i for i, u in enumerate(fold.in_universe) if u or scope == "feed"]
+            labels = [fold.labels[i] for i in idx]
+            for name, scores in (
+                ("lexical", fold.raw),
+                ("learned", fold.learned),
+                ("blend", blend),
+            ):
+                key = f"{scope} {name}"
+                sums.setdefault(key, []).append(roc_auc([scores[i] for i in idx], labels))
+    return {k: statistics.mean(v) for k, v in sums.items()}
+
+
+def _fmt(aucs: dict[str, float]) -> str:
+    return " | ".join(
+        f"{scope}: "
+        + " / ".join(f"{aucs[f'{scope} {n}']:.3f}" for n in ("lexical", "learned", "blend"))
+        for scope in ("universe", "feed")
     )
+
+
+def feed_papers(samples: Path) -> dict[str, PaperText]:
+    """The background's papers that the default feed (cs.DC, cs.OS, cs.LG) would carry."""
+    wanted = set(learned.background().ids)
+    out: dict[str, PaperText] = {}
+    for path in sorted(samples.glob("E_paper_metadata/*/raw_days/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                if rec["id"] in wanted and {"cs.DC", "cs.OS", "cs.LG"} & set(rec["categories"]):
+                    out.setdefault(rec["id"], _paper(rec))
+    return out
 
 
 def tune(profile: Profile, rows: Rows, pos: set[str], samples: Path) -> None:
     """Cross-validation inside June-July: the learned settings, the blend and its calibration."""
-    items = [p for d, p in rows if _in(d, TUNED)]
-    print(f"\ntuning on June-July only ({len(items)} papers, 5-fold cross-validation)")
-    print("  settings (1 repeat, all training positives as examples): lexical / learned / blend")
-    for change in ({}, {"c": 0.1}, {"c": 1.0}, {"category_boost": 0.0}, {"category_boost": 100.0}):
-        params = replace(learned.LEARN, **change)
-        lex, alone, blend = cross_validate(profile, items, pos, params, repeats=1)
-        print(f"  {change or 'shipped'!s:32} {lex:.3f} / {alone:.3f} / {blend:.3f}")
-
-    oof: list[tuple[float, float, bool]] = []
-    lex, alone, blend = cross_validate(
-        profile,
-        items,
-        pos,
-        learned.LEARN,
-        repeats=3,
-        sizes=(25, 50, None),
-        on_fold=lambda a, b, y: oof.extend(zip(a, b, y, strict=True)),
-    )
-    print(
-        f"  3 repeats x 25/50/all examples: lexical {lex:.3f}, learned {alone:.3f}, blend {blend:.3f}"
-    )
     from sklearn.linear_model import LogisticRegression
 
-    stack = LogisticRegression(C=1e6, max_iter=1000).fit(
-        [[a, b] for a, b, _ in oof], [y for _, _, y in oof]
-    )
-    (a, b), c = stack.coef_[0], stack.intercept_[0]
+    items = [p for d, p in rows if _in(d, TUNED)]
+    feed = feed_papers(samples)
     print(
-        f"  blend fitted on the out-of-fold scores (P(on the list) in June-July): "
-        f"BLEND_LEXICAL={a:.3f} BLEND_LEARNED={b:.3f} BLEND_INTERCEPT={c:.3f}"
+        f"\ntuning on June-July only ({len(items)} papers) + {len(feed)} background papers of the"
+        " default feed as extra negatives; 5-fold cross-validation"
     )
-    relevance = [local.logit_relevance(_blend(x, f)) for x, f, _ in oof]
-    listed = [y for r, (_, _, y) in zip(relevance, oof, strict=True) if r >= 70]
-    print(
-        f"  shipped blend at 70, out of fold: lists {len(listed) / len(oof):.1%} of June-July "
-        f"papers (the list holds {sum(y for *_, y in oof) / len(oof):.1%}), "
-        f"{sum(listed) / max(1, len(listed)):.0%} of them on the list"
-    )
+    print("  settings (1 repeat, all training positives): AUC lexical / learned / blend")
+    for change in (
+        {},
+        {"c": 0.1},
+        {"c": 1.0},
+        {"category_boost": 0.0},
+        {"category_boost": 50.0},
+        {"category_boost": 1000.0},
+    ):
+        params = replace(learned.LEARN, **change)
+        aucs = _fold_aucs(cross_validate(profile, items, pos, feed, params, repeats=1))
+        print(f"    {change or 'shipped'!s:28} {_fmt(aucs)}")
+
+    print("  blend per number of examples (3 repeats):")
+    for size in (12, 25, 50, None):
+        folds = cross_validate(profile, items, pos, feed, learned.LEARN, repeats=3, size=size)
+        n = folds[0].n_examples
+        x = [
+            [local.lexical_logit(r), a]
+            for fold in folds
+            for r, a in zip(fold.raw, fold.learned, strict=True)
+        ]
+        y = [v for fold in folds for v in fold.labels]
+        stack = LogisticRegression(C=1e6, max_iter=1000).fit(x, y)
+        wa, wb = stack.coef_[0]
+        # intercept: at 70, list as many June-July papers as the list holds (the lexical sense)
+        uni = [i for i, u in enumerate(u for fold in folds for u in fold.in_universe) if u]
+        mixed = sorted((wa * x[i][0] + wb * x[i][1] for i in uni), reverse=True)
+        k = round(sum(y[i] for i in uni) / len(uni) * len(mixed))
+        wc = math.log(0.695 / 0.305) - (mixed[k - 1] + mixed[k]) / 2
+        rel = [
+            local.logit_relevance(local.blended_logit(r, a, fold.n_examples))
+            for fold in folds
+            for r, a in zip(fold.raw, fold.learned, strict=True)
+        ]
+        listed = [y[i] for i in uni if rel[i] >= 70]
+        print(
+            f"    n={n:3}: {_fmt(_fold_aucs(folds))}; fitted ({n}, {wa:.2f}, {wb:.2f}, {wc:.2f});"
+            f" at 70 the shipped blend lists {len(listed) / len(uni):.1%} of June-July (the list:"
+            f" {sum(y[i] for i in uni) / len(uni):.1%}), {sum(listed) / max(1, len(listed)):.0%}"
+            " on the list"
+        )
     model = learned.train([p for p in items if p.arxiv_id in pos])
     assert model is not None
     day = _real_day(samples)
@@ -321,13 +393,8 @@ def tune(profile: Profile, rows: Rows, pos: set[str], samples: Path) -> None:
     plain = sum(1 for r in local.score_many(profile, day) if (r.relevance or 0) >= 70) / len(day)
     print(
         f"  real day 2025-12-16 (cs.DC/cs.OS/cs.LG, {len(day)} papers, not in the background): "
-        f"{share:.1%} listed at 70 with the examples, {plain:.1%} lexical only"
+        f"{share:.1%} listed at 70 with the {model.n_examples} examples, {plain:.1%} lexical only"
     )
-
-
-def _blend(lexical_logit: float, learned_f: float) -> float:
-    p = local.PARAMS
-    return p.blend_lexical * lexical_logit + p.blend_learned * learned_f + p.blend_intercept
 
 
 def _real_day(samples: Path) -> list[PaperText]:

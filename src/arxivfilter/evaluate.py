@@ -38,7 +38,6 @@ from arxivfilter.config import Profile
 from arxivfilter.errors import SourceError, UsageError
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.models import Entry, Paper
-from arxivfilter.score.local import LocalScorer
 from arxivfilter.score.stage import Budget, ScoreCounts, cache_key, score_papers
 from arxivfilter.text import parse_arxiv_id
 
@@ -566,7 +565,9 @@ async def _score_days(
     """Judge each day's papers (as a nightly run would); id -> (status, relevance)."""
     budget = Budget(app.settings.llm.max_cost)
     price = pipeline.price_fn(app.settings) if kind == "llm" else None
-    prefilter = (LocalScorer(), app.settings.llm.prefilter) if kind == "llm" else None
+    prefilter = (
+        (pipeline.build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
+    )
     out: dict[str, tuple[str, int | None]] = {}
     total = sum(len(v) for v in by_day.values())
     try:

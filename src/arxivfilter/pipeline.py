@@ -318,8 +318,10 @@ def _store(app: App, entries: Sequence[Entry], opts: Options, summary: FetchSumm
 
 
 def build_scorer(app: App, kind: str) -> Any:
-    if kind == "local":
-        return LocalScorer()
+    if kind == "local":  # liked examples' text comes from the database (score/learned.py)
+        from arxivfilter.score.learned import examples_from_db
+
+        return LocalScorer(examples=examples_from_db(app.engine))
     from arxivfilter.score.llm import build_llm_scorer
 
     return build_llm_scorer(
@@ -351,7 +353,7 @@ def score(
         return total
     if opts.dry_run:
         with app.session() as session:
-            scorer = LocalScorer() if kind == "local" else build_scorer(app, kind)
+            scorer = build_scorer(app, kind)
             from arxivfilter.score.stage import plan
 
             for prof in profiles:
@@ -366,7 +368,7 @@ def score(
     scorer = build_scorer(app, kind)
     budget = Budget(opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost)
     price = price_fn(app.settings) if kind == "llm" else None
-    prefilter = (LocalScorer(), app.settings.llm.prefilter) if kind == "llm" else None
+    prefilter = (build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
 
     async def _all() -> None:
         with app.session() as session, app.progress(f"score ({kind})", n) as bar:

@@ -1,10 +1,11 @@
-"""The offline local scorer: lexical similarity between a paper and a profile.
+"""The offline local scorer: lexical similarity to a profile, plus a model of its liked papers.
 
 No key, no network, no model download. A judgement depends only on the paper's title and
-abstract, the profile and this module's version (``VERSION``, which plays the model's part in
-the cache key): document frequencies come from a table shipped with the package
-(``local_idf.json.gz``, built by ``bench/build_local_idf.py`` from CC0 sample abstracts), never
-from the other papers of the day.
+abstract, the profile (with the text of its liked ``examples``, if any) and this module's
+version (``VERSION``, which plays the model's part in the cache key; a trained model's weights
+hash joins it in ``prompt_hash``): document frequencies come from a table shipped with the
+package (``local_idf.json.gz``, built by ``bench/build_local_idf.py`` from CC0 sample
+abstracts), never from the other papers of the day.
 
 How a paper is scored
   * Text -> features: lower-cased words (TeX commands dropped, stop words removed, a light
@@ -40,16 +41,43 @@ Calibration: raw -> relevance 0-100
   the anchors assume a profile of the shipped kind (a paragraph, a few dozen keywords, a tag
   vocabulary). ``raw_score`` gives the finer number, for ranking (the prefilter) and tuning.
 
+With liked examples (``examples``, ``examples_file``): lexical + learned -> relevance
+  A profile whose liked papers are found (their text from the database: ``LocalScorer(
+  examples=...)``) gets a logistic regression trained on them against a shipped background
+  (``learned.py``); its decision ``f`` (log-odds, liked against background) is blended with
+  the lexical score on the logit scale::
+
+      relevance = round(100 / (1 + exp(-(a * (raw - CAL_MID) / CAL_SCALE + b * f + c))))
+
+  with ``(a, b, c)`` from ``BLEND``, by the number of examples (linear in log(examples)
+  between its rows, flat beyond). Few examples lean on the lexical match, many on the model:
+  12 examples (0.54, 2.58, 2.19) .. 78 or more (0.18, 5.17, 0.79). Fitted on June-July 2025
+  only (``bench/local_auc.py --tune``, 5-fold cross-validation, each fold's examples the
+  labelled positives of the other folds, subsampled to 12/25/50/all): ``a`` and ``b`` by
+  logistic regression of "on the list" on the two out-of-fold scores, ``c`` so that 70 keeps
+  the lexical anchor's sense: at 70 the blend lists as many June-July papers as the list
+  holds (17.6%), 70-72% of them on it. On the real day 2025-12-16 (cs.DC/cs.OS/cs.LG, not in
+  the background) ``llm-systems`` with its 98 examples lists 2.8% (lexical only 3.4%).
+  Without a source of examples (``LocalScorer()``), or when none is found (a warning), the
+  profile is scored lexically as above. ``logit`` gives the finer number for either.
+
 Tags: the same match against each tag alone (name twice, meaning once; features shared by
 many tags down-weighted), only tags of the profile's vocabulary, at most ``max_tags``, each at
 least ``tag_floor`` and ``tag_relative`` of the best; none below relevance
 ``tag_min_relevance`` (a graph paper's "edge" is not the ``edge`` tag). TL;DR: the abstract's
-leading sentences, at most 50 words. Hype is None. Reason: the paper's words that weighed most.
+leading sentences, at most 50 words. Hype is None. Reason: the paper's words that weighed most
+(with a model: "local model of N liked papers: <its top features>; lexical match: <words>").
 
 Measured (``bench/local_auc.py``, ROC-AUC; tuned on June-July only, August-16 September held
 out): llm-systems 0.709 pooled / 0.907 Jun-Jul / 0.644 Aug-Sep; llm-inference 0.731 / 0.909 /
 0.690 (plain TF-IDF cosine against the description: 0.61 / 0.77 / 0.55 and 0.68 / 0.89 / 0.60).
-Speed (``bench/local_speed.py``): about 0.2-0.3 s per 1,000 papers after a 0.1 s start-up.
+With its 98 liked examples (June-July positives; scored on the universe minus them)
+llm-systems reaches 0.680 Aug-16 Sep (0.676 Aug, 0.692 Sep; 25 examples 0.663, 50 0.675),
+0.967 on thin March-May (lexical 0.939); cross-validated June-July 0.919 (lexical 0.908).
+The list's broad August-September criterion caps this: logistic regression trained on every
+June-July label, positives and negatives, reaches 0.682 there.
+Speed (``bench/local_speed.py``): about 0.2-0.3 s per 1,000 papers after a 0.1 s start-up;
+with a model about 0.5 s, after 1-3 s of training per profile and process (scikit-learn).
 """
 
 from __future__ import annotations
@@ -82,9 +110,13 @@ VERSION = "local-2"
 IDF_FILE = "local_idf.json.gz"
 CAL_MID = 0.0598
 CAL_SCALE = 0.018
-BLEND_LEXICAL = 0.53
-BLEND_LEARNED = 2.24
-BLEND_INTERCEPT = -0.88
+# (examples, lexical weight, learned weight, intercept): see "With liked examples" above
+BLEND = (
+    (12, 0.54, 2.58, 2.19),
+    (25, 0.42, 3.18, 1.63),
+    (50, 0.27, 4.52, 1.16),
+    (78, 0.18, 5.17, 0.79),
+)
 
 _TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -190,10 +222,8 @@ class Params:
     tldr_words: int = 50
     cal_mid: float = CAL_MID
     cal_scale: float = CAL_SCALE
-    # with liked examples: logit = lexical_coef * lexical logit + learned_coef * f + intercept
-    blend_lexical: float = BLEND_LEXICAL
-    blend_learned: float = BLEND_LEARNED
-    blend_intercept: float = BLEND_INTERCEPT
+    # with liked examples: rows (examples, a, b, c) of logit = a * lexical logit + b * f + c
+    blend: tuple[tuple[int, float, float, float], ...] = BLEND
 
 
 PARAMS = Params()
@@ -371,11 +401,28 @@ def lexical_logit(raw: float, params: Params | None = None) -> float:
     return max(-50.0, min(50.0, (raw - p.cal_mid) / p.cal_scale))
 
 
-def blended_logit(raw: float, learned: float, params: Params | None = None) -> float:
-    """The relevance logit of a profile with a learned model: lexical and learned blended."""
-    p = params or PARAMS
-    z = p.blend_lexical * lexical_logit(raw, p) + p.blend_learned * learned + p.blend_intercept
-    return max(-50.0, min(50.0, z))
+def blend_weights(n_examples: int, params: Params | None = None) -> tuple[float, float, float]:
+    """(lexical weight, learned weight, intercept) for a model of ``n_examples`` examples.
+
+    Linear in log(examples) between the rows of ``Params.blend``, flat beyond its ends.
+    """
+    table = (params or PARAMS).blend
+    if n_examples <= table[0][0]:
+        return table[0][1:]
+    for (n0, *w0), (n1, *w1) in pairwise(table):
+        if n_examples <= n1:
+            t = (math.log(n_examples) - math.log(n0)) / (math.log(n1) - math.log(n0))
+            a, b, c = (x0 + t * (x1 - x0) for x0, x1 in zip(w0, w1, strict=True))
+            return a, b, c
+    return table[-1][1:]
+
+
+def blended_logit(
+    raw: float, learned: float, n_examples: int, params: Params | None = None
+) -> float:
+    """The relevance logit with a learned model: lexical and learned blended by example count."""
+    a, b, c = blend_weights(n_examples, params)
+    return max(-50.0, min(50.0, a * lexical_logit(raw, params) + b * learned + c))
 
 
 def logit_relevance(z: float) -> int:
@@ -466,12 +513,8 @@ def _reason(pq: _ProfileQueries, doc: _Doc) -> str:
     return "local lexical match: " + ", ".join(shown)
 
 
-def _learned_reason(
-    pq: _ProfileQueries, doc: _Doc, n_examples: int, pushes: list[tuple[float, str]]
-) -> str:
-    from arxivfilter.score.learned import top_terms
-
-    learned = ", ".join(_surface(doc, t) for t in top_terms(pushes)) or "nothing in common"
+def _learned_reason(pq: _ProfileQueries, doc: _Doc, n_examples: int, top: list[str]) -> str:
+    learned = ", ".join(_surface(doc, t) for t in top) or "nothing in common"
     lexical = ", ".join(_lexical_terms(pq, doc)[:3]) or "no words in common"
     return f"local model of {n_examples} liked papers: {learned}; lexical match: {lexical}"
 
@@ -482,9 +525,9 @@ def _judge(pq: _ProfileQueries, paper: PaperText, model: LearnedModel | None) ->
         relevance = to_relevance(_raw(pq, doc))
         reason = _reason(pq, doc)
     else:
-        learned, pushes = model.evaluate(*doc.features)
-        relevance = logit_relevance(blended_logit(_raw(pq, doc), learned))
-        reason = _learned_reason(pq, doc, model.n_examples, pushes)
+        learned, top = model.evaluate(*doc.features)
+        relevance = logit_relevance(blended_logit(_raw(pq, doc), learned, model.n_examples))
+        reason = _learned_reason(pq, doc, model.n_examples, top)
     return JudgementResult(
         status="ok",
         relevance=relevance,
@@ -515,7 +558,7 @@ def logit(profile: Profile, paper: PaperText, model: LearnedModel | None = None)
     doc = _doc(pq, paper)
     if model is None:
         return lexical_logit(_raw(pq, doc))
-    return blended_logit(_raw(pq, doc), model.evaluate(*doc.features)[0])
+    return blended_logit(_raw(pq, doc), model.evaluate(*doc.features, top=0)[0], model.n_examples)
 
 
 def prompt_hash(profile: Profile | None = None, model: LearnedModel | None = None) -> str:

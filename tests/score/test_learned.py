@@ -1,0 +1,379 @@
+"""The learned half of the local scorer: liked examples, training, blending, on real abstracts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from structlog.testing import capture_logs
+
+from arxivfilter import store
+from arxivfilter.config import Profile, load_profile
+from arxivfilter.errors import ConfigError
+from arxivfilter.models import Paper, PaperText
+from arxivfilter.score import learned, local
+from arxivfilter.score.local import LocalScorer
+from arxivfilter.text import text_hash
+
+ROOT = Path(__file__).resolve().parents[2]
+LIN = "E_paper_metadata/LinChentang__daily-arXiv-ai-enhanced"
+DAY = f"{LIN}/raw_days/2025-12-16.jsonl"
+ON_TOPIC = "2512.13525"  # Janus: disaggregating attention and experts for MoE inference
+OFF_TOPIC = "2512.11994"  # non-adaptive edge estimation in graphs
+
+
+def _profile(name: str) -> Profile:
+    return load_profile(ROOT / "config" / "profiles" / f"{name}.toml")
+
+
+def _paper(rec: dict) -> PaperText:
+    return PaperText(
+        arxiv_id=rec["id"],
+        title=rec["title"],
+        abstract=rec["summary"],
+        categories=rec["categories"],
+    )
+
+
+def _read(path: Path) -> dict[str, PaperText]:
+    seen: dict[str, PaperText] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            seen.setdefault(rec["id"], _paper(rec))
+    return seen
+
+
+@pytest.fixture(scope="module")
+def liked(samples: Path) -> list[PaperText]:
+    """The shipped llm-systems examples, their text taken from the samples (as eval does)."""
+    ids = learned.profile_example_ids(_profile("llm-systems"))
+    texts: dict[str, PaperText] = {}
+    for path in sorted(samples.glob("E_paper_metadata/*/systems_subset/2025-0[67].jsonl")):
+        texts.update({k: v for k, v in _read(path).items() if k in ids})
+    assert len(texts) == len(ids) == 98
+    return [texts[k] for k in sorted(texts)]
+
+
+@pytest.fixture(scope="module")
+def model(liked: list[PaperText]) -> learned.LearnedModel:
+    """The model trained on all 98 liked papers."""
+    got = learned.train(liked)
+    assert got is not None
+    return got
+
+
+@pytest.fixture(scope="module")
+def day(samples: Path) -> list[PaperText]:
+    """The 320 distinct papers of 2025-12-16 carrying cs.DC, cs.OS or cs.LG (not in training)."""
+    papers = [
+        p for p in _read(samples / DAY).values() if {"cs.DC", "cs.OS", "cs.LG"} & set(p.categories)
+    ]
+    assert len(papers) == 320
+    assert not {p.arxiv_id for p in papers} & set(learned.background().ids)
+    return papers
+
+
+class Sink:
+    """Collects judgements as the pipeline's sink would."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[PaperText, object]] = []
+
+    def judgement(self, paper: PaperText, result: object) -> None:
+        self.got.append((paper, result))
+
+    def llm_call(self, call: object) -> None:  # pragma: no cover - never called
+        raise AssertionError("the local scorer makes no LLM calls")
+
+    def may_start_call(self) -> bool:  # pragma: no cover - never called
+        return True
+
+
+# --------------------------------------------------------------------------- example ids
+
+
+def _write_profile(folder: Path, extra: str) -> Profile:
+    path = folder / "mine.toml"
+    path.write_text(f'name = "mine"\ndescription = "LLM serving systems"\n{extra}\n')
+    return load_profile(path)
+
+
+def test_examples_file_tsv_beside_profile(tmp_path: Path) -> None:
+    """A TSV's arxiv_id column (other columns ignored) joins ``examples``; ids are normalised."""
+    (tmp_path / "liked.tsv").write_text(
+        "title\tarxiv_id\tnote\nA\tarXiv:2506.04456v2\tx\nB\t2507.11507\t\n\t\t\nC\t2506.04456\t\n"
+    )
+    profile = _write_profile(tmp_path, 'examples = ["2401.00001v3"]\nexamples_file = "liked.tsv"')
+    assert learned.profile_example_ids(profile) == {"2401.00001", "2506.04456", "2507.11507"}
+    assert learned.has_examples(profile)
+
+
+def test_examples_file_csv_with_bom(tmp_path: Path) -> None:
+    """A comma-separated file with a byte-order mark reads the same way."""
+    (tmp_path / "liked.csv").write_text("\ufeffarxiv_id,title\n2506.04456,A\n", encoding="utf-8")
+    profile = _write_profile(tmp_path, 'examples_file = "liked.csv"')
+    assert learned.profile_example_ids(profile) == {"2506.04456"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "content", "message"),
+    [
+        ('examples_file = "nope.tsv"', None, "not found"),
+        ('examples_file = "liked.tsv"', "id\ttitle\n2506.04456\tA\n", "no 'arxiv_id' column"),
+        ('examples_file = "liked.tsv"', "arxiv_id\nnot-an-id\n", "line 2"),
+        ('examples = ["banana"]', None, "'banana' is not an arXiv id"),
+    ],
+)
+def test_bad_examples_are_config_errors(
+    tmp_path: Path, extra: str, content: str | None, message: str
+) -> None:
+    """A missing file, a file without the column or an invalid id is exit 2 with a clear line."""
+    if content is not None:
+        (tmp_path / "liked.tsv").write_text(content)
+    profile = _write_profile(tmp_path, extra)
+    with pytest.raises(ConfigError, match=message) as err:
+        learned.profile_example_ids(profile)
+    assert err.value.exit_code == 2
+
+
+def test_shipped_profiles() -> None:
+    """llm-systems names 98 liked papers of June-July 2025; llm-inference names none."""
+    ids = learned.profile_example_ids(_profile("llm-systems"))
+    assert len(ids) == 98 and all(i.startswith(("2506.", "2507.")) for i in ids)
+    assert not learned.has_examples(_profile("llm-inference"))
+    assert learned.profile_example_ids(_profile("llm-inference")) == set()
+
+
+# --------------------------------------------------------------------------- example texts
+
+
+def _store_papers(engine: object, papers: list[PaperText]) -> None:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        for p in papers:
+            session.add(
+                Paper(
+                    arxiv_id=p.arxiv_id,
+                    title=p.title,
+                    abstract=p.abstract,
+                    categories=list(reversed(p.categories)),
+                    primary_category=p.categories[0],
+                    text_hash=text_hash(p.title, p.abstract),
+                )
+            )
+        session.commit()
+
+
+def test_example_texts_from_the_database(tmp_path: Path, liked: list[PaperText]) -> None:
+    """Stored examples come back sorted, primary category first; missing ones: one warning."""
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    _store_papers(engine, liked[:3])
+    ids = [p.arxiv_id for p in liked[:3]] + ["2401.00001", "2401.00002"]
+    profile = dataclasses.replace(_profile("llm-inference"), examples=tuple(ids))
+    with capture_logs() as logs, Session(engine) as session:
+        got = learned.example_texts(session, profile)
+    assert [p.arxiv_id for p in got] == sorted(p.arxiv_id for p in liked[:3])
+    assert [p.categories[0] for p in got] == [p.categories[0] for p in liked[:3]]
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["missing"] == 2 and warnings[0]["examples"] == 5
+    loader = learned.examples_from_db(engine)
+    assert [p.arxiv_id for p in loader(profile)] == [p.arxiv_id for p in got]
+    assert loader(_profile("llm-inference")) == []
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_model_shape(model: learned.LearnedModel, liked: list[PaperText]) -> None:
+    """The model remembers its examples, rounds its weights and has a 64-hex hash."""
+    assert model.example_ids == tuple(p.arxiv_id for p in liked)
+    assert len(model.sha) == 64
+    decimals = learned.LEARN.decimals
+    assert all(round(w, decimals) == w and w != 0 for w in model.weights.values())
+    assert model.weights.get("kv cach", 0) > 0  # a phrase of the liked papers
+
+
+def test_training_is_deterministic(liked: list[PaperText]) -> None:
+    """Retraining on the same examples (any order) gives the same weights and hash."""
+    subset = liked[:20]
+    first = learned.train(subset)
+    learned._MODELS.clear()
+    again = learned.train(list(reversed(subset)) + subset[:3])
+    assert first is not None and again is not None
+    assert again is not first
+    assert (first.sha, dict(first.weights), first.bias) == (
+        again.sha,
+        dict(again.weights),
+        again.bias,
+    )
+
+
+def test_same_hash_in_a_fresh_process(liked: list[PaperText]) -> None:
+    """Another interpreter (another hash seed) trains the same model from the same examples."""
+    subset = liked[:15]
+    here = learned.train(subset)
+    assert here is not None
+    code = (
+        "import sys, json; from arxivfilter.models import PaperText;"
+        "from arxivfilter.score import learned;"
+        "papers = [PaperText.model_validate(p) for p in json.load(sys.stdin)];"
+        "print(learned.train(papers).sha)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([p.model_dump() for p in subset]),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "4242"},
+    ).stdout.strip()
+    assert out == here.sha
+
+
+def test_different_examples_give_a_different_key(liked: list[PaperText]) -> None:
+    """Another set of examples is another model: the prompt hash (hence cache key) changes."""
+    profile = _profile("llm-systems")
+    a = LocalScorer(examples={"llm-systems": liked[:20]})
+    b = LocalScorer(examples={"llm-systems": liked[:21]})
+    same = LocalScorer(examples={"llm-systems": list(reversed(liked[:20]))})
+    lexical = LocalScorer()
+    assert a.prompt_hash(profile) == same.prompt_hash(profile)
+    assert len({a.prompt_hash(profile), b.prompt_hash(profile), lexical.prompt_hash(profile)}) == 3
+    assert lexical.prompt_hash(profile) == local.prompt_hash(profile)
+
+
+def test_example_in_background_is_not_a_negative() -> None:
+    """A liked paper that is also a background paper is left out of the negatives."""
+    bg = learned.background()
+    blob = (ROOT / "src/arxivfilter/score" / learned.BACKGROUND_FILE).read_bytes()
+    rows = json.loads(gzip.decompress(blob))["papers"]
+    first = next(r for r in rows if r[1] == "cs.DC")
+    example = PaperText(arxiv_id=first[0], title=first[2], abstract=first[3], categories=[first[1]])
+    got = learned.train([example])
+    assert got is not None and first[0] in bg.ids
+    assert got.score(example) > 0
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def test_scores_match_the_vector_definition(
+    model: learned.LearnedModel, day: list[PaperText]
+) -> None:
+    """The fast scoring path equals bias + weights . vector."""
+    for paper in day[:20]:
+        vec = learned.text_vector(paper)
+        assert model.score(paper) == pytest.approx(model.decision(vec), abs=1e-9)
+
+
+def test_independent_of_other_papers(liked: list[PaperText], day: list[PaperText]) -> None:
+    """A paper's judgement with examples is the same alone, among the day's, in any order."""
+    profile = _profile("llm-systems")
+    scorer = LocalScorer(examples={"llm-systems": liked})
+    together = scorer.score_many(profile, day)
+    backwards = scorer.score_many(profile, list(reversed(day)))[::-1]
+    assert together == backwards
+    fresh = LocalScorer(examples={"llm-systems": liked})
+    for i in (0, 31, 200, 319):
+        assert fresh.score(profile, day[i]) == together[i]
+
+
+def test_relevance_and_threshold_on_a_real_day(
+    samples: Path, model: learned.LearnedModel, day: list[PaperText]
+) -> None:
+    """With examples, relevance stays 0..100 and 70 lists a sensible share of a mixed day."""
+    profile = _profile("llm-systems")
+    results = local.score_many(profile, day, model)
+    for r in results:
+        assert r.status == "ok" and isinstance(r.relevance, int) and 0 <= r.relevance <= 100
+        assert set(r.tags) <= set(profile.tags) and len(r.tags) <= 3
+        assert r.reason and r.reason.startswith("local model of 98 liked papers")
+    share = sum(1 for r in results if (r.relevance or 0) >= 70) / len(day)
+    assert 0.01 <= share <= 0.20, share
+    by_id = {p.arxiv_id: r for p, r in zip(day, results, strict=True)}
+    assert (by_id[ON_TOPIC].relevance or 0) >= 70
+    graphs = _read(samples / DAY)[OFF_TOPIC]
+    assert (local.score(profile, graphs, model).relevance or 0) < 25
+
+
+def test_blend_weights_follow_the_number_of_examples() -> None:
+    """Few examples lean on the lexical match, many on the model; flat beyond the table."""
+    few, many = local.blend_weights(12), local.blend_weights(78)
+    assert few[0] > many[0] and few[1] < many[1]
+    assert local.blend_weights(3) == few and local.blend_weights(500) == many
+    mid = local.blend_weights(30)
+    assert few[1] < mid[1] < many[1]
+
+
+# --------------------------------------------------------------------------- fallbacks
+
+
+def test_fallback_when_no_example_is_found(day: list[PaperText]) -> None:
+    """A profile with examples but none found is scored lexically, with a warning."""
+    profile = _profile("llm-systems")
+    scorer = LocalScorer(examples=lambda _p: [])
+    with capture_logs() as logs:
+        got = scorer.score_many(profile, day[:30])
+        digest = scorer.prompt_hash(profile)
+    assert got == local.score_many(profile, day[:30])
+    assert digest == local.prompt_hash(profile)
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["profile"] == "llm-systems"
+
+
+def test_no_example_source_is_lexical_and_quiet(day: list[PaperText]) -> None:
+    """``LocalScorer()`` (no source) scores every profile lexically, without warnings."""
+    profile = _profile("llm-systems")
+    with capture_logs() as logs:
+        got = LocalScorer().score_many(profile, day[:10])
+    assert got == local.score_many(profile, day[:10])
+    assert not [e for e in logs if e["log_level"] == "warning"]
+
+
+def test_judge_uses_the_model(liked: list[PaperText], day: list[PaperText]) -> None:
+    """``judge`` hands the sink the same judgements as ``score_many`` (model included)."""
+    profile = _profile("llm-systems")
+    scorer = LocalScorer(examples={"llm-systems": liked})
+    sink = Sink()
+    asyncio.run(scorer.judge(profile, day[:25], sink))
+    assert [r for _, r in sink.got] == scorer.score_many(profile, day[:25])
+
+
+def test_sklearn_only_with_examples(tmp_path: Path) -> None:
+    """No profile with examples found: scoring never imports scikit-learn."""
+    code = (
+        "import sys\n"
+        "from arxivfilter import store\n"
+        "from arxivfilter.config import load_profiles\n"
+        "from arxivfilter.models import PaperText\n"
+        "from arxivfilter.score.learned import examples_from_db\n"
+        "from arxivfilter.score.local import LocalScorer\n"
+        f"engine = store.make_engine('sqlite:///{tmp_path / 'db.sqlite'}')\n"
+        "scorer = LocalScorer(examples=examples_from_db(engine))\n"
+        "paper = PaperText(arxiv_id='1', title='KV cache serving', abstract='LLM inference')\n"
+        "for profile in load_profiles(['llm-inference', 'llm-systems']):\n"
+        "    scorer.prompt_hash(profile)\n"
+        "    scorer.score(profile, paper)\n"
+        "assert 'sklearn' not in sys.modules, 'sklearn imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_thousand_papers_quickly(model: learned.LearnedModel, day: list[PaperText]) -> None:
+    """1,000 papers with a trained model score far under a second (generous bound; see bench/)."""
+    profile = _profile("llm-systems")
+    papers = (day * 4)[:1000]
+    local.score(profile, papers[0], model)
+    start = time.perf_counter()
+    local.score_many(profile, papers, model)
+    assert time.perf_counter() - start < 5.0
