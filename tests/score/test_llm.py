@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -479,6 +480,173 @@ def test_concurrency_is_bounded(api: Any) -> None:
     assert len(sink.results) == 12
     assert route.call_count == 12
     assert state["peak"] == 3
+
+
+def which(request: httpx.Request) -> int:
+    """The number of the (one) paper a request judges."""
+    user = json.loads(request.content)["messages"][1]["content"]
+    return int(user.split('<paper id="2501.', 1)[1][:5])
+
+
+def sequence(route: respx.Route) -> list[int]:
+    return [which(c.request) for c in route.calls]
+
+
+def run_with(
+    s: Settings,
+    papers: Sequence[PaperText],
+    sleep: Callable[[float], Any],
+    sink: Sink | None = None,
+    stored_mode: str | None = "json_schema",
+) -> Sink:
+    """Judge with an injected sleep; fails instead of hanging if the run deadlocks."""
+    sink = sink or Sink()
+    scorer = LlmScorer(build_llm_client(s), s, sleep=sleep, load_mode=lambda: stored_mode)
+    asyncio.run(asyncio.wait_for(scorer.judge(PROFILE, papers, sink), 5))
+    return sink
+
+
+def test_slot_is_free_during_a_500_backoff(api: Any) -> None:
+    """With concurrency 1, paper 1 sleeping through its 500 backoff does not block paper 2's call."""
+    seen_2 = asyncio.Event()
+    during: list[bool] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        n = which(request)
+        if n == 2:
+            seen_2.set()
+        if n == 1 and not during:
+            return error(500, "The server had an error")
+        return reply(GOOD)
+
+    async def sleep(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(seen_2.wait(), 1)
+        during.append(seen_2.is_set())
+
+    route = chat(api, answer)
+    sink = run_with(settings(concurrency=1), [paper(1), paper(2)], sleep)
+    assert during == [True]
+    assert sequence(route) == [1, 2, 1]
+    assert {r.status for r in sink.results.values()} == {"ok"}
+    assert [c.status for c in sink.calls] == ["error", "ok", "ok"]
+
+
+def test_retry_goes_before_batches_not_started(api: Any) -> None:
+    """A task back from its backoff takes the next free slot before papers still waiting to start."""
+    seen_2 = asyncio.Event()
+    failed: set[int] = set()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        n = which(request)
+        if n == 2:
+            seen_2.set()
+            await asyncio.sleep(0.01)  # paper 1 wakes up while this call is in flight
+        if n == 1 and n not in failed:
+            failed.add(n)
+            return error(503, "Overloaded")
+        return reply(GOOD)
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.wait_for(seen_2.wait(), 1)
+
+    route = chat(api, answer)
+    sink = run_with(settings(concurrency=1), [paper(n) for n in range(1, 5)], sleep)
+    assert sequence(route) == [1, 2, 1, 3, 4]
+    assert len(sink.results) == 4
+
+
+def test_slot_is_kept_during_a_retry_after_wait(api: Any) -> None:
+    """After a 429 the task keeps its slot through the Retry-After wait: nothing else is sent."""
+    failed: set[int] = set()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        n = which(request)
+        if n == 1 and n not in failed:
+            failed.add(n)
+            return error(429, "Rate limit reached", "rate_limit_exceeded", **{"Retry-After": "7"})
+        return reply(GOOD)
+
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    route = chat(api, answer)
+    run_with(settings(concurrency=1), [paper(1), paper(2)], sleep)
+    assert sequence(route) == [1, 1, 2]
+    assert len(sleeps) == 1 and 7 <= sleeps[0] <= 7.7
+
+
+def test_mode_probe_keeps_its_slot_through_a_backoff(api: Any) -> None:
+    """The call probing the output mode keeps its slot through a 500 backoff (no deadlock at 1)."""
+    failed: set[int] = set()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        n = which(request)
+        if n == 1 and n not in failed:
+            failed.add(n)
+            return error(500, "The server had an error")
+        return reply(GOOD)
+
+    async def sleep(seconds: float) -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    route = chat(api, answer)
+    sink = run_with(settings(concurrency=1), [paper(1), paper(2)], sleep, stored_mode=None)
+    assert sequence(route) == [1, 1, 2]
+    assert {r.status for r in sink.results.values()} == {"ok"}
+
+
+def test_no_request_after_a_fatal_error_seen_during_a_backoff(api: Any) -> None:
+    """A 401 answered to another paper while one sleeps through its backoff: no retry is sent."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if which(request) == 1:
+            return error(500, "The server had an error")
+        return error(401, "Incorrect API key provided", "invalid_api_key")
+
+    async def sleep(seconds: float) -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    route = chat(api, answer)
+    sink = Sink()
+    with pytest.raises(UpstreamError, match="API key"):
+        run_with(settings(concurrency=1), [paper(n) for n in range(1, 5)], sleep, sink)
+    assert sequence(route) == [1, 2]
+    assert sink.results == {}
+    assert [c.http_status for c in sink.calls] == [500, 401]
+
+
+def test_concurrency_bounded_and_every_attempt_logged_with_500s(api: Any) -> None:
+    """With a 500 on every paper's first call, at most ``concurrency`` requests are in flight."""
+    state = {"now": 0, "peak": 0}
+    failed: set[int] = set()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        state["now"] += 1
+        state["peak"] = max(state["peak"], state["now"])
+        await asyncio.sleep(0.002)
+        state["now"] -= 1
+        n = which(request)
+        if n not in failed:
+            failed.add(n)
+            return error(500, "The server had an error")
+        return reply(GOOD)
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0.001)
+
+    route = chat(api, answer)
+    sink = run_with(settings(concurrency=3), [paper(n) for n in range(1, 13)], sleep)
+    assert state["peak"] == 3
+    assert route.call_count == 24
+    assert {r.status for r in sink.results.values()} == {"ok"} and len(sink.results) == 12
+    assert sorted(c.status for c in sink.calls) == ["error"] * 12 + ["ok"] * 12
 
 
 def test_several_papers_per_call_keyed_by_id(api: Any) -> None:

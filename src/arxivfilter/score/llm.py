@@ -5,6 +5,15 @@ mock it, and with ``max_retries=0``: retries are tenacity's alone (429, 5xx,
 timeouts, connection errors; exponential backoff with jitter, ``Retry-After``
 honoured, bounded attempts and time).
 
+``concurrency`` bounds the requests in flight, not the papers being judged: a task gives
+its slot back while it sleeps through the backoff after a 5xx, a timeout or a connection
+error, and on waking goes before every batch not yet started. It keeps the slot through
+the wait after a 429 (or any answer with ``Retry-After``): the server is pushing back, and
+a freed slot would only send it another request to refuse. It also keeps it while the
+output mode is being probed (everyone else waits for that call anyway) and while no call
+has been answered yet, so a server that is down costs ``concurrency x attempts`` requests,
+not one per paper.
+
 Structured output is asked for as ``json_schema``; a server that refuses it (any 4xx
 or 5xx whose body names ``response_format``/``json_schema``: llama-cpp-python answers
 with HTTP 500) gets ``json_object`` with the schema attached, then plain text with
@@ -23,6 +32,7 @@ import email.utils
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -255,6 +265,63 @@ _BATCH_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
 )
 
 
+class _Slots:
+    """``n`` request slots handed out in order, except that tasks back from a backoff go first."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        # (tasks back from a backoff, batches not yet started)
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+
+    async def acquire(self, *, first: bool) -> None:
+        if self._free > 0 and not any(self._queues):
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues[0 if first else 1]
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if not waiter.cancelled():  # handed a slot, then cancelled: pass it on
+                self.release()
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for queue in self._queues:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():  # a cancelled waiter is skipped
+                    waiter.set_result(None)
+                    return
+        self._free += 1
+
+
+class _Slot:
+    """One task's claim on a slot: taken before each request, given back during a backoff."""
+
+    def __init__(self, slots: _Slots) -> None:
+        self._slots = slots
+        self.held = False
+        self.pinned = False  # kept through backoffs (while probing the output mode)
+
+    async def acquire(self, *, first: bool = True) -> None:
+        if not self.held:
+            await self._slots.acquire(first=first)
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self._slots.release()
+
+
+# the slot of the batch a task is judging
+_SLOT: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("slot", default=None)
+
+
 class LlmScorer:
     """Judges papers for a profile through an OpenAI-compatible chat-completions API."""
 
@@ -287,7 +354,7 @@ class LlmScorer:
         self._mode: str | None = None
         self._mode_confirmed = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sem = asyncio.Semaphore(self._llm.concurrency)
+        self._slots = _Slots(self._llm.concurrency)
         self._mode_lock = asyncio.Lock()
         self.answered = 0  # calls that got any HTTP status back
         self.attempts = 0  # HTTP attempts started
@@ -352,12 +419,15 @@ class LlmScorer:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
-            self._sem = asyncio.Semaphore(self._llm.concurrency)
+            self._slots = _Slots(self._llm.concurrency)
             self._mode_lock = asyncio.Lock()
 
     async def _judge_batch(self, job: _Job, batch: list[PaperText]) -> None:
         _BATCH_IDS.set(tuple(p.arxiv_id for p in batch))  # each batch runs in its own task
-        async with self._sem:
+        slot = _Slot(self._slots)
+        _SLOT.set(slot)
+        try:
+            await slot.acquire(first=False)
             if job.fatal is not None:
                 return
             if not job.sink.may_start_call():
@@ -368,6 +438,8 @@ class LlmScorer:
             except UpstreamError as exc:
                 job.fatal = job.fatal or exc
                 raise
+        finally:
+            slot.release()
         for paper in batch:
             job.sink.judgement(paper, results[safe_id(paper.arxiv_id)])
 
@@ -463,18 +535,26 @@ class LlmScorer:
                 )
                 return None
             self._mode = MODES[0]
-        while True:
-            mode = self._mode
-            try:
-                reply = await self._send(job, messages, mode, n_papers)
-            except _Refused:
-                self._downgrade(mode)
-                continue
-            self._mode_confirmed = True
-            log.info("structured output mode", mode=mode, source="probed", base_url=self._base_url)
-            if self._save_mode:
-                self._save_mode(mode)
-            return reply
+        # Every other task waits for this lock holding its slot: this one keeps its own.
+        slot = _SLOT.get()
+        if slot is not None:
+            slot.pinned = True
+        try:
+            while True:
+                mode = self._mode
+                try:
+                    reply = await self._send(job, messages, mode, n_papers)
+                    break
+                except _Refused:
+                    self._downgrade(mode)
+        finally:
+            if slot is not None:
+                slot.pinned = False
+        self._mode_confirmed = True
+        log.info("structured output mode", mode=mode, source="probed", base_url=self._base_url)
+        if self._save_mode:
+            self._save_mode(mode)
+        return reply
 
     def _downgrade(self, mode: str) -> None:
         nxt = MODES[min(MODES.index(mode) + 1, len(MODES) - 1)]
@@ -506,6 +586,18 @@ class LlmScorer:
             wait_seconds=round(float(getattr(state, "upcoming_sleep", 0.0)), 2),
             error=self._redact(self._describe(exc)) if exc else None,
         )
+        slot = _SLOT.get()
+        if slot is not None and not self._keeps_slot(slot, exc):
+            slot.release()  # the next attempt takes one again, before new batches
+
+    def _keeps_slot(self, slot: _Slot, exc: BaseException | None) -> bool:
+        """Whether a task sleeps through its backoff holding its slot (see the module docstring)."""
+        if slot.pinned or self.answered == 0:
+            return True
+        if isinstance(exc, openai.APIStatusError):
+            response: Any = exc.response  # the SDK annotates httpx2; ours is httpx
+            return exc.status_code == 429 or retry_after_seconds(response.headers) is not None
+        return False
 
     async def _send(
         self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
@@ -580,6 +672,9 @@ class LlmScorer:
         self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
     ) -> _Reply:
         """One HTTP request. Errors are recorded here; a usable reply is recorded after parsing."""
+        slot = _SLOT.get()
+        if slot is not None:
+            await slot.acquire()  # already held, unless back from a backoff
         if job.fatal is not None:  # a 401 or an empty quota seen by another task: send nothing
             raise job.fatal
         self.attempts += 1
