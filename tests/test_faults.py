@@ -275,7 +275,7 @@ def test_items_without_abstracts_are_filled_by_id_and_never_dropped() -> None:
     }
     events = [e["event"] for e in logs]
     assert events.count("feed item without abstract") == 3
-    assert "export API knew nothing of some listed papers" in events
+    assert "export API knew nothing of some requested papers" in events
 
 
 def test_duplicated_items_and_versions_keep_the_newest_once(fixtures: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,7 @@ from sqlmodel import Session
 from arxivfilter import dates, store
 from arxivfilter.config import Profile, Settings, load_profiles
 from arxivfilter.errors import ArxivFilterError, LockHeldError, StorageError, UsageError
-from arxivfilter.fetch.day import FetchResult, fetch_live, fetch_replay
+from arxivfilter.fetch.day import FetchResult, fetch_by_ids, fetch_live, fetch_replay
 from arxivfilter.fetch.http import ArxivClient, Limiter
 from arxivfilter.fetch.past import fetch_past_day, harvest_range
 from arxivfilter.models import Entry, LlmCall
@@ -329,6 +330,53 @@ def build_scorer(app: App, kind: str) -> Any:
     )
 
 
+def ensure_examples(app: App, opts: Options, profiles: Sequence[Profile]) -> None:
+    """Store the liked example papers the profiles name, fetched once by id from arXiv.
+
+    Live runs only (a ``--source`` replay and ``eval`` never touch the network); the
+    responses are archived under ``data/raw/examples/`` and the ids asked for are recorded
+    there, so an id arXiv does not know is not asked for again. Failure is a warning: the
+    local scorer then falls back to its lexical score.
+    """
+    from arxivfilter.score.learned import profile_example_ids
+
+    if opts.source is not None:
+        return
+    wanted: set[str] = set()
+    for prof in profiles:
+        wanted |= profile_example_ids(prof)
+    if not wanted:
+        return
+    with app.session() as session:
+        have = store.stored_ids(session, wanted)
+    folder = Path(app.settings.storage.raw_dir) / "examples"
+    asked_path = folder / "requested.json"
+    try:
+        asked = (
+            set(json.loads(asked_path.read_text(encoding="utf-8")))
+            if asked_path.is_file()
+            else set()
+        )
+    except (OSError, ValueError):
+        asked = set()
+    missing = sorted(wanted - have - asked)
+    if not missing:
+        return
+    try:
+        found = fetch_by_ids(app.arxiv, app.settings, missing, folder)
+    except ArxivFilterError as exc:
+        log.warning(
+            "could not fetch the profiles' liked examples", count=len(missing), error=str(exc)
+        )
+        return
+    with app.session() as session:
+        store.store_papers(session, found.values())
+    tmp = asked_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(sorted(asked | set(missing))), encoding="utf-8")
+    tmp.replace(asked_path)
+    log.info("fetched the profiles' liked examples", asked=len(missing), found=len(found))
+
+
 def price_fn(settings: Settings) -> Callable[[LlmCall], float | None]:
     from arxivfilter.score.cost import call_cost
 
@@ -365,6 +413,8 @@ def score(
                     total.cached += cached
                     total.unscored += len(todo)
         return total
+    if kind == "local" or app.settings.llm.prefilter < 1.0:
+        ensure_examples(app, opts, profiles)
     scorer = build_scorer(app, kind)
     budget = Budget(opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost)
     price = price_fn(app.settings) if kind == "llm" else None

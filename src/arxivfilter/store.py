@@ -306,6 +306,32 @@ def store_entries(
     return counts
 
 
+def store_papers(session: Session, entries: Iterable[Entry]) -> int:
+    """Papers without announcements (liked examples fetched by id); returns how many were new."""
+    added = 0
+    try:
+        for entry in entries:
+            _, state = upsert_paper(session, entry)
+            added += state == "new"
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(f"database error while storing papers: {_db_message(exc)}") from None
+    return added
+
+
+def stored_ids(session: Session, ids: Iterable[str]) -> set[str]:
+    """The ones of ``ids`` that are stored papers."""
+    wanted = sorted(set(ids))
+    found: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        found.update(
+            session.exec(select(col(Paper.arxiv_id)).where(col(Paper.arxiv_id).in_(chunk)))
+        )
+    return found
+
+
 # --------------------------------------------------------------------------- queries
 
 

@@ -144,12 +144,23 @@ def fill_by_id(
     progress: Callable[[int], None] | None = None,
 ) -> list[Entry]:
     """Complete listing entries with export-API metadata, ``api_batch_size`` ids per request."""
-    ids = sorted({e.arxiv_id for e in entries})
+    meta = fetch_by_ids(client, settings, sorted({e.arxiv_id for e in entries}), folder, progress)
+    return [fill_from(e, meta[e.arxiv_id]) if e.arxiv_id in meta else e for e in entries]
+
+
+def fetch_by_ids(
+    client: ArxivClient,
+    settings: Settings,
+    ids: Sequence[str],
+    folder: Path,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Entry]:
+    """Export-API metadata of ``ids``, ``api_batch_size`` per request (an empty page asked twice)."""
     meta: dict[str, Entry] = {}
     size = settings.arxiv.api_batch_size
     for i in range(0, len(ids), size):
         batch = ids[i : i + size]
-        url = id_list_url(settings.arxiv.api_url, batch, max_results=len(batch))
+        url = id_list_url(settings.arxiv.api_url, list(batch), max_results=len(batch))
         page = parse_api(client.get(url, archive_dir=folder, validate=looks_like_xml).body, url)
         if not page.entries and batch:
             log.warning("empty export-API page, asking once more", url=url)
@@ -161,9 +172,9 @@ def fill_by_id(
     missing = [i for i in ids if i not in meta]
     if missing:
         log.warning(
-            "export API knew nothing of some listed papers", count=len(missing), first=missing[0]
+            "export API knew nothing of some requested papers", count=len(missing), first=missing[0]
         )
-    return [fill_from(e, meta[e.arxiv_id]) if e.arxiv_id in meta else e for e in entries]
+    return meta
 
 
 def fetch_rss(
