@@ -107,31 +107,10 @@ def _delimiter(header: str) -> str:
 
 
 def example_ids(profile: Profile) -> set[str]:
-    """The profile's liked papers: ``examples`` plus the ids of ``examples_file``.
+    """The profile's liked papers (``examples`` + ``examples_file``), excluded from the universe."""
+    from arxivfilter.score.learned import profile_example_ids
 
-    ``examples_file`` is resolved beside the profile file, else from the working directory,
-    and read like a labels file (an ``arxiv_id`` column). Invalid ids are ignored here (the
-    profile loader reports them).
-    """
-    out: set[str] = set()
-    for raw in profile.examples:
-        try:
-            out.add(parse_arxiv_id(raw)[0])
-        except ValueError:
-            continue
-    if profile.examples_file:
-        candidates = [Path(profile.examples_file)]
-        if profile.path is not None and not candidates[0].is_absolute():
-            candidates.insert(0, profile.path.parent / profile.examples_file)
-        for path in candidates:
-            if path.is_file():
-                out |= read_labels(path).ids
-                break
-        else:
-            raise UsageError(
-                f"profile {profile.name}: examples_file {profile.examples_file!r} not found"
-            )
-    return out
+    return profile_example_ids(profile)
 
 
 # --------------------------------------------------------------------------- metrics

@@ -563,28 +563,11 @@ def run(
                 rres = report(app, opts, day_list, profiles)
                 log.info("report", **rres.as_dict())
         except ArxivFilterError as exc:
-            with app.session() as session:
-                store.finish_run(
-                    session,
-                    run_row,
-                    status="failed",
-                    exit_code=exc.exit_code,
-                    counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
-                    cost_usd=scounts.cost_usd or None,
-                    message=str(exc),
-                )
+            _record_failure(app, run_row, exc.exit_code, str(exc), fsum, scounts)
             raise
         except DatabaseError as exc:  # one that a stage did not turn into a StorageError itself
             failure = f"database error: {_db_message(exc)}"
-            with app.session() as session:
-                store.finish_run(
-                    session,
-                    run_row,
-                    status="failed",
-                    exit_code=StorageError.exit_code,
-                    counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
-                    message=failure,
-                )
+            _record_failure(app, run_row, StorageError.exit_code, failure, fsum, scounts)
             raise StorageError(failure) from None
         except BaseException:
             with app.session() as session:
@@ -619,6 +602,22 @@ def run(
 def _db_message(exc: DatabaseError) -> str:
     orig = getattr(exc, "orig", None)
     return " ".join(str(orig if orig is not None else exc).split())[:300]
+
+
+def _record_failure(
+    app: App, run_row: Any, exit_code: int, message: str, fsum: FetchSummary, scounts: ScoreCounts
+) -> None:
+    """Close the run record of a run that failed, with what it had done so far."""
+    with app.session() as session:
+        store.finish_run(
+            session,
+            run_row,
+            status="failed",
+            exit_code=exit_code,
+            counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
+            cost_usd=scounts.cost_usd or None,
+            message=message,
+        )
 
 
 def _dates_without_fetch(app: App, opts: Options) -> list[dt.date]:
