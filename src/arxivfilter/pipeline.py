@@ -28,7 +28,7 @@ from arxivfilter import dates, store
 from arxivfilter.config import Profile, Settings, load_profiles
 from arxivfilter.errors import ArxivFilterError, LockHeldError, StorageError, UsageError
 from arxivfilter.fetch.day import FetchResult, fetch_by_ids, fetch_live, fetch_replay
-from arxivfilter.fetch.http import ArxivClient, Limiter
+from arxivfilter.fetch.http import ArxivClient, Limiter, write_json
 from arxivfilter.fetch.past import fetch_past_day, harvest_range
 from arxivfilter.models import Entry, LlmCall
 from arxivfilter.report.outputs import ReportResult, write_reports
@@ -371,9 +371,7 @@ def ensure_examples(app: App, opts: Options, profiles: Sequence[Profile]) -> Non
         return
     with app.session() as session:
         store.store_papers(session, found.values())
-    tmp = asked_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(asked | set(missing))), encoding="utf-8")
-    tmp.replace(asked_path)
+    write_json(asked_path, sorted(asked | set(missing)))
     log.info("fetched the profiles' liked examples", asked=len(missing), found=len(found))
 
 

@@ -25,7 +25,7 @@ from arxivfilter import dates
 from arxivfilter.config import Settings
 from arxivfilter.errors import FeedError, UpstreamError
 from arxivfilter.fetch.api import id_list_url, parse_api
-from arxivfilter.fetch.http import ArxivClient, looks_like_xml
+from arxivfilter.fetch.http import ArxivClient, looks_like_xml, write_json
 from arxivfilter.fetch.replay import read_source
 from arxivfilter.fetch.rss import parse_rss, rss_url
 from arxivfilter.models import Entry
@@ -120,9 +120,7 @@ def archived_categories(folder: Path) -> list[str] | None:
 
 def mark_complete(folder: Path, *, categories: Sequence[str], source: str, requests: int) -> None:
     record = {"categories": list(categories), "source": source, "requests": requests}
-    tmp = folder / (COMPLETE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    tmp.replace(folder / COMPLETE)
+    write_json(folder / COMPLETE, record)
 
 
 def replay_archive(folder: Path, date: dt.date) -> list[Entry]:

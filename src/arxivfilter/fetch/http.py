@@ -115,29 +115,39 @@ def archive_name(url: str) -> str:
     return f"{slug}_{digest}.json"
 
 
-def write_archive(folder: Path, resp: RawResponse) -> Path:
-    """Write one raw response as JSON (temp file + rename, so a kill leaves no half file)."""
+def write_json(
+    path: Path, data: object, *, ensure_ascii: bool = False, what: str = "write"
+) -> None:
+    """Write ``data`` as JSON next to the archive (temp file + rename: a kill leaves no half file).
+
+    The one place the fetch stage writes files; an OSError becomes a StorageError (exit 5).
+    """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / archive_name(resp.url)
-        try:
-            body, ascii_only = resp.body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            # keep the exact bytes: invalid ones become \udcXX escapes that
-            # ``body.encode("utf-8", "surrogateescape")`` turns back into the original
-            body, ascii_only = resp.body.decode("utf-8", errors="surrogateescape"), True
-        record = {
-            "url": resp.url,
-            "status_code": resp.status_code,
-            "headers": resp.headers,
-            "fetched_at": resp.fetched_at,
-            "body": body,
-        }
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(record, ensure_ascii=ascii_only, indent=1), encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=ensure_ascii, indent=1), encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        raise StorageError(f"cannot archive a response under {folder}: {exc.strerror}") from exc
+        raise StorageError(f"cannot {what} {path}: {exc.strerror}") from exc
+
+
+def write_archive(folder: Path, resp: RawResponse) -> Path:
+    """Write one raw response as ``{url, status_code, headers, fetched_at, body}`` JSON."""
+    path = folder / archive_name(resp.url)
+    try:
+        body, ascii_only = resp.body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        # keep the exact bytes: invalid ones become \udcXX escapes that
+        # ``body.encode("utf-8", "surrogateescape")`` turns back into the original
+        body, ascii_only = resp.body.decode("utf-8", errors="surrogateescape"), True
+    record = {
+        "url": resp.url,
+        "status_code": resp.status_code,
+        "headers": resp.headers,
+        "fetched_at": resp.fetched_at,
+        "body": body,
+    }
+    write_json(path, record, ensure_ascii=ascii_only, what="archive a response as")
     return path
 
 

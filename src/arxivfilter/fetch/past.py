@@ -31,7 +31,7 @@ from arxivfilter.config import Settings
 from arxivfilter.errors import FeedError
 from arxivfilter.fetch.api import parse_api, query_url
 from arxivfilter.fetch.day import FetchResult, fill_by_id, merge_entries
-from arxivfilter.fetch.http import ArxivClient, looks_like_xml
+from arxivfilter.fetch.http import ArxivClient, looks_like_xml, write_json
 from arxivfilter.fetch.listing import iter_listing_pages, merge_days
 from arxivfilter.fetch.oai import iter_pages, parse_oai, to_entries
 from arxivfilter.models import AnnounceType, Entry
@@ -239,10 +239,7 @@ def harvest_range(
                 "token": page.resumption_token,
                 "done": page.resumption_token is None,
             }
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
-            tmp.replace(state_path)
+            write_json(state_path, state)
             if progress:
                 progress(len(page.records))
     return FetchResult(

@@ -147,6 +147,7 @@ def write_reports(
     root = Path(settings.report.digests_dir)
     result = ReportResult()
     cats_label = list(categories) if categories is not None else ["all"]
+    newest = store.newest_announcement(session, categories)  # the feeds' window ends here
     for profile in profiles:
         folder = root / profile.name
         log_path = folder / "README.md"
@@ -170,7 +171,6 @@ def write_reports(
             log_text = update_log(log_text, profile, date, papers, categories=cats_label)
         if log_text is not None:
             result.note(log_path, write_atomic(log_path, log_text))
-        newest = store.newest_announcement(session, categories)
         if newest is not None:
             days = settings.report.feed_days
             recent = feed_papers_of(session, profile, newest, days, categories, scorer)
