@@ -3,16 +3,23 @@
     python bench/local_auc.py [--samples ../shared/arxiv-samples] [--baseline] [--tune]
 
 Universe: papers of ``E_paper_metadata/*/systems_subset/*.jsonl`` carrying cs.DC or cs.OS,
-dated by ``index.tsv`` (``first_seen_file_date``) up to 2025-09-16, when the labels end.
-Positives: the ids in ``labels/lmsys_positive_ids.tsv``.
+dated by ``index.tsv`` (``first_seen_file_date``) up to 2025-09-30, the dumps' end.
+Positives: the ids in ``labels/lmsys_positive_ids.tsv``. The issue's periods stop at
+2025-09-16, the labels' last list date.
 
 Protocol (never tune on what is reported as held out):
   * Everything was tuned on June-July 2025 only: the lexical scorer and profiles, the learned
     model's settings (``learned.LearnParams``) and the blend (``local.BLEND_*``), by 5-fold
     cross-validation inside those months (``--tune`` reproduces it: each fold's liked
     examples are the labelled positives of the other folds, subsampled to 25, 50 or all).
-  * Held out, never tuned on: 1 August - 16 September 2025 (where the list's criterion was
-    unusually broad), and March-May 2025 (thin: 28 papers).
+  * Held out, never tuned on: 1 August - 30 September 2025, and March-May 2025 (thin: 28
+    papers).
+  * The held-out days are also split by the list's own criterion, read from the labels alone
+    (the share of each day's papers the list took; ``regimes`` prints it): 1-8 August and
+    17-30 September follow the usual criterion (10 % and 18 % listed; June-July: 18 %),
+    11 August - 15 September the broad one (82 %). 16 September was not judged: the 43
+    entries dated that day are papers of 17 September onwards (the list's last entry), and
+    none of the day's 24 papers. Each figure has a 95 % bootstrap interval.
   * ``llm-systems`` names liked examples (``llm-systems.liked.tsv``: the 98 labelled
     positives of June-July); their text comes from the samples, as ``eval`` takes it from
     ``--source``. Examples are excluded from the universe they are scored on, for the
@@ -44,6 +51,7 @@ from arxivfilter.text import is_category
 ROOT = Path(__file__).resolve().parents[1]
 TUNED = ("2025-06-01", "2025-07-31")
 HELD_OUT = ("2025-08-01", "2025-09-16")
+UNTIL = "2025-09-30"  # the dumps' end; the list's last entry (dated 16 Sep) reaches past it
 PERIODS = {
     "pooled": ("0000-00-00", "2025-09-16"),
     "Mar-May": ("2025-03-01", "2025-05-31"),
@@ -52,13 +60,22 @@ PERIODS = {
     "1-16 Sep": ("2025-09-01", "2025-09-16"),
     "Aug-16 Sep (held out)": HELD_OUT,
 }
+# The held-out days by the list's own criterion, read from the labels alone (``regimes``
+# prints the evidence: the share of each day's papers the list took).
+REGIMES = {
+    "1-8 Aug (usual)": [("2025-08-01", "2025-08-08")],
+    "11 Aug-15 Sep (broad)": [("2025-08-11", "2025-09-15")],
+    "17-30 Sep (usual)": [("2025-09-17", "2025-09-30")],
+    "held out, usual": [("2025-08-01", "2025-08-08"), ("2025-09-17", "2025-09-30")],
+}
+BROAD_SHARE = 0.5  # a day whose listed share exceeds this follows the broad criterion
 REAL_DAY = "E_paper_metadata/LinChentang__daily-arXiv-ai-enhanced/raw_days/2025-12-16.jsonl"
 
 Rows = list[tuple[str, PaperText]]
 
 
-def universe(samples: Path) -> Rows:
-    """(date, paper) for every distinct cs.DC/cs.OS paper dated up to 2025-09-16."""
+def universe(samples: Path, until: str = UNTIL) -> Rows:
+    """(date, paper) for every distinct cs.DC/cs.OS paper dated up to ``until``."""
     papers: dict[str, tuple[str, PaperText]] = {}
     for folder in sorted(samples.glob("E_paper_metadata/*/systems_subset")):
         with (folder / "index.tsv").open(encoding="utf-8") as fh:
@@ -67,7 +84,7 @@ def universe(samples: Path) -> Rows:
             for line in path.read_text(encoding="utf-8").splitlines():
                 rec = json.loads(line)
                 date = dates.get(rec["id"])
-                if rec["id"] in papers or date is None or date > "2025-09-16":
+                if rec["id"] in papers or date is None or date > until:
                     continue
                 if not {"cs.DC", "cs.OS"} & set(rec["categories"]):
                     continue
@@ -124,6 +141,96 @@ def _row(label: str, rows: Rows, scores: Sequence[float], pos: set[str]) -> str:
 
 def _header() -> str:
     return f"{'':34} " + " ".join(f"{k:>17}" for k in PERIODS)
+
+
+# --------------------------------------------------------------------------- label regimes
+
+
+def list_dates(samples: Path) -> dict[str, str]:
+    """Each labelled id's (first) list date, as the labels file gives it."""
+    out: dict[str, str] = {}
+    with (samples / "labels/lmsys_positive_ids.tsv").open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh, delimiter="\t"):
+            key = r["arxiv_id"].split("v")[0]
+            out[key] = min(out.get(key, r["list_date"]), r["list_date"])
+    return out
+
+
+def regimes(rows: Rows, pos: set[str], samples: Path) -> None:
+    """The list's criterion over the held-out days, from the labels alone (no scorer).
+
+    Consecutive days are grouped by whether the list took more than ``BROAD_SHARE`` of
+    them; a list date whose entries are not that day's papers is flagged.
+    """
+    listed_on = list_dates(samples)
+    days: dict[str, list[str]] = {}
+    for date, p in rows:
+        if date >= HELD_OUT[0]:
+            days.setdefault(date, []).append(p.arxiv_id)
+    print(f"\nthe list's criterion by day from {HELD_OUT[0]} (from the labels alone)")
+    runs: list[list[str]] = []
+    for date in sorted(days):
+        ids = days[date]
+        share = sum(i in pos for i in ids) / len(ids)
+        entries = [i for i, d in listed_on.items() if d == date]
+        foreign = [i for i in entries if i not in ids]
+        if entries and len(foreign) == len(entries) and not any(i in pos for i in ids):
+            kind = f"not judged: the {len(entries)} entries dated this day are other days' papers"
+        else:
+            kind = "broad" if share > BROAD_SHARE else "usual"
+        if runs and runs[-1][0] == kind:
+            runs[-1].append(date)
+        else:
+            runs.append([kind, date])
+    for kind, *dates in runs:
+        ids = [i for d in dates for i in days[d]]
+        n_pos = sum(i in pos for i in ids)
+        shares = [sum(i in pos for i in days[d]) / len(days[d]) for d in dates]
+        print(
+            f"  {dates[0]} .. {dates[-1]}: {len(dates):2} days, {len(ids):3} papers, "
+            f"{n_pos:3} listed ({n_pos / len(ids):4.0%}; days {min(shares):.0%}-"
+            f"{max(shares):.0%}): {kind}"
+        )
+    late = [i for i, d in listed_on.items() if d == HELD_OUT[1]]
+    by_day = {p.arxiv_id: d for d, p in rows}
+    after = sum(1 for i in late if by_day.get(i, "") > HELD_OUT[1])
+    print(
+        f"  the list's last entry, dated {HELD_OUT[1]}: {len(late)} ids; {after} are papers the"
+        f" dumps first saw after that date, {sum(1 for i in late if i not in by_day)} are in no"
+        " dump (October ids); none is a paper of that day"
+    )
+
+
+def bootstrap(
+    scores: Sequence[float], labels: Sequence[bool], rounds: int = 2000
+) -> tuple[float, float]:
+    """95 % interval of ROC-AUC, resampling positives and negatives separately (fixed seed)."""
+    rng = random.Random(0)
+    pos_s = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg_s = [s for s, y in zip(scores, labels, strict=True) if not y]
+    aucs = []
+    for _ in range(rounds):
+        p = rng.choices(pos_s, k=len(pos_s))
+        n = rng.choices(neg_s, k=len(neg_s))
+        aucs.append(roc_auc(p + n, [True] * len(p) + [False] * len(n)))
+    aucs.sort()
+    return aucs[int(0.025 * rounds)], aucs[int(0.975 * rounds) - 1]
+
+
+def _regime_row(label: str, rows: Rows, scores: Sequence[float], pos: set[str]) -> str:
+    cells = []
+    for spans in REGIMES.values():
+        idx = [i for i, (d, _) in enumerate(rows) if any(_in(d, s) for s in spans)]
+        labels = [rows[i][1].arxiv_id in pos for i in idx]
+        sub = [scores[i] for i in idx]
+        auc = roc_auc(sub, labels)
+        low, high = bootstrap(sub, labels)
+        cells.append(f"{auc:.3f} [{low:.2f}-{high:.2f}] ({len(idx)}/{sum(labels)}+)".rjust(30))
+    return f"{label:34} " + " ".join(cells)
+
+
+def _regime_header() -> str:
+    return f"{'':34} " + " ".join(f"{k:>30}" for k in REGIMES)
 
 
 # --------------------------------------------------------------------------- baselines
@@ -185,17 +292,24 @@ def examples_section(profile: Profile, rows: Rows, pos: set[str], draws: int) ->
     print(_row("lexical only", rest, lexical, pos))
     print(_row(f"lexical + learned ({len(examples)} examples)", rest, blended, pos))
     print(_row("learned alone", rest, alone, pos))
+    print(_regime_header())
+    print(_regime_row("lexical only", rest, lexical, pos))
+    print(_regime_row(f"lexical + learned ({len(examples)} examples)", rest, blended, pos))
+    print(_regime_row("learned alone", rest, alone, pos))
     for n in (25, 50):
         if n >= len(examples):
             continue
-        aucs: dict[str, list[float]] = {k: [] for k in ("Aug-16 Sep (held out)", "Aug", "1-16 Sep")}
+        spans = {name: [PERIODS[name]] for name in ("Aug-16 Sep (held out)", "Aug", "1-16 Sep")} | {
+            "held out, usual": REGIMES["held out, usual"]
+        }
+        aucs: dict[str, list[float]] = {k: [] for k in spans}
         for seed in range(draws):
             subset = random.Random(seed).sample(examples, n)
             sub_model = learned.train(subset)
             assert sub_model is not None
             scores = learned_scores(profile, papers, sub_model)[0]
             for name in aucs:
-                idx = [i for i, (d, _) in enumerate(rest) if _in(d, PERIODS[name])]
+                idx = [i for i, (d, _) in enumerate(rest) if any(_in(d, s) for s in spans[name])]
                 aucs[name].append(
                     roc_auc([scores[i] for i in idx], [rest[i][1].arxiv_id in pos for i in idx])
                 )
@@ -429,6 +543,17 @@ def main() -> None:
             print(_row(f"{name} tfidf cosine", rows, tfidf_cosine(profile, papers), pos))
     if args.baseline:
         print(_row("supervised LR, Jun-Jul labels", rows, supervised(rows, pos), pos))
+    regimes(rows, pos, args.samples)
+    print("\nheld-out days by the list's criterion: ROC-AUC [95 % bootstrap] (papers/positives)")
+    print(_regime_header())
+    for name in ("llm-systems", "llm-inference"):
+        profile = load_profile(ROOT / "config/profiles" / f"{name}.toml")
+        scores = [local.raw_score(profile, p) for p in papers]
+        print(_regime_row(f"{name} lexical", rows, scores, pos))
+        if args.baseline:
+            print(_regime_row(f"{name} tfidf cosine", rows, tfidf_cosine(profile, papers), pos))
+    if args.baseline:
+        print(_regime_row("supervised LR, Jun-Jul labels", rows, supervised(rows, pos), pos))
     for name in ("llm-systems", "llm-inference"):
         profile = load_profile(ROOT / "config/profiles" / f"{name}.toml")
         if learned.has_examples(profile):
