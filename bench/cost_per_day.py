@@ -1,8 +1,8 @@
 """Cost per 1,000 papers scanned on a real mixed day, with the prefilter and papers per call.
 
     python bench/cost_per_day.py [--day E_paper_metadata/.../raw_days/2025-12-16.jsonl]
-                                 [--categories cs.DC,cs.OS,cs.LG] [--shares 1.0,0.5,0.3,0.2]
-                                 [--papers-per-call 1,5,10] [--batch-shares 1.0,0.5,0.3]
+                                 [--categories cs.DC,cs.OS,cs.LG] [--shares 1.0,0.5,0.4,0.3,0.2]
+                                 [--papers-per-call 1,5,10] [--batch-shares 1.0,0.5,0.4]
                                  [--profile llm-systems]
                                  [--samples ../shared/arxiv-samples]
 
@@ -23,9 +23,12 @@ cache hit is likely, not guaranteed). Not counted by the stub: the ``json_schema
 framing. "Upper bound" prices every prompt token at the full input price and adds the schema.
 
 Prefilter recall on the labelled set: the universe of ``eval`` on the LMsys list
-(``systems_subset`` dumps, cs.DC/cs.OS, up to 2025-09-16); per announcement day the local
-scorer's ranking (relevance, then arxiv_id, as ``score.stage`` does) keeps the best
-``ceil(share x papers)``; recall = labelled positives kept / labelled positives. (On a real
+(``systems_subset`` dumps, cs.DC/cs.OS; the profile's liked examples left out); per
+announcement day the local scorer's ranking (with the profile's examples, as the nightly
+prefilter; relevance, then arxiv_id, as ``score.stage`` does) keeps the best
+``ceil(share x papers)``; recall = labelled positives kept / labelled positives. Two spans:
+the issue's (up to 2025-09-16) and the held-out days where the list kept its usual criterion
+(1-8 Aug and 17-30 Sep 2025; ``bench/local_auc.py`` prints why). (On a real
 nightly day the ranked set also holds the cs.LG papers; the labels cover cs.DC/cs.OS only.)
 """
 
@@ -53,7 +56,7 @@ from arxivfilter import store  # noqa: E402
 from arxivfilter.config import Profile, load_profiles, load_settings  # noqa: E402
 from arxivfilter.evaluate import build_universe, example_ids, read_labels  # noqa: E402
 from arxivfilter.fetch.day import fetch_replay  # noqa: E402
-from arxivfilter.models import PaperText  # noqa: E402
+from arxivfilter.models import Entry, PaperText  # noqa: E402
 from arxivfilter.score.cost import PriceTable  # noqa: E402
 from arxivfilter.score.llm import build_llm_scorer  # noqa: E402
 from arxivfilter.score.local import LocalScorer  # noqa: E402
@@ -121,42 +124,63 @@ async def _score(session, settings, engine, profile, papers) -> ScoreCounts:  # 
         await scorer.aclose()
 
 
+# Held-out days by the labelled list's own criterion (bench/local_auc.py prints the evidence):
+# the issue's window, and the days that follow the list's usual criterion.
+RECALL_SPANS = {
+    "to 16 Sep": [(dt.date(2025, 3, 1), dt.date(2025, 9, 16))],
+    "usual days": [
+        (dt.date(2025, 8, 1), dt.date(2025, 8, 8)),
+        (dt.date(2025, 9, 17), dt.date(2025, 9, 30)),
+    ],
+}
+
+
 def prefilter_recall(
     samples: Path, profile: Profile, shares: list[float]
-) -> dict[float, tuple[int, int]]:
-    """share -> (labelled positives kept, labelled positives) on the eval universe."""
+) -> dict[str, dict[float, tuple[int, int, int]]]:
+    """span -> share -> (labelled positives kept, the most any ranking keeps, positives).
+
+    The prefilter is the nightly run's: the local scorer with the profile's liked examples
+    (their text from the samples, as ``eval`` takes it); examples leave the universe.
+    """
     gold = read_labels(samples / LABELS).ids
     uni = build_universe(
         fetch_replay(samples / "E_paper_metadata").entries,
         categories=["cs.DC", "cs.OS"],
         date_from=None,
-        date_to=dt.date(2025, 9, 16),
+        date_to=dt.date(2025, 9, 30),
         examples=example_ids(profile),
     )
-    texts: dict[str, object] = {}
-    for e in uni.entries:
-        texts.setdefault(e.arxiv_id, e)
+
+    def text(e: Entry) -> PaperText:
+        return PaperText(
+            arxiv_id=e.arxiv_id, title=e.title, abstract=e.abstract, categories=e.categories
+        )
+
+    texts = {e.arxiv_id: text(e) for e in uni.entries}
+    scorer = LocalScorer(examples={profile.name: [text(e) for e in uni.example_entries]})
     by_day: dict[dt.date, list[str]] = {}
     for arxiv_id, d in uni.dates.items():
         by_day.setdefault(d, []).append(arxiv_id)
-    scorer = LocalScorer()
     relevance: dict[str, int] = {}
     for ids in by_day.values():
-        items = [
-            PaperText(arxiv_id=i, title=texts[i].title, abstract=texts[i].abstract)  # type: ignore[attr-defined]
-            for i in ids
-        ]
+        items = [texts[i] for i in ids]
         for item, result in zip(items, scorer.score_many(profile, items), strict=True):
             relevance[item.arxiv_id] = result.relevance or 0
-    out: dict[float, tuple[int, int, int]] = {}
-    for share in shares:
-        kept = best = 0
-        for ids in by_day.values():
-            ranked = sorted(ids, key=lambda i: (-relevance[i], i))
-            n_keep = max(1, math.ceil(len(ranked) * share))
-            kept += sum(1 for i in ranked[:n_keep] if i in gold)
-            best += min(n_keep, sum(1 for i in ids if i in gold))
-        out[share] = (kept, best, sum(1 for i in uni.dates if i in gold))
+    out: dict[str, dict[float, tuple[int, int, int]]] = {}
+    for name, spans in RECALL_SPANS.items():
+        days = [d for d in by_day if any(a <= d <= b for a, b in spans)]
+        out[name] = {}
+        for share in shares:
+            kept = best = total = 0
+            for d in days:
+                ranked = sorted(by_day[d], key=lambda i: (-relevance[i], i))
+                n_keep = max(1, math.ceil(len(ranked) * share))
+                kept += sum(1 for i in ranked[:n_keep] if i in gold)
+                n_gold = sum(1 for i in ranked if i in gold)
+                best += min(n_keep, n_gold)
+                total += n_gold
+            out[name][share] = (kept, best, total)
     return out
 
 
@@ -165,9 +189,9 @@ def main() -> int:
     parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "arxiv-samples")
     parser.add_argument("--day", default=DAY, help="a JSONL dump, relative to --samples")
     parser.add_argument("--categories", default="cs.DC,cs.OS,cs.LG")
-    parser.add_argument("--shares", default="1.0,0.5,0.3,0.2")
+    parser.add_argument("--shares", default="1.0,0.5,0.4,0.3,0.2")
     parser.add_argument("--papers-per-call", default="1,5,10")
-    parser.add_argument("--batch-shares", default="1.0,0.5,0.3", help="shares tried in batches")
+    parser.add_argument("--batch-shares", default="1.0,0.5,0.4", help="shares tried in batches")
     parser.add_argument("--profile", default="llm-systems")
     args = parser.parse_args()
     quiet_logs()
@@ -188,7 +212,7 @@ def main() -> int:
     header = (
         f"{'share':>5} {'per call':>8} {'scanned':>7} {'to LLM':>6} {'calls':>5} "
         f"{'prompt/pp':>9} {'cached/pp':>9} {'compl/pp':>8} {'$/1k scanned':>12} "
-        f"{'upper bound':>11} {'recall / best':>14}"
+        f"{'upper bound':>11} " + " ".join(f"{'recall/best ' + name:>24}" for name in RECALL_SPANS)
     )
     print(header)
     batch_shares = [float(s) for s in args.batch_shares.split(",")]
@@ -204,14 +228,18 @@ def main() -> int:
             upper = prices.cost_usd(
                 MODEL, c.prompt_tokens + round(schema * c.calls), c.completion_tokens, 0
             )
-            kept, best, positives = recall.get(share, (0, 0, 0))
-            rec = f"{kept / positives:.3f} / {best / positives:.3f}" if positives else "-"
+            rec = " ".join(
+                f"{kept / total:.3f} / {best / total:.3f}".rjust(24) if total else "-".rjust(24)
+                for kept, best, total in (
+                    recall[name].get(share, (0, 0, 0)) for name in RECALL_SPANS
+                )
+            )
             n = max(sent, 1)
             print(
                 f"{share:>5.2f} {per_call:>8} {scanned:>7} {sent:>6} {c.calls:>5} "
                 f"{c.prompt_tokens / n:>9.0f} {c.cached_tokens / n:>9.0f} "
                 f"{c.completion_tokens / n:>8.0f} {(cost or 0) / scanned * 1000:>12.4f} "
-                f"{(upper or 0) / scanned * 1000:>11.4f} {rec:>14}"
+                f"{(upper or 0) / scanned * 1000:>11.4f} {rec}"
             )
     system = system_message(templates, profile)
     print(
@@ -219,11 +247,14 @@ def main() -> int:
         f"schema ~{len(json.dumps(answer_schema(profile))) / 4:.0f} tokens per call; "
         "'/pp' = per paper sent to the LLM"
     )
-    positives = next(iter(recall.values()))[2] if recall else 0
+    totals = ", ".join(
+        f"{name} {next(iter(by_share.values()))[2]}" for name, by_share in recall.items()
+    )
     print(
-        f"recall: labelled positives of the eval universe ({positives}) kept by the prefilter; "
-        "best: the most any ranking could keep at that share (days hold few papers, many "
-        "positive)"
+        f"recall: labelled positives of the eval universe ({totals}; the liked examples left"
+        " out) kept by the prefilter (the local scorer with the profile's examples); best: the"
+        " most any ranking could keep at that share; usual days: 1-8 Aug and 17-30 Sep 2025,"
+        " where the list kept its usual criterion (see bench/local_auc.py)"
     )
     return 0
 
