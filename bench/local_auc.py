@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from arxivfilter import evaluate
 from arxivfilter.config import Profile, load_profile
 from arxivfilter.models import PaperText
 from arxivfilter.score import learned, local
@@ -106,23 +107,9 @@ def positives(samples: Path) -> set[str]:
 
 
 def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
-    """Mann-Whitney ROC-AUC with ties counted half (nan without both classes)."""
-    order = sorted(range(len(scores)), key=lambda i: scores[i])
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    n_pos = sum(labels)
-    n_neg = len(labels) - n_pos
-    if not n_pos or not n_neg:
-        return float("nan")
-    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y)
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    """``evaluate.roc_auc`` (ties counted half), nan without both classes."""
+    auc = evaluate.roc_auc(scores, labels)
+    return float("nan") if auc is None else auc
 
 
 def _in(date: str, period: tuple[str, str]) -> bool:
