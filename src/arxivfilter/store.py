@@ -161,10 +161,14 @@ def _newer(entry: Entry, paper: Paper) -> bool:
     return paper.version is None or entry.version > paper.version
 
 
-def upsert_paper(session: Session, entry: Entry) -> tuple[Paper, str]:
-    """Insert or update one paper; returns (paper, "new" | "updated" | "same")."""
+def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tuple[Paper, str]:
+    """Insert or update one paper; returns (paper, "new" | "updated" | "same").
+
+    ``thash`` is the entry's ``text_hash`` when the caller has it already.
+    """
     paper = session.get(Paper, entry.arxiv_id)
-    thash = text_hash(entry.title, entry.abstract)
+    if thash is None:
+        thash = text_hash(entry.title, entry.abstract)
     withdrawn = bool(entry.comment and _WITHDRAWN.search(entry.comment))
     if paper is None:
         paper = Paper(
@@ -254,7 +258,8 @@ def store_entries(
             cats = listed_categories(entry, categories)
             if not cats:
                 continue
-            paper, state = upsert_paper(session, entry)
+            thash = text_hash(entry.title, entry.abstract)
+            paper, state = upsert_paper(session, entry, thash)
             primary = paper.primary_category
             key = (entry.arxiv_id, date)
             first_time = key not in seen
@@ -270,7 +275,6 @@ def store_entries(
                 ).all()
                 existing_cache[entry.arxiv_id] = {(r[0], r[1]) for r in rows}
             have = existing_cache[entry.arxiv_id]
-            thash = text_hash(entry.title, entry.abstract)
             strongest = None
             for cat in cats:
                 rtype = row_type(entry, cat, primary)
