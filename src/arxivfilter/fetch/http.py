@@ -317,3 +317,23 @@ def looks_like_xml(body: bytes) -> str | None:
     if not head.startswith(b"<"):
         return "a body that is not XML"
     return None
+
+
+def decode_archive(text: str) -> tuple[str | None, object, bytes | None]:
+    """(url, status_code, body bytes or None) of one archived response's JSON text.
+
+    The body comes back byte for byte as :func:`write_archive` received it (invalid UTF-8
+    was archived as ``\\udcXX`` escapes). Raises ValueError for text that is not such a record.
+    """
+    record = json.loads(text)
+    if not isinstance(record, dict):
+        raise ValueError("not an archived response")
+    inner = record.get("body")
+    raw: bytes | None = None
+    if isinstance(inner, str):
+        try:
+            raw = inner.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            raw = inner.encode("utf-8", errors="surrogatepass")
+    url = record.get("url")
+    return (str(url) if url else None), record.get("status_code"), raw

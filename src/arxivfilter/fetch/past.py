@@ -31,9 +31,9 @@ from arxivfilter.config import Settings
 from arxivfilter.errors import FeedError
 from arxivfilter.fetch.api import parse_api, query_url
 from arxivfilter.fetch.day import FetchResult, fill_by_id, merge_entries
-from arxivfilter.fetch.http import ArxivClient, looks_like_xml, write_json
+from arxivfilter.fetch.http import ArxivClient, decode_archive, looks_like_xml, write_json
 from arxivfilter.fetch.listing import iter_listing_pages, merge_days
-from arxivfilter.fetch.oai import iter_pages, parse_oai, to_entries
+from arxivfilter.fetch.oai import OaiPage, iter_pages, parse_oai, to_entries
 from arxivfilter.models import AnnounceType, Entry
 
 log = structlog.get_logger(__name__)
@@ -173,6 +173,14 @@ def set_spec(category: str) -> str:
     return f"{archive}:{archive}:{sub}" if sub else archive
 
 
+def _archived_page(path: Path) -> OaiPage:
+    """One OAI-PMH page read back from the archive (ValueError or FeedError if unusable)."""
+    url, status, raw = decode_archive(path.read_text(encoding="utf-8"))
+    if status != 200 or raw is None:
+        raise ValueError(f"{path.name}: not an archived 200 response")
+    return parse_oai(raw, url or str(path))
+
+
 def harvest_range(
     settings: Settings,
     client: ArxivClient,
@@ -206,9 +214,17 @@ def harvest_range(
             except (OSError, ValueError):
                 state = {"pages": [], "token": None, "done": False}
         pages: list[str] = list(state.get("pages", []))  # type: ignore[call-overload]
-        for name in pages:
-            record = json.loads((folder / name).read_text(encoding="utf-8"))
-            page = parse_oai(record["body"].encode("utf-8", "surrogateescape"), record["url"])
+        try:
+            done_pages = [_archived_page(folder / name) for name in pages]
+        except (OSError, ValueError, FeedError) as exc:
+            log.warning(
+                "an archived OAI-PMH page is unreadable: harvesting this set again",
+                set=spec,
+                error=str(exc),
+            )
+            done_pages, pages = [], []
+            state = {"pages": [], "token": None, "done": False}
+        for page in done_pages:
             for rec in page.records:
                 entries.extend(to_entries(rec, listing_for, start=date_from, end=date_to))
             if progress:

@@ -25,6 +25,7 @@ from arxivfilter import dates
 from arxivfilter.errors import FeedError, SourceError
 from arxivfilter.fetch.api import parse_api
 from arxivfilter.fetch.feed import sniff_kind
+from arxivfilter.fetch.http import decode_archive
 from arxivfilter.fetch.listing import looks_like_listing, parse_listing
 from arxivfilter.fetch.listing import to_entries as listing_entries
 from arxivfilter.fetch.oai import parse_oai
@@ -144,18 +145,12 @@ def _read_file(file: Path, date: dt.date | None) -> list[Entry]:
 
 
 def _read_archive(body: bytes, ctx: ReplayContext) -> list[Entry]:
-    record = json.loads(body.decode("utf-8", errors="replace"))
-    url = str(record.get("url") or ctx.path)
-    status = record.get("status_code")
-    inner = record.get("body")
+    archived_url, status, raw = decode_archive(body.decode("utf-8", errors="replace"))
+    url = archived_url or str(ctx.path)
     if status != 200:
         raise _Skipped("archived non-200 response skipped", url=url, status=status)
-    if not isinstance(inner, str):
+    if raw is None:
         raise _Skipped("archived response without a text body skipped", url=url)
-    try:  # invalid bytes were archived as \udcXX escapes: this gives the exact bytes back
-        raw = inner.encode("utf-8", errors="surrogateescape")
-    except UnicodeEncodeError:
-        raw = inner.encode("utf-8", errors="surrogatepass")
     inner_ctx = ReplayContext(
         path=ctx.path, url=url, date=ctx.date, folder_date=ctx.folder_date, archived=True
     )
