@@ -316,6 +316,7 @@ def test_run_eval_llm_through_the_cache(
     assert first["llm_calls"] >= 7
     assert first["cost_usd"] > 0
     assert first["failed"] == 0
+    assert "examples" not in first  # the comparison is the local scorer's
     second = run_eval(app, labels=labels, source=source, profile=PROFILE, scorer="llm").as_dict()
     assert (second["llm_calls"], second["cached"], second["cost_usd"]) == (0, 7, 0.0)
     assert second["roc_auc"] == first["roc_auc"]
@@ -361,3 +362,28 @@ def test_real_labelled_set(samples: Path) -> None:
     assert sum(m["papers"] for m in data["months"]) == 1030
     assert sum(m["positives"] for m in data["months"]) == 394
     assert (data["first_date"], data["last_date"]) == ("2025-03-19", "2025-09-16")
+
+
+def test_real_labelled_set_shows_what_examples_add(samples: Path) -> None:
+    """The shipped llm-systems (98 liked June-July papers) on held-out 1-8 August 2025: eval
+    scores the same papers without the examples too, and says what they add."""
+    report = run_eval(
+        _app(),
+        labels=samples / "labels" / "lmsys_positive_ids.tsv",
+        source=samples / "E_paper_metadata",
+        profile=load_profiles(["llm-systems"])[0],
+        scorer="local",
+        categories=["cs.DC", "cs.OS"],
+        date_from=dt.date(2025, 8, 1),
+        date_to=dt.date(2025, 8, 8),
+        by_month=True,
+    )
+    data = report.as_dict()
+    assert (data["papers"], data["positives"]) == (86, 9)
+    examples = data["examples"]
+    assert examples["used"] == 98
+    assert examples["roc_auc_gain"] == round(data["roc_auc"] - examples["roc_auc_without"], 4)
+    assert data["months"][0]["roc_auc_without_examples"] == examples["roc_auc_without"]
+    text = report.render_text()
+    assert "without the 98 liked examples" in text
+    assert "examples add" in text

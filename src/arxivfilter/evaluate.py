@@ -38,7 +38,8 @@ from arxivfilter.config import Profile
 from arxivfilter.errors import SourceError, UsageError
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.models import Entry, Paper
-from arxivfilter.score.stage import Budget, ScoreCounts, cache_key, score_papers
+from arxivfilter.score import local
+from arxivfilter.score.stage import Budget, ScoreCounts, cache_key, paper_text, score_papers
 from arxivfilter.text import parse_arxiv_id
 
 log = structlog.get_logger(__name__)
@@ -271,6 +272,10 @@ class EvalReport:
     first_date: dt.date | None = None
     last_date: dt.date | None = None
     notes: list[str] = field(default_factory=list)
+    # the local scorer with liked examples: the same universe scored lexically (no examples)
+    examples_used: int = 0
+    without_examples: Metrics | None = None
+    months_without_examples: list[tuple[str, Metrics]] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -319,8 +324,25 @@ class EvalReport:
             "last_date": self.last_date.isoformat() if self.last_date else None,
             "notes": list(self.notes),
         }
+        if self.without_examples is not None:
+            w = self.without_examples
+            out["examples"] = {
+                "used": self.examples_used,
+                "roc_auc_without": _round(w.roc_auc),
+                "average_precision_without": _round(w.average_precision),
+                "roc_auc_gain": _gain(self.metrics.roc_auc, w.roc_auc),
+            }
         if self.months is not None:
-            out["months"] = [{"month": month, **row.as_dict()} for month, row in self.months]
+            plain = dict(self.months_without_examples or [])
+            out["months"] = [
+                {"month": month, **row.as_dict()}
+                | (
+                    {"roc_auc_without_examples": _round(plain[month].roc_auc)}
+                    if month in plain
+                    else {}
+                )
+                for month, row in self.months
+            ]
         return out
 
     def render_text(self) -> str:
@@ -340,20 +362,37 @@ class EvalReport:
             f"judged {c.judged}, cached {c.cached}, failed {c.failed}, unscored {c.unscored}, "
             f"prefiltered {c.prefiltered}; LLM calls {c.calls}, cost {_usd(c)}",
         ]
+        w = self.without_examples
+        if w is not None:
+            gain = _gain(m.roc_auc, w.roc_auc)
+            lines.append(
+                f"without the {self.examples_used} liked examples (lexical only, same papers): "
+                f"ROC-AUC {_f(w.roc_auc)}, average precision {_f(w.average_precision)}; "
+                f"examples add {'-' if gain is None else f'{gain:+.3f}'} ROC-AUC"
+            )
         if self.months:
+            plain = dict(self.months_without_examples or [])
             lines.append("")
             head = ("month", "papers", "pos", "ROC-AUC", "AP", "listed", "P", "R", "F1", "P@k")
+            extra = f" {'no-ex':>7}" if plain else ""
             lines.append(
-                "{:<8} {:>6} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}".format(*head)
+                "{:<8} {:>6} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}".format(*head) + extra
             )
             for month, r in self.months:
                 lines.append(
                     f"{month:<8} {r.papers:>6} {r.positives:>5} {_f(r.roc_auc):>7} "
                     f"{_f(r.average_precision):>6} {r.listed:>6} {_f(r.precision):>6} "
                     f"{_f(r.recall):>6} {_f(r.f1):>6} {_f(r.precision_at_k):>6}"
+                    + (f" {_f(plain[month].roc_auc):>7}" if month in plain else "")
                 )
+            if plain:
+                lines.append("no-ex: ROC-AUC of the same papers without the liked examples")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+def _gain(with_: float | None, without: float | None) -> float | None:
+    return None if with_ is None or without is None else round(with_ - without, 4)
 
 
 def _f(value: float | None) -> str:
@@ -489,6 +528,9 @@ def run_eval(
 
     ids = sorted(uni.dates)
     pooled, months = _metrics(ids, uni.dates, relevance, gold.ids, profile.threshold, by_month)
+    plain, plain_months, used = _without_examples(
+        app, scorer_obj, profile, ids, uni.dates, gold.ids, by_month
+    )
     notes = []
     if gold.invalid:
         notes.append(f"{gold.invalid} label rows without an arXiv id were skipped")
@@ -516,7 +558,36 @@ def run_eval(
         first_date=min(by_day),
         last_date=max(by_day),
         notes=notes,
+        examples_used=used,
+        without_examples=plain,
+        months_without_examples=plain_months,
     )
+
+
+def _without_examples(
+    app: pipeline.App,
+    scorer: Any,
+    profile: Profile,
+    ids: Sequence[str],
+    dates: dict[str, dt.date],
+    positives: frozenset[str],
+    by_month: bool,
+) -> tuple[Metrics | None, list[tuple[str, Metrics]] | None, int]:
+    """What the liked examples add: the same papers scored lexically (local scorer only).
+
+    Not cached (the lexical score takes well under a millisecond a paper); (None, None, 0)
+    when the scorer is not the local one or learned nothing.
+    """
+    learned_model = getattr(scorer, "learned_model", None)
+    model = learned_model(profile) if learned_model is not None else None
+    if model is None:
+        return None, None, 0
+    with app.session() as session:
+        texts = [paper_text(p) for p in _papers(session, ids)]
+    results = local.score_many(profile, texts)
+    relevance = {t.arxiv_id: ("ok", r.relevance) for t, r in zip(texts, results, strict=True)}
+    pooled, months = _metrics(ids, dates, relevance, positives, profile.threshold, by_month)
+    return pooled, months, model.n_examples
 
 
 def _store(app: pipeline.App, uni: Universe, categories: Sequence[str] | None) -> None:
