@@ -387,3 +387,27 @@ def test_real_labelled_set_shows_what_examples_add(samples: Path) -> None:
     text = report.render_text()
     assert "without the 98 liked examples" in text
     assert "examples add" in text
+
+
+def test_real_labels_last_entry_holds_later_papers(samples: Path) -> None:
+    """The list's last entry, dated 2025-09-16, carries papers of 17-30 September (25 of the
+    dumps' 139) and none of the 24 of 16 September: what README's Accuracy section relies on."""
+    profile = dataclasses.replace(
+        load_profiles(["llm-systems"])[0], examples=(), examples_file=None
+    )
+
+    def universe(first: dt.date, last: dt.date) -> tuple[int, int]:
+        data = run_eval(
+            _app(),
+            labels=samples / "labels" / "lmsys_positive_ids.tsv",
+            source=samples / "E_paper_metadata",
+            profile=profile,
+            scorer="local",
+            categories=["cs.DC", "cs.OS"],
+            date_from=first,
+            date_to=last,
+        ).as_dict()
+        return data["papers"], data["positives"]
+
+    assert universe(dt.date(2025, 9, 16), dt.date(2025, 9, 16)) == (24, 0)
+    assert universe(dt.date(2025, 9, 17), dt.date(2025, 9, 30)) == (139, 25)
