@@ -133,7 +133,9 @@ def test_missing_source_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "nowhere.jsonl" in error_line(err)
 
 
-def test_demo_run_export_show_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_run_export_show_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The offline demo: run over the shipped day, then export, show and runs read it back."""
     code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--json")
     assert code == 0, out
@@ -142,9 +144,12 @@ def test_demo_run_export_show_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert summary["score"]["judged"] == 600  # two shipped profiles
     assert Path("digests/llm-inference/2025/2025-12-16.md").is_file()
 
-    code, out, _ = run_cli(capsys, "export", "--date", "2025-12-16", "--format", "jsonl")
+    # a warning while the config loads (an unknown variable) goes to stderr, not into the data
+    monkeypatch.setenv("ARXIVFILTER_NOPE", "1")
+    code, out, err = run_cli(capsys, "export", "--date", "2025-12-16", "--format", "jsonl")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 300
+    assert "ARXIVFILTER_NOPE" in err
     records = [json.loads(line) for line in lines]
     assert [r["arxiv_id"] for r in records] == sorted(r["arxiv_id"] for r in records)
     first = records[0]
@@ -154,9 +159,20 @@ def test_demo_run_export_show_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out, _ = run_cli(capsys, "show", first["arxiv_id"])
     assert code == 0 and first["title"] in out
+    assert "None" not in out  # no version in the dump, no hype from the local scorer
 
     code, out, _ = run_cli(capsys, "runs", "--json")
-    assert code == 0 and json.loads(out)[0]["status"] == "ok"
+    newest = json.loads(out)[0]
+    assert code == 0 and newest["status"] == "ok"
+    assert (newest["date_from"], newest["date_to"]) == ("2025-12-16", "2025-12-16")
+
+
+def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--version`` as well as the ``version`` command."""
+    from arxivfilter import __version__
+
+    assert run_cli(capsys, "--version")[:2] == (0, f"{__version__}\n")
+    assert run_cli(capsys, "version")[:2] == (0, f"{__version__}\n")
 
 
 def test_second_demo_run_is_free_and_identical(capsys: pytest.CaptureFixture[str]) -> None:

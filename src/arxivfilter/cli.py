@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import errno
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,24 @@ DryRunOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(__version__, markup=False)
+        raise typer.Exit(0)
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Nightly arXiv listings scored against your topic profiles, as Markdown digests."""
+
+
 class _State:
     settings: Settings | None = None
 
@@ -80,6 +99,12 @@ STATE = _State()
 
 def _settings() -> Settings:
     if STATE.settings is None:
+        # what loading the config logs (unknown variables, ...) goes to stderr too, never
+        # into the data on stdout; the configured level and secrets apply right after
+        configure_logging(
+            os.environ.get("ARXIVFILTER_LOG_LEVEL", "info"),
+            secrets=[os.environ.get("OPENAI_API_KEY", "")],
+        )
         STATE.settings = load_settings()
         configure_logging(STATE.settings.log.level, secrets=[STATE.settings.llm.api_key])
     return STATE.settings
@@ -380,7 +405,8 @@ def show(
         _print_json(rec)
         return
     out.print(rec["title"], markup=False)
-    out.print(f"{rec['arxiv_id']}v{rec['version']}  {', '.join(rec['categories'])}", markup=False)
+    version = f"v{rec['version']}" if rec.get("version") is not None else ""
+    out.print(f"{rec['arxiv_id']}{version}  {', '.join(rec['categories'])}", markup=False)
     out.print(", ".join(rec["authors"]), markup=False)
     if rec.get("comment"):
         out.print(f"Comment: {rec['comment']}", markup=False)
@@ -390,7 +416,8 @@ def show(
     for name, j in rec["scores"].items():
         if j["status"] == "ok":
             out.print(
-                f"  {name}: relevance {j['relevance']} hype {j['hype']} tags {j['tags']} [{j['scorer']} {j['model']}]",
+                f"  {name}: relevance {j['relevance']} hype {_dash(j['hype'])} tags {j['tags']}"
+                f" [{j['scorer']} {j['model']}]",
                 markup=False,
             )
             out.print(f"    {j['reason'] or ''}", markup=False)
@@ -423,7 +450,7 @@ def runs(
             "profiles": r.profiles,
             "started_at": r.started_at,
             "finished_at": r.finished_at,
-            "cost_usd": r.cost_usd,
+            "cost_usd": None if r.cost_usd is None else round(r.cost_usd, 6),
             "message": r.message,
         }
         for r in rows
@@ -617,6 +644,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("arxivfilter: interrupted\n")
         return 130
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 def _error(text: str) -> None:

@@ -593,6 +593,7 @@ def run(
                 counts=summary.as_dict(),
                 cost_usd=scounts.cost_usd or None,
                 message=message,
+                dates=day_list,
             )
         return summary
 
@@ -615,6 +616,7 @@ def _record_failure(
             counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
             cost_usd=scounts.cost_usd or None,
             message=message,
+            dates=fsum.dates,
         )
 
 

@@ -580,12 +580,18 @@ def finish_run(
     counts: dict[str, Any] | None = None,
     cost_usd: float | None = None,
     message: str | None = None,
+    dates: Iterable[dt.date] = (),
 ) -> None:
+    """Close a run's record; ``dates`` (the dates it worked on) fill a range it started without
+    (``--source`` replays and latest-listing runs learn their dates as they go)."""
     try:
         session.rollback()
         fresh = session.get(Run, run.id)
         if fresh is None:
             return
+        worked = sorted(set(dates))
+        if worked and fresh.date_from is None and fresh.date_to is None:
+            fresh.date_from, fresh.date_to = worked[0], worked[-1]
         fresh.status = status
         fresh.exit_code = exit_code
         fresh.counts = dict(counts or {})
