@@ -114,6 +114,23 @@ def test_profile_threshold_150_is_exit_2(capsys: pytest.CaptureFixture[str]) -> 
     assert "bad.toml" in err and "threshold" in err
 
 
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [('examples_file = "nope.tsv"', "nope.tsv"), ('examples = ["not-an-id"]', "not-an-id")],
+)
+def test_profiles_validates_liked_examples(
+    capsys: pytest.CaptureFixture[str], line: str, needle: str
+) -> None:
+    """``profiles`` rejects what ``run`` would: a missing examples file, a malformed id."""
+    Path("config/profiles").mkdir(parents=True)
+    Path("config/profiles/bad.toml").write_text(
+        f'name = "bad"\ndescription = "x"\nthreshold = 50\n{line}\n'
+    )
+    code, _, err = run_cli(capsys, "profiles")
+    assert code == 2
+    assert needle in error_line(err)
+
+
 def test_config_masks_the_key(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -480,18 +480,22 @@ def runs(
 
 @cli.command()
 def profiles(as_json: JsonOpt = False) -> None:
-    """List the topic profiles and validate each."""
+    """List the topic profiles and validate each (liked-example ids and files included)."""
+    from arxivfilter.score.learned import profile_example_ids
+
     _settings()
     rows: list[dict[str, Any]] = []
     bad: list[str] = []
     for path in profile_paths().values():
         try:
             p = load_profile(path)
+            examples = profile_example_ids(p)
             rows.append(
                 {
                     "name": p.name,
                     "threshold": p.threshold,
                     "tags": list(p.tags),
+                    "examples": len(examples),
                     "path": str(path),
                     "description": p.description,
                 }
@@ -503,7 +507,9 @@ def profiles(as_json: JsonOpt = False) -> None:
     else:
         for r in rows:
             out.print(
-                f"{r['name']}  threshold {r['threshold']}  tags {', '.join(r['tags'])}  ({r['path']})",
+                f"{r['name']}  threshold {r['threshold']}  tags {', '.join(r['tags'])}"
+                + (f"  {r['examples']} liked examples" if r["examples"] else "")
+                + f"  ({r['path']})",
                 markup=False,
             )
         for line in bad:
