@@ -203,12 +203,14 @@ def test_api_pages_take_the_given_date(samples: Path) -> None:
 
 @pytest.mark.samples
 def test_api_page_without_a_date_is_skipped_with_a_warning(samples: Path) -> None:
-    """An API page with no date to give its entries yields none, and says so."""
+    """An API page with no date to give its entries is skipped, and says so; alone it is
+    nothing recognised (exit 2) and --date places it."""
     path = samples / GOLDEN.parent / "xml_body" / "q_testing_s0_m10_bc5a6c384fe9.xml"
-    with capture_logs() as logs:
-        assert read_source(path) == []
+    with capture_logs() as logs, pytest.raises(SourceError, match="give --date"):
+        read_source(path)
     (warning,) = _warnings(logs)
     assert warning["entries"] == 10
+    assert len(read_source(path, date=dt.date(2026, 4, 13))) == 10
 
 
 @pytest.mark.samples
@@ -365,3 +367,44 @@ def test_register_reader_with_a_sniffer(tmp_path: Path, monkeypatch: pytest.Monk
     path = tmp_path / "page.md"
     path.write_text("# New submissions\n", encoding="utf-8")
     assert [e.source for e in read_source(path, date=dt.date(2026, 1, 16))] == ["listing"]
+
+
+# --------------------------------------------------------------------------- sources that yield nothing
+
+
+@pytest.mark.samples
+def test_oai_arxiv_format_needs_a_date(samples: Path) -> None:
+    """OAI-PMH metadataPrefix ``arXiv`` has no version times: skipped with a warning (alone:
+    exit 2, naming --date); with --date its records are placed there, marked approximate."""
+    folder = samples / "C_oai_pmh/hepcrawl"
+    with capture_logs() as logs, pytest.raises(SourceError, match="give --date"):
+        read_source(folder / "functional__arxiv-single.xml")
+    assert _warnings(logs)
+    placed = read_source(folder, date=dt.date(2017, 9, 1))
+    assert placed and {e.announce_date for e in placed} == {dt.date(2017, 9, 1)}
+    assert all(e.approximate and e.source == "oai" and e.categories for e in placed)
+
+
+@pytest.mark.samples
+def test_empty_feed_as_source_is_no_paper(samples: Path) -> None:
+    """A recorded feed with no items is a source with no paper: exit 2, not a silent 0."""
+    path = next(samples.glob("B_rss_feeds/*/empty_rss_mock_feed.xml"))
+    assert read_source(path) == []  # recognised, empty (an archived day may be so)
+    with pytest.raises(SourceError, match="no paper in source"):
+        read_source(path, require_entries=True)
+
+
+def test_jsonl_records_without_category_warn_and_dates_in_names(tmp_path: Path) -> None:
+    """A dump record with no category is skipped with a warning; a file name holding one
+    YYYY-MM-DD dates its records (``small-2025-12-16.jsonl``)."""
+    path = tmp_path / "small-2025-12-16.jsonl"
+    good = {"id": "2512.00002", "title": "T", "summary": "A", "categories": ["cs.DC"]}
+    bad = {"id": "2512.00001", "title": "x"}
+    path.write_text(json.dumps(bad) + "\n" + json.dumps(good) + "\n")
+    with capture_logs() as logs:
+        entries = read_source(path)
+    assert [(e.arxiv_id, e.announce_date) for e in entries] == [
+        ("2512.00002", dt.date(2025, 12, 16))
+    ]
+    (warning,) = _warnings(logs)
+    assert "without an arXiv category" in str(warning["event"])

@@ -279,7 +279,7 @@ def fetch_live(
 
 def fetch_replay(path: Path, *, date: dt.date | None = None) -> FetchResult:
     """Every entry of a recorded source (``--source``), merged per (id, date). No network."""
-    entries = merge_entries(read_source(path, date=date))
+    entries = merge_entries(read_source(path, date=date, require_entries=True))
     entries = [
         e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
     ]

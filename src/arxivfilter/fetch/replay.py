@@ -28,7 +28,7 @@ from arxivfilter.fetch.feed import sniff_kind
 from arxivfilter.fetch.http import decode_archive
 from arxivfilter.fetch.listing import looks_like_listing, parse_listing
 from arxivfilter.fetch.listing import to_entries as listing_entries
-from arxivfilter.fetch.oai import parse_oai
+from arxivfilter.fetch.oai import OaiRecord, parse_oai
 from arxivfilter.fetch.oai import to_entries as oai_entries
 from arxivfilter.fetch.rss import parse_rss
 from arxivfilter.models import Entry
@@ -43,6 +43,7 @@ from arxivfilter.text import (
 log = structlog.get_logger(__name__)
 
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")  # small-2025-12-16
 _REPLACEMENT = frozenset({"replace", "replace-cross"})
 INDEX_NAME = "index.tsv"  # sibling of the JSONL dumps: id -> first_seen_file_date
 ARCHIVE_MARKER = "complete.json"  # fetch/day.py's "this archived day is complete" marker
@@ -64,12 +65,15 @@ Reader = Callable[[bytes, ReplayContext], list[Entry] | None]
 Sniffer = Callable[[bytes], str | None]
 
 
-def read_source(path: Path, *, date: dt.date | None = None) -> list[Entry]:
+def read_source(
+    path: Path, *, date: dt.date | None = None, require_entries: bool = False
+) -> list[Entry]:
     """Every entry of a file or a folder (read recursively, sorted), each with its date.
 
-    Files not understood (unknown shapes, recorded error responses, non-200 archives) get
-    one warning each and are skipped; a missing path, or one holding nothing recognised,
-    raises SourceError.
+    Files not understood (unknown shapes, recorded error responses, non-200 archives, records
+    with no date to place them on) get one warning each and are skipped; a missing path, or
+    one holding nothing recognised, raises SourceError, as does one that yields no entry at
+    all when ``require_entries`` (a ``--source`` given by the user).
     """
     if not path.exists():
         raise SourceError(f"source not found: {path}")
@@ -88,6 +92,8 @@ def read_source(path: Path, *, date: dt.date | None = None) -> list[Entry]:
         entries.extend(found)
     if not recognised:
         raise SourceError(f"nothing recognised in source {path}: {reason}")
+    if require_entries and not entries:
+        raise SourceError(f"no paper in source {path}: the recognised files hold no entries")
     return entries
 
 
@@ -200,9 +206,8 @@ def _read_api(body: bytes, ctx: ReplayContext) -> list[Entry]:
     day = ctx.folder_date or ctx.date
     if day is None:
         if page.entries:
-            log.warning(
+            raise _Skipped(
                 "export-API entries without a date skipped (give --date)",
-                path=str(ctx.path),
                 entries=len(page.entries),
             )
         return []
@@ -214,10 +219,11 @@ def _read_api(body: bytes, ctx: ReplayContext) -> list[Entry]:
 
 def _read_jsonl(body: bytes, ctx: ReplayContext) -> list[Entry]:
     index = _index_dates(ctx.path.parent / INDEX_NAME)
-    name_date = _as_date(ctx.path.stem) if _DATE_NAME.match(ctx.path.stem) else None
+    in_name = _DATE_IN_NAME.findall(ctx.path.stem)
+    name_date = _as_date(in_name[0]) if len(in_name) == 1 else None
     seen: set[str] = set()
     entries: list[Entry] = []
-    duplicates = undated = 0
+    duplicates = undated = uncategorised = 0
     for number, record in _records(body, ctx):
         raw_id = str(record.get("id", "")).strip()
         try:
@@ -233,7 +239,11 @@ def _read_jsonl(body: bytes, ctx: ReplayContext) -> list[Entry]:
         if day is None:
             undated += 1
             continue
-        entries.append(_jsonl_entry(record, arxiv_id, version, day))
+        entry = _jsonl_entry(record, arxiv_id, version, day)
+        if not entry.categories:
+            uncategorised += 1
+            continue
+        entries.append(entry)
     if duplicates:
         log.info("duplicate ids in JSONL dump dropped", path=str(ctx.path), duplicates=duplicates)
     if undated:
@@ -241,6 +251,12 @@ def _read_jsonl(body: bytes, ctx: ReplayContext) -> list[Entry]:
             "JSONL records without a date skipped (give --date)",
             path=str(ctx.path),
             records=undated,
+        )
+    if uncategorised:
+        log.warning(
+            "JSONL records without an arXiv category skipped",
+            path=str(ctx.path),
+            records=uncategorised,
         )
     return entries
 
@@ -388,7 +404,49 @@ def _read_oai(body: bytes, ctx: ReplayContext) -> list[Entry]:
     before a holiday is dated to the holiday's listing date, which the calendar warns about.
     """
     page = parse_oai(body, ctx.url)
-    return [e for rec in page.records for e in oai_entries(rec, dates.listing_for_submission)]
+    entries = [e for rec in page.records for e in oai_entries(rec, dates.listing_for_submission)]
+    # metadataPrefix arXiv: no version times, so no listing date of their own
+    undated = [r for r in page.records if not r.deleted and r.title and not r.versions]
+    if not undated:
+        return entries
+    day = ctx.folder_date or ctx.date
+    if day is None:
+        if entries:
+            log.warning(
+                "OAI-PMH records without version dates skipped (give --date)",
+                path=str(ctx.path),
+                records=len(undated),
+            )
+            return entries
+        raise _Skipped(
+            "OAI-PMH records without version dates (metadataPrefix arXiv) skipped: give "
+            "--date, or harvest arXivRaw",
+            records=len(undated),
+        )
+    return entries + [_undated_oai_entry(r, day) for r in undated]
+
+
+def _undated_oai_entry(record: OaiRecord, day: dt.date) -> Entry:
+    """An ``arXiv``-format record placed on the caller's date: approximate, ``new`` unless
+    the record says it was updated after its creation."""
+    replaced = record.updated is not None and (
+        record.created is None or record.updated > record.created
+    )
+    return Entry(
+        arxiv_id=record.arxiv_id,
+        title=record.title or "",
+        authors=record.authors,
+        abstract=record.abstract or "",
+        categories=record.categories,
+        primary_category=record.primary_category,
+        comment=record.comments,
+        journal_ref=record.journal_ref,
+        doi=record.doi,
+        announce_date=day,
+        announce_type="replace" if replaced else "new",
+        source="oai",
+        approximate=True,
+    )
 
 
 READERS: dict[str, Reader] = {
