@@ -179,9 +179,9 @@ def example_texts(session: Session, profile: Profile) -> list[PaperText]:
         for paper in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk))):
             found[paper.arxiv_id] = _paper_text(paper)
     missing = len(ids) - len(found)
-    if missing:
+    if missing and found:  # none found: the scorer says so once (scoring lexically)
         log.warning(
-            "liked examples missing from the database (store them, e.g. with fetch --source, to train on them)",
+            "some liked examples are not in the database: training on the others",
             profile=profile.name,
             missing=missing,
             examples=len(ids),

@@ -618,7 +618,9 @@ class LocalScorer:
         if not texts:
             if profile.examples or profile.examples_file:
                 log.warning(
-                    "no liked example of the profile is available: scoring it lexically only",
+                    "none of the profile's liked examples is in the database: scoring it "
+                    "lexically only (a live run fetches them once by id; a replay needs a "
+                    "source that holds them)",
                     profile=profile.name,
                 )
             return None
