@@ -284,11 +284,21 @@ def test_run_eval_excludes_examples(source: Path, labels: Path) -> None:
         keywords=PROFILE.keywords,
         examples=("2506.00001",),
     )
-    data = run_eval(
-        _app(), labels=labels, source=source, profile=prof, scorer="local", categories=None
-    ).as_dict()
+    report = run_eval(
+        _app(),
+        labels=labels,
+        source=source,
+        profile=prof,
+        scorer="local",
+        categories=None,
+        by_month=True,
+    )
+    data = report.as_dict()
     assert data["examples_excluded"] == 1
     assert (data["papers"], data["positives"], data["labels_unmatched"]) == (6, 2, 1)
+    by_month = {m["month"]: m["examples_excluded"] for m in data["months"]}
+    assert by_month["2025-06"] == 1 and sum(by_month.values()) == 1
+    assert "ex: liked examples of the month" in report.render_text()
 
 
 def test_run_eval_empty_universe_is_usage_error(source: Path, labels: Path) -> None:

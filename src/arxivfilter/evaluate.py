@@ -274,6 +274,7 @@ class EvalReport:
     notes: list[str] = field(default_factory=list)
     # the local scorer with liked examples: the same universe scored lexically (no examples)
     examples_used: int = 0
+    month_examples: dict[str, int] = field(default_factory=dict)  # examples left out, by month
     without_examples: Metrics | None = None
     months_without_examples: list[tuple[str, Metrics]] | None = None
 
@@ -336,6 +337,7 @@ class EvalReport:
             plain = dict(self.months_without_examples or [])
             out["months"] = [
                 {"month": month, **row.as_dict()}
+                | {"examples_excluded": self.month_examples.get(month, 0)}
                 | (
                     {"roc_auc_without_examples": _round(plain[month].roc_auc)}
                     if month in plain
@@ -375,6 +377,7 @@ class EvalReport:
             lines.append("")
             head = ("month", "papers", "pos", "ROC-AUC", "AP", "listed", "P", "R", "F1", "P@k")
             extra = f" {'no-ex':>7}" if plain else ""
+            extra += f" {'ex':>4}" if self.month_examples else ""
             lines.append(
                 "{:<8} {:>6} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}".format(*head) + extra
             )
@@ -384,11 +387,22 @@ class EvalReport:
                     f"{_f(r.average_precision):>6} {r.listed:>6} {_f(r.precision):>6} "
                     f"{_f(r.recall):>6} {_f(r.f1):>6} {_f(r.precision_at_k):>6}"
                     + (f" {_f(plain[month].roc_auc):>7}" if month in plain else "")
+                    + (f" {self.month_examples.get(month, 0):>4}" if self.month_examples else "")
                 )
             if plain:
                 lines.append("no-ex: ROC-AUC of the same papers without the liked examples")
+            if self.month_examples:
+                lines.append("ex: liked examples of the month, left out of the universe")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+def _by_month(dates: dict[str, dt.date]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dates.values():
+        key = d.strftime("%Y-%m")
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _gain(with_: float | None, without: float | None) -> float | None:
@@ -418,7 +432,11 @@ class Universe:
     dates: dict[str, dt.date]
     entries: list[Entry]
     example_entries: list[Entry]
-    examples_excluded: int
+    excluded: dict[str, dt.date]  # liked examples in scope -> first date: not scored
+
+    @property
+    def examples_excluded(self) -> int:
+        return len(self.excluded)
 
 
 def build_universe(
@@ -434,7 +452,7 @@ def build_universe(
     dates: dict[str, dt.date] = {}
     in_scope: list[Entry] = []
     example_entries: list[Entry] = []
-    excluded: set[str] = set()
+    excluded: dict[str, dt.date] = {}
     for e in entries:
         if e.arxiv_id in examples:
             example_entries.append(e)
@@ -444,12 +462,12 @@ def build_universe(
         if wanted is not None and not wanted & set(e.categories):
             continue
         if e.arxiv_id in examples:
-            excluded.add(e.arxiv_id)
+            excluded[e.arxiv_id] = min(d, excluded.get(e.arxiv_id, d))
             continue
         in_scope.append(e)
         if e.arxiv_id not in dates or d < dates[e.arxiv_id]:
             dates[e.arxiv_id] = d
-    return Universe(dates, in_scope, example_entries, len(excluded))
+    return Universe(dates, in_scope, example_entries, excluded)
 
 
 def run_eval(
@@ -559,6 +577,7 @@ def run_eval(
         last_date=max(by_day),
         notes=notes,
         examples_used=used,
+        month_examples=_by_month(uni.excluded) if by_month else {},
         without_examples=plain,
         months_without_examples=plain_months,
     )
