@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -16,6 +17,7 @@ from arxivfilter.cli import main
 from arxivfilter.config import Profile, load_profiles, load_settings
 from arxivfilter.errors import UsageError
 from arxivfilter.evaluate import (
+    EvalReport,
     average_precision,
     compute_metrics,
     example_ids,
@@ -348,22 +350,27 @@ def test_cli_eval_missing_column_is_exit_2(
 # --------------------------------------------------------------------------- the real labelled set
 
 
-def test_real_labelled_set(samples: Path) -> None:
-    """The LMsys list on the cs.DC/cs.OS dumps up to 2025-09-16: 1,030 papers, 394 positives."""
-    # the universe is the issue's only without liked examples (they leave it)
-    profile = dataclasses.replace(
-        load_profiles(["llm-systems"])[0], examples=(), examples_file=None
-    )
-    report = run_eval(
+def _real_eval(samples: Path, profile: Profile, **kw: Any) -> EvalReport:
+    """``eval`` of the LMsys labels on the cs.DC/cs.OS systems dumps, with the local scorer."""
+    return run_eval(
         _app(),
         labels=samples / "labels" / "lmsys_positive_ids.tsv",
         source=samples / "E_paper_metadata",
         profile=profile,
         scorer="local",
         categories=["cs.DC", "cs.OS"],
-        date_to=dt.date(2025, 9, 16),
-        by_month=True,
+        **kw,
     )
+
+
+def _without_examples() -> Profile:
+    return dataclasses.replace(load_profiles(["llm-systems"])[0], examples=(), examples_file=None)
+
+
+def test_real_labelled_set(samples: Path) -> None:
+    """The LMsys list on the cs.DC/cs.OS dumps up to 2025-09-16: 1,030 papers, 394 positives."""
+    # the universe is the issue's only without liked examples (they leave it)
+    report = _real_eval(samples, _without_examples(), date_to=dt.date(2025, 9, 16), by_month=True)
     data = report.as_dict()
     assert (data["papers"], data["positives"], data["labels_unmatched"]) == (1030, 394, 271)
     assert data["labels"] == {"rows": 1302, "distinct": 665, "invalid": 0}
@@ -377,13 +384,9 @@ def test_real_labelled_set(samples: Path) -> None:
 def test_real_labelled_set_shows_what_examples_add(samples: Path) -> None:
     """The shipped llm-systems (98 liked June-July papers) on held-out 1-8 August 2025: eval
     scores the same papers without the examples too, and says what they add."""
-    report = run_eval(
-        _app(),
-        labels=samples / "labels" / "lmsys_positive_ids.tsv",
-        source=samples / "E_paper_metadata",
-        profile=load_profiles(["llm-systems"])[0],
-        scorer="local",
-        categories=["cs.DC", "cs.OS"],
+    report = _real_eval(
+        samples,
+        load_profiles(["llm-systems"])[0],
         date_from=dt.date(2025, 8, 1),
         date_to=dt.date(2025, 8, 8),
         by_month=True,
@@ -402,21 +405,9 @@ def test_real_labelled_set_shows_what_examples_add(samples: Path) -> None:
 def test_real_labels_last_entry_holds_later_papers(samples: Path) -> None:
     """The list's last entry, dated 2025-09-16, carries papers of 17-30 September (25 of the
     dumps' 139) and none of the 24 of 16 September: what README's Accuracy section relies on."""
-    profile = dataclasses.replace(
-        load_profiles(["llm-systems"])[0], examples=(), examples_file=None
-    )
 
     def universe(first: dt.date, last: dt.date) -> tuple[int, int]:
-        data = run_eval(
-            _app(),
-            labels=samples / "labels" / "lmsys_positive_ids.tsv",
-            source=samples / "E_paper_metadata",
-            profile=profile,
-            scorer="local",
-            categories=["cs.DC", "cs.OS"],
-            date_from=first,
-            date_to=last,
-        ).as_dict()
+        data = _real_eval(samples, _without_examples(), date_from=first, date_to=last).as_dict()
         return data["papers"], data["positives"]
 
     assert universe(dt.date(2025, 9, 16), dt.date(2025, 9, 16)) == (24, 0)

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
 
 from arxivfilter.errors import FeedError
-from arxivfilter.models import Entry
+from arxivfilter.models import AnnounceType, Entry
 from arxivfilter.text import (
     clean_categories,
     normalise,
@@ -321,26 +321,46 @@ def to_entries(
         number, submitted = max(groups[day])
         is_new = any(n == 1 for n, _ in groups[day])
         entries.append(
-            Entry(
-                arxiv_id=record.arxiv_id,
+            _entry(
+                record,
+                day,
+                "new" if is_new else "replace",
                 version=number,
-                title=record.title,
-                authors=record.authors,
-                abstract=record.abstract or "",
-                categories=record.categories,
-                primary_category=record.primary_category,
-                comment=record.comments,
-                journal_ref=record.journal_ref,
-                doi=record.doi,
                 published=published,
                 updated=submitted,
-                announce_date=day,
-                announce_type="new" if is_new else "replace",
-                source="oai",
                 derived=True,
             )
         )
     return entries
+
+
+def placed_entry(record: OaiRecord, day: date) -> Entry:
+    """A record without version times (``arXiv`` format) placed on a caller's date: marked
+    approximate, ``new`` unless the record says it was updated after its creation."""
+    replaced = record.updated is not None and (
+        record.created is None or record.updated > record.created
+    )
+    return _entry(record, day, "replace" if replaced else "new", approximate=True)
+
+
+def _entry(record: OaiRecord, day: date, kind: AnnounceType, **extra: object) -> Entry:
+    return Entry.model_validate(
+        {
+            "arxiv_id": record.arxiv_id,
+            "title": record.title or "",
+            "authors": record.authors,
+            "abstract": record.abstract or "",
+            "categories": record.categories,
+            "primary_category": record.primary_category,
+            "comment": record.comments,
+            "journal_ref": record.journal_ref,
+            "doi": record.doi,
+            "announce_date": day,
+            "announce_type": kind,
+            "source": "oai",
+            **extra,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- helpers

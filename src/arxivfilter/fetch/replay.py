@@ -28,7 +28,7 @@ from arxivfilter.fetch.feed import sniff_kind
 from arxivfilter.fetch.http import decode_archive
 from arxivfilter.fetch.listing import looks_like_listing, parse_listing
 from arxivfilter.fetch.listing import to_entries as listing_entries
-from arxivfilter.fetch.oai import OaiRecord, parse_oai
+from arxivfilter.fetch.oai import parse_oai, placed_entry
 from arxivfilter.fetch.oai import to_entries as oai_entries
 from arxivfilter.fetch.rss import parse_rss
 from arxivfilter.models import Entry
@@ -423,30 +423,7 @@ def _read_oai(body: bytes, ctx: ReplayContext) -> list[Entry]:
             "--date, or harvest arXivRaw",
             records=len(undated),
         )
-    return entries + [_undated_oai_entry(r, day) for r in undated]
-
-
-def _undated_oai_entry(record: OaiRecord, day: dt.date) -> Entry:
-    """An ``arXiv``-format record placed on the caller's date: approximate, ``new`` unless
-    the record says it was updated after its creation."""
-    replaced = record.updated is not None and (
-        record.created is None or record.updated > record.created
-    )
-    return Entry(
-        arxiv_id=record.arxiv_id,
-        title=record.title or "",
-        authors=record.authors,
-        abstract=record.abstract or "",
-        categories=record.categories,
-        primary_category=record.primary_category,
-        comment=record.comments,
-        journal_ref=record.journal_ref,
-        doi=record.doi,
-        announce_date=day,
-        announce_type="replace" if replaced else "new",
-        source="oai",
-        approximate=True,
-    )
+    return entries + [placed_entry(r, day) for r in undated]
 
 
 READERS: dict[str, Reader] = {
