@@ -135,6 +135,16 @@ RECALL_SPANS = {
 }
 
 
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson 95 % interval of a proportion (hits of n)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def prefilter_recall(
     samples: Path, profile: Profile, shares: list[float]
 ) -> dict[str, dict[float, tuple[int, int, int]]]:
@@ -229,7 +239,10 @@ def main() -> int:
                 MODEL, c.prompt_tokens + round(schema * c.calls), c.completion_tokens, 0
             )
             rec = " ".join(
-                f"{kept / total:.3f} / {best / total:.3f}".rjust(24) if total else "-".rjust(24)
+                f"{kept / total:.2f} [{wilson(kept, total)[0]:.2f}-{wilson(kept, total)[1]:.2f}]"
+                f" / {best / total:.2f}".rjust(24)
+                if total
+                else "-".rjust(24)
                 for kept, best, total in (
                     recall[name].get(share, (0, 0, 0)) for name in RECALL_SPANS
                 )
@@ -254,7 +267,9 @@ def main() -> int:
         f"recall: labelled positives of the eval universe ({totals}; the liked examples left"
         " out) kept by the prefilter (the local scorer with the profile's examples); best: the"
         " most any ranking could keep at that share; usual days: 1-8 Aug and 17-30 Sep 2025,"
-        " where the list kept its usual criterion (see bench/local_auc.py)"
+        " where the list kept its usual criterion (see bench/local_auc.py); [..]: Wilson 95 %"
+        " interval. Caveat: recall is ranked within cs.DC/cs.OS days (the labels' universe),"
+        " the cost on a mixed day where cs.LG papers compete for the same share"
     )
     return 0
 

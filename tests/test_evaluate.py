@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import json
@@ -412,3 +413,14 @@ def test_real_labels_last_entry_holds_later_papers(samples: Path) -> None:
 
     assert universe(dt.date(2025, 9, 16), dt.date(2025, 9, 16)) == (24, 0)
     assert universe(dt.date(2025, 9, 17), dt.date(2025, 9, 30)) == (139, 25)
+    # ... and those 25 are entries of the list's last date
+    with (samples / "labels" / "lmsys_positive_ids.tsv").open(encoding="utf-8") as fh:
+        last = {r["arxiv_id"] for r in csv.DictReader(fh, delimiter="\t")
+                if r["list_date"] == "2025-09-16"}  # fmt: skip
+    first_seen: dict[str, str] = {}
+    for index in samples.glob("E_paper_metadata/*/systems_subset/index.tsv"):
+        with index.open(encoding="utf-8") as fh:
+            for r in csv.DictReader(fh, delimiter="\t"):
+                first_seen.setdefault(r["id"], r["first_seen_file_date"])
+    late = {i for i in last if "2025-09-17" <= first_seen.get(i, "") <= "2025-09-30"}
+    assert (len(last), len(late)) == (43, 25)

@@ -187,17 +187,3 @@ def test_upgrade_from_the_baseline_keeps_rows(db_url: str) -> None:
     assert row[0] == "m"
     assert row[1] in ("[]", [])
     engine.dispose()
-
-
-def test_dump_repeating_a_paper_on_a_later_day_keeps_the_first(session: Session) -> None:
-    """Daily dumps repeat lines: a dump entry (no announce type) for a paper already listed on
-    an earlier day adds no row, in one call or a later one; typed listings still do."""
-    first = entry(source="jsonl", announce_type=None)
-    again = entry(source="jsonl", announce_type=None, announce_date=D2)
-    counts = store.store_entries(session, [first, again], categories=CATS)
-    assert counts.dates == {D1}
-    assert store.store_entries(session, [again], categories=CATS).new_rows == 0
-    rows = session.exec(select(Announcement.date).where(Announcement.arxiv_id == "2512.00001"))
-    assert set(rows) == {D1}
-    replaced = entry(version=2, announce_date=D2, announce_type="replace")
-    assert store.store_entries(session, [replaced], categories=CATS).new_rows == 2  # cs.LG, cs.DC

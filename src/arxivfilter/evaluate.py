@@ -406,7 +406,10 @@ def _by_month(dates: dict[str, dt.date]) -> dict[str, int]:
 
 
 def _gain(with_: float | None, without: float | None) -> float | None:
-    return None if with_ is None or without is None else round(with_ - without, 4)
+    """The difference of the two figures as printed (each rounded to 4 places)."""
+    if with_ is None or without is None:
+        return None
+    return round(round(with_, 4) - round(without, 4), 4)
 
 
 def _f(value: float | None) -> str:

@@ -250,7 +250,6 @@ def store_entries(
     # newest version first so a paper listed twice keeps its newest text
     ordered = sorted(entries, key=lambda e: (e.arxiv_id, -(e.version or 0)))
     existing_cache: dict[str, set[tuple[dt.date, str]]] = {}
-    repeats = 0
     try:
         for entry in ordered:
             date = entry.announce_date or default_date
@@ -276,9 +275,6 @@ def store_entries(
                 ).all()
                 existing_cache[entry.arxiv_id] = {(r[0], r[1]) for r in rows}
             have = existing_cache[entry.arxiv_id]
-            if _repeated_dump_listing(entry, date, have):
-                repeats += 1
-                continue
             strongest = None
             for cat in cats:
                 rtype = row_type(entry, cat, primary)
@@ -311,18 +307,7 @@ def store_entries(
     except OperationalError as exc:
         session.rollback()
         raise StorageError(f"database error while storing papers: {_db_message(exc)}") from None
-    if repeats:
-        log.info("papers a dump lists again on a later day kept on their first day", count=repeats)
     return counts
-
-
-def _repeated_dump_listing(entry: Entry, date: dt.date, have: set[tuple[dt.date, str]]) -> bool:
-    """A daily dump listing a paper it already listed on an earlier day (the dumps repeat
-    lines; they hold new submissions and cross-lists only, so a later day is never a new
-    announcement of the same paper)."""
-    return (
-        entry.source == "jsonl" and entry.announce_type is None and any(d < date for d, _ in have)
-    )
 
 
 def store_papers(session: Session, entries: Iterable[Entry]) -> int:

@@ -163,16 +163,22 @@ def test_interrupted_harvest_resumes_without_asking_again(fixtures: Path) -> Non
     assert again.fetch.papers == summary.fetch.papers
 
 
-def test_corrupt_archived_page_harvests_the_set_again(fixtures: Path) -> None:
-    """A damaged archived OAI page (disk trouble, a hand edit) is a warning and a fresh harvest
-    of that set, never a traceback or a silently short range."""
+@pytest.mark.parametrize("damaged", ["page", "progress-json", "progress-shape"])
+def test_corrupt_archived_page_harvests_the_set_again(fixtures: Path, damaged: str) -> None:
+    """A damaged archived OAI page or progress file (disk trouble, a hand edit) is a warning
+    and a fresh harvest of that set, never a traceback or a silently short range."""
     app_settings = {"date_from": dt.date(2026, 1, 12), "date_to": dt.date(2026, 1, 16)}
     with respx.mock as router:
         _oai_router(router, fixtures)
         whole = fetch(make_app(FakeClock()), **app_settings)
     (progress,) = Path("data/raw").glob("oai-*/*/progress.json")
     pages = sorted(p for p in progress.parent.glob("*.json") if p.name != "progress.json")
-    pages[0].write_text('{"url": "x", "status_code": 200, "bo', encoding="utf-8")
+    if damaged == "page":
+        pages[0].write_text('{"url": "x", "status_code": 200, "bo', encoding="utf-8")
+    elif damaged == "progress-json":
+        progress.write_text("{not json", encoding="utf-8")
+    else:
+        progress.write_text('{"pages": 5, "token": null, "done": true}', encoding="utf-8")
     with respx.mock as router:
         route = _oai_router(router, fixtures)
         again = fetch(make_app(FakeClock()), **app_settings)

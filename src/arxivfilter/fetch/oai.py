@@ -335,12 +335,10 @@ def to_entries(
 
 
 def placed_entry(record: OaiRecord, day: date) -> Entry:
-    """A record without version times (``arXiv`` format) placed on a caller's date: marked
-    approximate, ``new`` unless the record says it was updated after its creation."""
-    replaced = record.updated is not None and (
-        record.created is None or record.updated > record.created
-    )
-    return _entry(record, day, "replace" if replaced else "new", approximate=True)
+    """A record without version times (``arXiv`` format) placed on a caller's date, marked
+    approximate. Typed ``new``: such a source carries no replacements (DESIGN.md: say so,
+    do not guess one from ``<updated>``)."""
+    return _entry(record, day, "new", approximate=True)
 
 
 def _entry(record: OaiRecord, day: date, kind: AnnounceType, **extra: object) -> Entry:

@@ -173,6 +173,28 @@ def set_spec(category: str) -> str:
     return f"{archive}:{archive}:{sub}" if sub else archive
 
 
+def _read_progress(path: Path) -> dict[str, object]:
+    """A set's harvest state ``{pages, token, done}``; a fresh one when the file is missing,
+    unreadable or not of that shape (a warning: the set is harvested again)."""
+    fresh: dict[str, object] = {"pages": [], "token": None, "done": False}
+    if not path.is_file():
+        return fresh
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if (
+        isinstance(state, dict)
+        and isinstance(state.get("pages"), list)
+        and all(isinstance(n, str) and "/" not in n for n in state["pages"])
+        and isinstance(state.get("token"), str | None)
+        and isinstance(state.get("done"), bool)
+    ):
+        return state
+    log.warning("OAI-PMH harvest progress unreadable: harvesting this set again", path=str(path))
+    return fresh
+
+
 def _archived_page(path: Path) -> OaiPage:
     """One OAI-PMH page read back from the archive (ValueError or FeedError if unusable)."""
     url, status, raw = decode_archive(path.read_text(encoding="utf-8"))
@@ -207,13 +229,8 @@ def harvest_range(
         spec = set_spec(cat)
         folder = root / spec.replace(":", "_")
         state_path = folder / "progress.json"
-        state: dict[str, object] = {"pages": [], "token": None, "done": False}
-        if state_path.is_file():
-            try:
-                state = json.loads(state_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                state = {"pages": [], "token": None, "done": False}
-        pages: list[str] = list(state.get("pages", []))  # type: ignore[call-overload]
+        state = _read_progress(state_path)
+        pages: list[str] = list(state["pages"])  # type: ignore[call-overload]
         try:
             done_pages = [_archived_page(folder / name) for name in pages]
         except (OSError, ValueError, FeedError) as exc:

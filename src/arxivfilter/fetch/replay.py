@@ -194,8 +194,8 @@ def _read_rss(body: bytes, ctx: ReplayContext) -> list[Entry]:
     fallback = ctx.folder_date or ctx.date
     if fallback is None:
         if listing.entries:
-            log.warning(
-                "feed without a date skipped", path=str(ctx.path), entries=len(listing.entries)
+            raise _Skipped(
+                "feed without a date skipped (give --date)", entries=len(listing.entries)
             )
         return []
     return [e.model_copy(update={"announce_date": fallback}) for e in listing.entries]
