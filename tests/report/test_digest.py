@@ -157,11 +157,12 @@ def test_order_relevance_hype_id() -> None:
 
 
 def test_entry_lines() -> None:
-    """An entry carries scores, reason, authors, date, links and a quoted excerpt."""
+    """An entry carries scores, reason, authors, date, links, the TL;DR and a quoted excerpt."""
     p = paper(
         authors=["A One", "B Two", "C Three", "D Four"],
         abstract="word " * 100,
         reason="Matches *serving*.",
+        tldr="It serves <LLMs> fast.",
     )
     md = render([p])
     lines = md.splitlines()
@@ -172,6 +173,7 @@ def test_entry_lines() -> None:
         "Announced 2026-02-24 · [abstract](https://arxiv.org/abs/2602.00001)"
         " · [PDF](https://arxiv.org/pdf/2602.00001)"
     ) in lines
+    assert "**TL;DR**: It serves \\<LLMs\\> fast." in lines
     quote = next(line for line in lines if line.startswith("> word"))
     assert quote.endswith("word…")
     assert len(quote) <= len("> ") + 201

@@ -129,6 +129,9 @@ def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
         info.append(f"Tags: {tags}")
     info.append(" · ".join(meta))
     lines.append("\\\n".join(info))  # backslash hard breaks survive whitespace trimming
+    tldr = escape_md(paper.tldr)
+    if tldr:
+        lines += ["", f"**TL;DR**: {tldr}"]
     quote = escape_quote(excerpt(paper.abstract, excerpt_chars))
     if quote:
         lines += ["", quote]
