@@ -20,8 +20,12 @@ from xml.sax.saxutils import escape as _xml_escape
 
 from arxivfilter.text import parse_arxiv_id
 
-# C0/C1 controls (whitespace ones collapse before this runs), DEL, lone surrogates.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0/C1 controls (whitespace ones collapse before this runs), DEL, lone surrogates, and the
+# bidirectional embeddings, overrides, isolates and marks plus the BOM: an unbalanced U+202E
+# in a title would reverse how the rest of its line (its score, its link) displays.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 # Outside math: every ASCII character Markdown may treat as syntax somewhere in a line.
 _MD_SPECIAL = frozenset("\\`*_[]()#!|<>~&$")
 # Inside math: only what breaks structure or is consumed by Markdown.
@@ -35,8 +39,8 @@ _XML_FORBIDDEN = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010f
 
 
 def collapse(text: str | None) -> str:
-    """One line: controls and lone surrogates removed, any whitespace run (any Unicode line
-    break included) turned into one space, trimmed."""
+    """One line: controls, bidi controls and lone surrogates removed, any whitespace run (any
+    Unicode line break included) turned into one space, trimmed."""
     if not text:
         return ""
     return " ".join(_CONTROL.sub("", " ".join(text.split())).split())
