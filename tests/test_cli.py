@@ -184,6 +184,19 @@ def test_demo_run_export_show_runs(
     assert (newest["date_from"], newest["date_to"]) == ("2025-12-16", "2025-12-16")
 
 
+def test_dry_run_stores_but_judges_and_writes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """--dry-run fetches and stores, then counts what scoring would judge: no judgement, no
+    digest; the summary says it is a plan."""
+    code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--dry-run", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["dry_run"] is True
+    assert summary["fetch"]["papers"] == 300
+    assert (summary["score"]["judged"], summary["score"]["unscored"]) == (0, 600)
+    assert not Path("digests").exists()
+    code, out, _ = run_cli(capsys, "run", "--source", str(DEMO), "--dry-run")
+    assert code == 0 and "600 would be made" in out
+
+
 def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
     """``--version`` as well as the ``version`` command."""
     from arxivfilter import __version__

@@ -68,7 +68,11 @@ MaxCostOpt = Annotated[
 ]
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ask arXiv again even if archived.")]
 DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Fetch and plan; no LLM calls, no files.")
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Fetch and store, then count what scoring would judge; no LLM calls, no digests.",
+    ),
 ]
 
 
@@ -205,7 +209,12 @@ def _summary_table(summary: pipeline.RunSummary) -> None:
             table.add_row("source", src)
         for note in f.notes:
             table.add_row("note", note)
-    if "score" in summary.stages:
+    if "score" in summary.stages and summary.dry_run:
+        table.add_row(
+            "judgements (dry run)",
+            f"{s.unscored} would be made, {s.cached} cached; no LLM call, no digest written",
+        )
+    elif "score" in summary.stages:
         table.add_row(
             "judgements",
             f"{s.judged} made, {s.cached} cached, {s.failed} failed, {s.unscored} unscored",

@@ -480,11 +480,13 @@ class RunSummary:
     run_id: int | None = None
     message: str | None = None
     stages: tuple[str, ...] = ("fetch", "score", "report")
+    dry_run: bool = False  # score counts are a plan: "unscored" = would be judged
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "stages": list(self.stages),
+            "dry_run": self.dry_run,
             "exit_code": self.exit_code,
             "wall_s": round(self.wall_s, 2),
             "fetch": self.fetch.as_dict(),
@@ -582,7 +584,15 @@ def run(
                 f"{scounts.failed} papers failed to score (listed in the digest's failed section)"
             )
         summary = RunSummary(
-            fsum, scounts, rres, exit_code, time.monotonic() - started, run_row.id, message, stages
+            fsum,
+            scounts,
+            rres,
+            exit_code,
+            time.monotonic() - started,
+            run_row.id,
+            message,
+            stages,
+            dry_run=opts.dry_run,
         )
         with app.session() as session:
             store.finish_run(
