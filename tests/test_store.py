@@ -187,3 +187,33 @@ def test_upgrade_from_the_baseline_keeps_rows(db_url: str) -> None:
     assert row[0] == "m"
     assert row[1] in ("[]", [])
     engine.dispose()
+
+
+@pytest.mark.parametrize("order", ["in date order", "later day first", "one call"])
+def test_dump_repeats_keep_the_first_listing_per_category(session: Session, order: str) -> None:
+    """Daily dumps repeat lines: per category only a paper's earliest dump listing is an
+    announcement, whatever order the days are stored in; a category a later day adds is a
+    new cross-list; typed listings (RSS) are never touched."""
+    day1 = entry(source="jsonl", categories=["cs.DC"], primary_category="cs.DC")
+    day2 = entry(
+        source="jsonl",
+        announce_date=D2,
+        categories=["cs.DC", "cs.LG"],
+        primary_category="cs.DC",
+    )
+    batches = {
+        "in date order": [[day1], [day2]],
+        "later day first": [[day2], [day1]],
+        "one call": [[day2, day1]],
+    }[order]
+    for batch in batches:
+        store.store_entries(session, batch, categories=CATS)
+    rows = session.exec(
+        select(Announcement.date, Announcement.category, Announcement.type).where(
+            Announcement.arxiv_id == "2512.00001"
+        )
+    ).all()
+    assert sorted(rows) == [(D1, "cs.DC", "new"), (D2, "cs.LG", "cross")]
+    replaced = entry(version=2, announce_date=D2, announce_type="replace")
+    # typed listings are stored as usual (cs.DC; D2 already has a cs.LG row)
+    assert store.store_entries(session, [replaced], categories=CATS).new_rows == 1

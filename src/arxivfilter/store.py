@@ -275,6 +275,10 @@ def store_entries(
                 ).all()
                 existing_cache[entry.arxiv_id] = {(r[0], r[1]) for r in rows}
             have = existing_cache[entry.arxiv_id]
+            if entry.source == "jsonl" and entry.announce_type is None:
+                cats = _first_dump_listing(session, entry.arxiv_id, date, cats, have)
+                if not cats:
+                    continue
             strongest = None
             for cat in cats:
                 rtype = row_type(entry, cat, primary)
@@ -308,6 +312,39 @@ def store_entries(
         session.rollback()
         raise StorageError(f"database error while storing papers: {_db_message(exc)}") from None
     return counts
+
+
+def _first_dump_listing(
+    session: Session,
+    arxiv_id: str,
+    date: dt.date,
+    cats: list[str],
+    have: set[tuple[dt.date, str]],
+) -> list[str]:
+    """The categories in which a daily dump's listing of a paper on ``date`` is its first.
+
+    The dumps repeat lines (a paper listed again on later days) and hold no replacements, so
+    per category only the earliest listing is an announcement: categories the paper already
+    has on an earlier date are dropped, and dump rows of the same categories on later dates
+    (stored before this earlier one arrived) are deleted. Whatever the order the days are
+    replayed in, the rows end the same; a category a later day adds (a new cross-list) counts.
+    """
+    earlier = {c for d, c in have if d < date}
+    keep = [c for c in cats if c not in earlier]
+    later = {(d, c) for d, c in have if d > date and c in keep}
+    if later:
+        rows = session.exec(
+            select(Announcement).where(
+                Announcement.arxiv_id == arxiv_id,
+                col(Announcement.date) > date,
+                col(Announcement.category).in_(keep),
+                Announcement.source == "jsonl",
+            )
+        ).all()
+        for row in rows:
+            session.delete(row)
+            have.discard((row.date, row.category))
+    return keep
 
 
 def store_papers(session: Session, entries: Iterable[Entry]) -> int:

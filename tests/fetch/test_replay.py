@@ -408,23 +408,3 @@ def test_jsonl_records_without_category_warn_and_dates_in_names(tmp_path: Path) 
     ]
     (warning,) = _warnings(logs)
     assert "without an arXiv category" in str(warning["event"])
-
-
-def test_dump_repeating_a_paper_keeps_its_first_day(tmp_path: Path) -> None:
-    """A paper two daily dumps list stays on the first day only, decided from the source alone
-    (whatever the order of the files or of the entries), so a replay of one date stores the
-    same rows on a fresh database as after a full replay; typed listings are untouched."""
-    from arxivfilter.fetch.day import fetch_replay, first_day_of_dumps
-
-    def rec(i: str) -> str:
-        return json.dumps({"id": i, "title": "T", "summary": "A", "categories": ["cs.DC"]})
-
-    (tmp_path / "2025-12-17.jsonl").write_text(rec("2512.00002") + "\n" + rec("2512.00003") + "\n")
-    (tmp_path / "2025-12-16.jsonl").write_text(rec("2512.00001") + "\n" + rec("2512.00002") + "\n")
-    days = {(e.arxiv_id, e.announce_date) for e in fetch_replay(tmp_path).entries}
-    d16, d17 = dt.date(2025, 12, 16), dt.date(2025, 12, 17)
-    assert days == {("2512.00001", d16), ("2512.00002", d16), ("2512.00003", d17)}
-    entries = read_source(tmp_path)
-    assert first_day_of_dumps(entries[::-1]) == first_day_of_dumps(entries)[::-1]
-    rss = Entry(arxiv_id="2512.00002", title="T", announce_date=d17, announce_type="new")
-    assert rss in first_day_of_dumps([*entries, rss])

@@ -79,31 +79,6 @@ def fill_from(entry: Entry, meta: Entry) -> Entry:
     return entry.model_copy(update=update)
 
 
-def first_day_of_dumps(entries: Sequence[Entry]) -> list[Entry]:
-    """Daily dumps repeat lines: a paper a dump lists again on a later day keeps only its
-    first day (they hold new submissions and cross-lists, never a second announcement).
-
-    Decided from the source alone (the earliest date among its untyped dump entries), so a
-    replay stores the same rows whatever the database held before.
-    """
-
-    def dump_day(e: Entry) -> dt.date | None:
-        return e.announce_date if e.source == "jsonl" and e.announce_type is None else None
-
-    first: dict[str, dt.date] = {}
-    for e in entries:
-        day = dump_day(e)
-        if day is not None and (e.arxiv_id not in first or day < first[e.arxiv_id]):
-            first[e.arxiv_id] = day
-    kept = [e for e in entries if (day := dump_day(e)) is None or day == first[e.arxiv_id]]
-    if len(kept) < len(entries):
-        log.info(
-            "papers a dump lists again on a later day kept on their first day",
-            count=len(entries) - len(kept),
-        )
-    return kept
-
-
 def merge_entries(entries: Sequence[Entry]) -> list[Entry]:
     """One entry per (id, date): listing entries (with an announce type) win, others fill them.
 
@@ -304,7 +279,7 @@ def fetch_live(
 
 def fetch_replay(path: Path, *, date: dt.date | None = None) -> FetchResult:
     """Every entry of a recorded source (``--source``), merged per (id, date). No network."""
-    entries = merge_entries(first_day_of_dumps(read_source(path, date=date, require_entries=True)))
+    entries = merge_entries(read_source(path, date=date, require_entries=True))
     entries = [
         e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
     ]
