@@ -197,6 +197,18 @@ def test_dry_run_stores_but_judges_and_writes_nothing(capsys: pytest.CaptureFixt
     assert code == 0 and "600 would be made" in out
 
 
+def test_empty_dates_are_said(capsys: pytest.CaptureFixture[str]) -> None:
+    """``report`` of a date with nothing stored, and a replay range the source does not
+    cover, succeed (nothing to do) but say so."""
+    code, _, err = run_cli(capsys, "report", "--date", "2025-12-16")
+    assert code == 0 and "no paper is stored for this date" in err
+    code, out, err = run_cli(
+        capsys, "run", "--source", str(DEMO), "--from", "2025-12-17", "--to", "2025-12-19", "--json"
+    )
+    assert code == 0 and "holds no paper in the range" in err
+    assert any("holds no paper announced in" in n for n in json.loads(out)["fetch"]["notes"])
+
+
 def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
     """``--version`` as well as the ``version`` command."""
     from arxivfilter import __version__

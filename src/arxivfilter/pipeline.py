@@ -246,6 +246,12 @@ def fetch(app: App, opts: Options) -> FetchSummary:
             summary.notes.append(
                 f"the source holds no paper announced on {opts.date} in these categories"
             )
+        elif not summary.dates and (opts.date_from is not None or opts.date_to is not None):
+            span = f"{opts.date_from or '…'} .. {opts.date_to or '…'}"
+            summary.notes.append(
+                f"the source holds no paper announced in {span} in these categories"
+            )
+            log.warning("the source holds no paper in the range", range=span)
         return summary
 
     cats = opts.categories or list(app.settings.arxiv.categories)
@@ -556,6 +562,8 @@ def run(
             else:
                 fsum.dates = _dates_without_fetch(app, opts)
             day_list = days_to_work(app, opts, fsum)
+            if "fetch" not in stages:
+                _warn_unstored(app, opts, day_list)
             if "score" in stages and day_list:
                 scounts = score(app, opts, day_list, profiles, run_id=run_row.id)
                 log.info("score", **scounts.as_dict())
@@ -627,6 +635,18 @@ def _record_failure(
             cost_usd=scounts.cost_usd or None,
             message=message,
             dates=fsum.dates,
+        )
+
+
+def _warn_unstored(app: App, opts: Options, days: Sequence[dt.date]) -> None:
+    """score/report of a date with no stored paper do nothing: say so (a missing fetch, or
+    no --date given while the latest listing is not fetched yet)."""
+    with app.session() as session:
+        empty = [d for d in days if not store.papers_on(session, d, opts.categories)]
+    for d in empty:
+        log.warning(
+            "no paper is stored for this date: fetch it first, or give --date",
+            date=d.isoformat(),
         )
 
 
