@@ -209,6 +209,18 @@ def test_empty_dates_are_said(capsys: pytest.CaptureFixture[str]) -> None:
     assert any("holds no paper announced in" in n for n in json.loads(out)["fetch"]["notes"])
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"), [(["--profile", "nope"], "nope"), (["--scorer", "llm"], "API key")]
+)
+def test_schedule_checks_its_options_at_start(
+    capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    """What would fail every night fails at start: exit 2, one line, no scheduler started."""
+    code, _, err = run_cli(capsys, "schedule", *args)
+    assert code == 2
+    assert needle in error_line(err)
+
+
 def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
     """``--version`` as well as the ``version`` command."""
     from arxivfilter import __version__

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -42,6 +43,7 @@ cli = typer.Typer(
     rich_markup_mode=None,
 )
 out = Console(soft_wrap=True, highlight=False)
+log = structlog.get_logger(__name__)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DateOpt = Annotated[str | None, typer.Option("--date", help="Announcement date YYYY-MM-DD.")]
@@ -601,13 +603,16 @@ def schedule(
 
     settings = _settings()
     opts = _options(categories=categories, profiles=profile, scorer=scorer)
+    # what would fail every night fails now (exit 2): unknown profiles, an unusable scorer
+    pipeline.resolve_profiles(opts)
+    settings.resolve_scorer(opts.scorer)
 
     def job() -> int:
         app = pipeline.App(settings)
         try:
             return pipeline.run(app, pipeline.Options(**vars(opts))).exit_code
         except ArxivFilterError as exc:
-            _error(str(exc))
+            log.error("scheduled run failed", error=str(exc), exit_code=exc.exit_code)
             return exc.exit_code
         finally:
             app.close()

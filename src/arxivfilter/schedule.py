@@ -102,6 +102,8 @@ def build_scheduler(settings: Settings, job: Callable[[], Any]) -> BlockingSched
             log.warning("scheduled run missed (beyond the misfire grace time)", next_run=when)
         elif event.exception is not None:
             log.error("scheduled run failed", error=str(event.exception), next_run=when)
+        elif event.retval:
+            log.error("scheduled run finished with an error", exit_code=event.retval, next_run=when)
         else:
             log.info("scheduled run finished", exit_code=event.retval, next_run=when)
 
