@@ -64,8 +64,9 @@ def test_bullet_format() -> None:
     assert "## [2026-02-24](2026/2026-02-24.md)" in lines
 
 
-def test_sections_newest_first_and_empty_days_skipped() -> None:
-    """Days are newest first; a day with nothing listed gets no section."""
+def test_sections_newest_first_and_empty_days_said() -> None:
+    """Days are newest first; a day whose papers all miss the threshold says so, and a day
+    with no paper at all gets no section."""
     md = render_log(
         PROFILE,
         {
@@ -75,7 +76,11 @@ def test_sections_newest_first_and_empty_days_skipped() -> None:
         },
         categories=CATS,
     )
-    assert day_headings(md) == ["2026-02-25", "2026-02-23"]
+    assert day_headings(md) == ["2026-02-25", "2026-02-24", "2026-02-23"]
+    assert f"Nothing at or above {PROFILE.threshold}/100 among 1 paper." in md.splitlines()
+    assert "papers listed: 2" in md
+    empty_day = render_log(PROFILE, {D1: [paper("2602.00001", D1)], D2: []}, categories=CATS)
+    assert day_headings(empty_day) == ["2026-02-23"]
 
 
 def test_update_replaces_a_day() -> None:

@@ -55,16 +55,22 @@ def _bullet(paper: ListedPaper) -> str:
 
 
 def render_section(profile: Profile, date: dt.date, papers: Iterable[ListedPaper]) -> str:
-    """One day's section with its markers; ``""`` when no paper of the day is listed."""
-    listed, _ = select_listed(papers, profile.threshold)
-    if not listed:
+    """One day's section with its markers; ``""`` when the day has no paper at all. A day
+    whose papers all score below the threshold says so (it was read, nothing made the cut)."""
+    papers = list(papers)
+    if not papers:
         return ""
+    listed, _ = select_listed(papers, profile.threshold)
     day = date.isoformat()
+    n = len({p.arxiv_id for p in papers})
+    body = [_bullet(p) for p in listed] or [
+        f"Nothing at or above {profile.threshold}/100 among {n} paper{'' if n == 1 else 's'}."
+    ]
     lines = [
         _START.format(date=day, n=len(listed)),
         f"## [{day}]({date:%Y}/{day}.md)",
         "",
-        *(_bullet(p) for p in listed),
+        *body,
         "",
         _END.format(date=day),
     ]
