@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from arxivfilter.models import Entry
+from arxivfilter.models import Entry, JudgementResult, PaperText
 
 
 class FakeClock:
@@ -106,3 +106,19 @@ def rss_feed(
         + "</channel></rss>"
     )
     return body.encode()
+
+
+class LocalSink:
+    """Collects judgements as the pipeline's sink would, for the local scorer (no LLM calls)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[PaperText, JudgementResult]] = []
+
+    def judgement(self, paper: PaperText, result: JudgementResult) -> None:
+        self.got.append((paper, result))
+
+    def llm_call(self, call: object) -> None:  # pragma: no cover - never called
+        raise AssertionError("the local scorer makes no LLM calls")
+
+    def may_start_call(self) -> bool:  # pragma: no cover - never called
+        return True

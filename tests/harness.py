@@ -33,8 +33,11 @@ _PAPER = re.compile(r'<paper id="([^"]*)">')
 Fault = Callable[[httpx.Request, str], httpx.Response | None]
 
 
-def completion(content: Any, *, prompt: int = 100, completion_tokens: int = 20) -> httpx.Response:
-    """A 200 chat completion whose message is ``content`` (a str, or JSON-encoded)."""
+def completion(
+    content: Any, *, prompt: int = 100, completion_tokens: int = 20, cached: int = 0
+) -> httpx.Response:
+    """A 200 chat completion whose message is ``content`` (a str, or JSON-encoded); ``cached``
+    of the prompt tokens reported as served from the provider's prompt cache."""
     text = content if isinstance(content, str) else json.dumps(content)
     return httpx.Response(
         200,
@@ -54,6 +57,7 @@ def completion(content: Any, *, prompt: int = 100, completion_tokens: int = 20) 
                 "prompt_tokens": prompt,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached},
             },
         },
     )

@@ -23,6 +23,7 @@ from arxivfilter.models import Paper, PaperText
 from arxivfilter.score import learned, local
 from arxivfilter.score.local import LocalScorer
 from arxivfilter.text import text_hash
+from tests.fakes import LocalSink
 
 ROOT = Path(__file__).resolve().parents[2]
 LIN = "E_paper_metadata/LinChentang__daily-arXiv-ai-enhanced"
@@ -81,22 +82,6 @@ def day(samples: Path) -> list[PaperText]:
     assert len(papers) == 320
     assert not {p.arxiv_id for p in papers} & set(learned.background().ids)
     return papers
-
-
-class Sink:
-    """Collects judgements as the pipeline's sink would."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[PaperText, object]] = []
-
-    def judgement(self, paper: PaperText, result: object) -> None:
-        self.got.append((paper, result))
-
-    def llm_call(self, call: object) -> None:  # pragma: no cover - never called
-        raise AssertionError("the local scorer makes no LLM calls")
-
-    def may_start_call(self) -> bool:  # pragma: no cover - never called
-        return True
 
 
 # --------------------------------------------------------------------------- example ids
@@ -344,7 +329,7 @@ def test_judge_uses_the_model(liked: list[PaperText], day: list[PaperText]) -> N
     """``judge`` hands the sink the same judgements as ``score_many`` (model included)."""
     profile = _profile("llm-systems")
     scorer = LocalScorer(examples={"llm-systems": liked})
-    sink = Sink()
+    sink = LocalSink()
     asyncio.run(scorer.judge(profile, day[:25], sink))
     assert [r for _, r in sink.got] == scorer.score_many(profile, day[:25])
 

@@ -27,6 +27,7 @@ from arxivfilter.score.llm import (
     retry_after_seconds,
 )
 from arxivfilter.score.prompt import TRUNCATION_MARKER
+from tests import harness
 
 BASE = "http://llm.test/v1"
 KEY = "sk-test-VERYSECRET-0123456789abcdef"
@@ -103,34 +104,10 @@ def paper(n: int = 1, abstract: str = "We serve LLMs 2x faster with a new KV cac
 def reply(
     content: Any, *, prompt: int = 120, completion: int = 30, cached: int = 0
 ) -> httpx.Response:
-    text = content if isinstance(content, str) else json.dumps(content)
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "test-model",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-                "prompt_tokens_details": {"cached_tokens": cached},
-            },
-        },
-    )
+    return harness.completion(content, prompt=prompt, completion_tokens=completion, cached=cached)
 
 
-def error(status: int, message: str, code: str | None = None, **headers: str) -> httpx.Response:
-    body = {"error": {"message": message, "type": "error", "param": None, "code": code}}
-    return httpx.Response(status, json=body, headers=headers)
+error = harness.api_error
 
 
 class Harness:

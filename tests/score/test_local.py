@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from arxivfilter.config import Profile, load_profile
-from arxivfilter.models import JudgementResult, PaperText
+from arxivfilter.models import PaperText
 from arxivfilter.score import local
 from arxivfilter.score.local import LocalScorer
+from tests.fakes import LocalSink
 
 ROOT = Path(__file__).resolve().parents[2]
 LIN = "E_paper_metadata/LinChentang__daily-arXiv-ai-enhanced"
@@ -61,22 +62,6 @@ def day(samples: Path) -> list[PaperText]:
     papers = [p for p in _read(samples / DAY) if {"cs.DC", "cs.OS", "cs.LG"} & set(p.categories)]
     assert len(papers) == 320
     return papers
-
-
-class Sink:
-    """Collects judgements as the pipeline's sink would."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[PaperText, JudgementResult]] = []
-
-    def judgement(self, paper: PaperText, result: JudgementResult) -> None:
-        self.got.append((paper, result))
-
-    def llm_call(self, call: object) -> None:  # pragma: no cover - never called
-        raise AssertionError("the local scorer makes no LLM calls")
-
-    def may_start_call(self) -> bool:  # pragma: no cover - never called
-        return True
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -227,7 +212,7 @@ def test_scorer_protocol(day: list[PaperText]) -> None:
     assert scorer.model == local.VERSION
     digest = scorer.prompt_hash(profile)
     assert len(digest) == 64 and digest == scorer.prompt_hash(_profile("llm-systems"))
-    sink = Sink()
+    sink = LocalSink()
     asyncio.run(scorer.judge(profile, day[:25], sink))
     assert [p.arxiv_id for p, _ in sink.got] == [p.arxiv_id for p in day[:25]]
     assert [r for _, r in sink.got] == scorer.score_many(profile, day[:25])
