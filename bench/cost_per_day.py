@@ -145,6 +145,14 @@ def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _recall_cell(kept: int, best: int, total: int) -> str:
+    """``recall [Wilson 95 %] / best`` of one share and span, right-aligned."""
+    if not total:
+        return "-".rjust(24)
+    low, high = wilson(kept, total)
+    return f"{kept / total:.2f} [{low:.2f}-{high:.2f}] / {best / total:.2f}".rjust(24)
+
+
 def prefilter_recall(
     samples: Path, profile: Profile, shares: list[float]
 ) -> dict[str, dict[float, tuple[int, int, int]]]:
@@ -239,13 +247,7 @@ def main() -> int:
                 MODEL, c.prompt_tokens + round(schema * c.calls), c.completion_tokens, 0
             )
             rec = " ".join(
-                f"{kept / total:.2f} [{wilson(kept, total)[0]:.2f}-{wilson(kept, total)[1]:.2f}]"
-                f" / {best / total:.2f}".rjust(24)
-                if total
-                else "-".rjust(24)
-                for kept, best, total in (
-                    recall[name].get(share, (0, 0, 0)) for name in RECALL_SPANS
-                )
+                _recall_cell(*recall[name].get(share, (0, 0, 0))) for name in RECALL_SPANS
             )
             n = max(sent, 1)
             print(
