@@ -173,12 +173,16 @@ def set_spec(category: str) -> str:
     return f"{archive}:{archive}:{sub}" if sub else archive
 
 
+def _new_progress() -> dict[str, object]:
+    """The harvest state of a set not harvested yet."""
+    return {"pages": [], "token": None, "done": False}
+
+
 def _read_progress(path: Path) -> dict[str, object]:
     """A set's harvest state ``{pages, token, done}``; a fresh one when the file is missing,
     unreadable or not of that shape (a warning: the set is harvested again)."""
-    fresh: dict[str, object] = {"pages": [], "token": None, "done": False}
     if not path.is_file():
-        return fresh
+        return _new_progress()
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -192,7 +196,7 @@ def _read_progress(path: Path) -> dict[str, object]:
     ):
         return state
     log.warning("OAI-PMH harvest progress unreadable: harvesting this set again", path=str(path))
-    return fresh
+    return _new_progress()
 
 
 def _archived_page(path: Path) -> OaiPage:
@@ -240,7 +244,7 @@ def harvest_range(
                 error=str(exc),
             )
             done_pages, pages = [], []
-            state = {"pages": [], "token": None, "done": False}
+            state = _new_progress()
         for page in done_pages:
             for rec in page.records:
                 entries.extend(to_entries(rec, listing_for, start=date_from, end=date_to))
