@@ -25,6 +25,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,6 +280,11 @@ class EvalReport:
     months_without_examples: list[tuple[str, Metrics]] | None = None
 
     @property
+    def _plain_months(self) -> dict[str, Metrics]:
+        """Month -> the metrics of its papers without the liked examples (empty: no such run)."""
+        return dict(self.months_without_examples or [])
+
+    @property
     def exit_code(self) -> int:
         """1 when some judgements failed or were left unscored (DESIGN.md), else 0."""
         return 1 if self.counts.failed or self.counts.unscored else 0
@@ -334,7 +340,7 @@ class EvalReport:
                 "roc_auc_gain": _gain(self.metrics.roc_auc, w.roc_auc),
             }
         if self.months is not None:
-            plain = dict(self.months_without_examples or [])
+            plain = self._plain_months
             out["months"] = [
                 {"month": month, **row.as_dict()}
                 | {"examples_excluded": self.month_examples.get(month, 0)}
@@ -373,7 +379,7 @@ class EvalReport:
                 f"examples add {'-' if gain is None else f'{gain:+.3f}'} ROC-AUC"
             )
         if self.months:
-            plain = dict(self.months_without_examples or [])
+            plain = self._plain_months
             lines.append("")
             head = ("month", "papers", "pos", "ROC-AUC", "AP", "listed", "P", "R", "F1", "P@k")
             extra = f" {'no-ex':>7}" if plain else ""
@@ -397,12 +403,13 @@ class EvalReport:
         return "\n".join(lines)
 
 
+def _month(day: dt.date) -> str:
+    """The ``--by-month`` key of a date."""
+    return day.strftime("%Y-%m")
+
+
 def _by_month(dates: dict[str, dt.date]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for d in dates.values():
-        key = d.strftime("%Y-%m")
-        out[key] = out.get(key, 0) + 1
-    return out
+    return dict(Counter(_month(d) for d in dates.values()))
 
 
 def _gain(with_: float | None, without: float | None) -> float | None:
@@ -711,5 +718,5 @@ def _metrics(
         return pooled, None
     groups: dict[str, list[str]] = {}
     for i in ids:
-        groups.setdefault(dates[i].strftime("%Y-%m"), []).append(i)
+        groups.setdefault(_month(dates[i]), []).append(i)
     return pooled, [(month, one(groups[month])) for month in sorted(groups)]

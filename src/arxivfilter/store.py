@@ -331,8 +331,7 @@ def _first_dump_listing(
     """
     earlier = {c for d, c in have if d < date}
     keep = [c for c in cats if c not in earlier]
-    later = {(d, c) for d, c in have if d > date and c in keep}
-    if later:
+    if any(d > date and c in keep for d, c in have):
         rows = session.exec(
             select(Announcement).where(
                 Announcement.arxiv_id == arxiv_id,
