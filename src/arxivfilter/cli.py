@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import errno
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from arxivfilter import __version__, dates, pipeline, store
 from arxivfilter.config import (
     Settings,
     effective_config,
+    env_value,
     load_profile,
     load_settings,
     profile_paths,
@@ -108,8 +108,8 @@ def _settings() -> Settings:
         # what loading the config logs (unknown variables, ...) goes to stderr too, never
         # into the data on stdout; the configured level and secrets apply right after
         configure_logging(
-            os.environ.get("ARXIVFILTER_LOG_LEVEL", "info"),
-            secrets=[os.environ.get("OPENAI_API_KEY", "")],
+            env_value("ARXIVFILTER_LOG_LEVEL") or "info",
+            secrets=[env_value("OPENAI_API_KEY") or ""],
         )
         STATE.settings = load_settings()
         configure_logging(STATE.settings.log.level, secrets=[STATE.settings.llm.api_key])

@@ -196,6 +196,16 @@ _NON_CONFIG_ENV = {
 SECRET_KEYS = {("llm", "api_key")}
 
 
+def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """An environment variable's value, None when it is unset or empty (or only blanks).
+
+    GitHub passes an unset repository variable or secret as the empty string, so an empty
+    value counts as unset everywhere the tool reads the environment.
+    """
+    value = (os.environ if env is None else env).get(name)
+    return value if value is not None and value.strip() else None
+
+
 def _closest(name: str, candidates: list[str]) -> str:
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
@@ -206,9 +216,9 @@ def _fields(model: type[BaseModel]) -> list[str]:
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get("ARXIVFILTER_CONFIG"):
-        return Path(env["ARXIVFILTER_CONFIG"])
+    configured = env_value("ARXIVFILTER_CONFIG", env)
+    if configured is not None:
+        return Path(configured)
     local = Path("config/arxivfilter.toml")
     if local.is_file():
         return local
@@ -271,9 +281,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     merged: dict[str, dict[str, Any]] = {s: dict(b) for s, b in data.items()}
     for name, value in sorted(env.items()):
         target: tuple[str, str] | None = None
+        if env_value(name, env) is None:
+            continue  # empty = unset: no override, no error, no warning
         if name in ENV_ALIASES:
-            if value == "":
-                continue
             target = ENV_ALIASES[name]
         elif name.startswith("ARXIVFILTER_") and "__" in name:
             section, _, key = name[len("ARXIVFILTER_") :].lower().partition("__")

@@ -73,6 +73,9 @@ log = structlog.get_logger(__name__)
 MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
 #: Sent when a base URL is set without a key (local servers ignore it).
 DUMMY_API_KEY = "not-needed"
+#: The endpoint when no base URL is configured: passed explicitly, so the SDK never falls
+#: back to reading ``OPENAI_BASE_URL`` itself (GitHub sets an unset variable to "").
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RAW_REPLY_CHARS = 8000
 FOLLOW_UP_REPLY_CHARS = 4000
 
@@ -110,7 +113,7 @@ def build_llm_client(
     # name only httpx2.
     return openai.AsyncOpenAI(
         api_key=llm.api_key or DUMMY_API_KEY,
-        base_url=llm.base_url or None,
+        base_url=llm.base_url or OPENAI_DEFAULT_BASE_URL,
         http_client=http_client,  # type: ignore[arg-type]
         max_retries=0,
         timeout=timeout,  # type: ignore[arg-type]
