@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event, func, text
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
-from arxivfilter.errors import StorageError
+from arxivfilter.errors import ConfigError, StorageError
 from arxivfilter.models import (
     Announcement,
     Entry,
@@ -62,9 +62,9 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = Tru
         kwargs["connect_args"] = {"timeout": busy_timeout}
     try:
         engine = create_engine(url, **kwargs)
+    except ImportError as exc:  # the URL's driver (DBAPI) is not installed
+        raise ConfigError(_missing_driver(url, exc)) from None
     except (SQLAlchemyError, ValueError) as exc:
-        from arxivfilter.errors import ConfigError
-
         raise ConfigError(f"database URL is not usable: {type(exc).__name__}: {exc}") from None
 
     if engine.dialect.name == "sqlite":
@@ -81,6 +81,27 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = Tru
     if migrate_now:
         migrate(engine)
     return engine
+
+
+#: driver module -> the extra of this package that installs it
+_DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg_binary": "postgres", "psycopg_c": "postgres"}
+
+
+def _missing_driver(url: str, exc: ImportError) -> str:
+    """One line naming the database URL's scheme (never its password) and what to install."""
+    scheme = url.split(":", 1)[0]
+    module = (exc.name or "").split(".")[0]
+    extra = _DRIVER_EXTRAS.get(module)
+    if extra is None and scheme.startswith("postgresql+psycopg"):
+        extra = "postgres"
+    if extra:
+        install = f"pip install 'arxivfilter[{extra}]'"
+    elif module == "psycopg2":
+        install = "pip install psycopg2, or use postgresql+psycopg:// and pip install 'arxivfilter[postgres]'"
+    else:
+        install = f"install the Python package that provides {module or 'it'}"
+    what = f"its driver {module!r}" if module else "its driver"
+    return f"database URL {scheme}://…: {what} is not installed ({install})"
 
 
 def migrate(engine: Engine) -> None:
