@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import json
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import DatabaseError
 from typer.exceptions import Abort, TyperException
 
 from arxivfilter import __version__, dates, pipeline, store
@@ -31,7 +29,7 @@ from arxivfilter.config import (
     load_settings,
     profile_paths,
 )
-from arxivfilter.errors import ArxivFilterError, StorageError, UsageError
+from arxivfilter.errors import ArxivFilterError, InternalError, UsageError, as_error
 from arxivfilter.logs import configure_logging
 
 cli = typer.Typer(
@@ -463,6 +461,7 @@ def runs(
             "finished_at": r.finished_at,
             "cost_usd": None if r.cost_usd is None else round(r.cost_usd, 6),
             "message": r.message,
+            "traceback": (r.counts or {}).get("traceback"),  # a crashed run's (exit 70)
         }
         for r in rows
     ]
@@ -611,9 +610,10 @@ def schedule(
         app = pipeline.App(settings)
         try:
             return pipeline.run(app, pipeline.Options(**vars(opts))).exit_code
-        except ArxivFilterError as exc:
-            log.error("scheduled run failed", error=str(exc), exit_code=exc.exit_code)
-            return exc.exit_code
+        except Exception as exc:  # a failed night, even a crash, never stops the scheduler
+            error = failure(exc)
+            log.error("scheduled run failed", error=str(error), exit_code=error.exit_code)
+            return error.exit_code
         finally:
             app.close()
 
@@ -646,24 +646,24 @@ def main(argv: list[str] | None = None) -> int:
     except Abort:
         sys.stderr.write("arxivfilter: interrupted\n")
         return 130
-    except ArxivFilterError as exc:
-        _error(str(exc))
-        return exc.exit_code
-    except DatabaseError as exc:  # a storage failure no stage turned into a StorageError
-        orig = getattr(exc, "orig", None)
-        _error(f"database error: {orig if orig is not None else exc}")
-        return StorageError.exit_code
-    except OSError as exc:
-        code = (
-            StorageError.exit_code
-            if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
-            else 1
-        )
-        _error(str(exc))
-        return code
     except KeyboardInterrupt:
         sys.stderr.write("arxivfilter: interrupted\n")
         return 130
+    except Exception as exc:  # the one funnel: domain errors, storage (5), anything else (70)
+        error = failure(exc)
+        _error(str(error))
+        return error.exit_code
+
+
+def failure(exc: Exception) -> ArxivFilterError:
+    """What an exception means for the user: its domain error with the exit code; a crash
+    (exit 70) also logs its traceback at debug level (secrets masked, to stderr)."""
+    error = as_error(exc)
+    if isinstance(error, InternalError):
+        if not structlog.is_configured():  # crashed before the settings configured logging
+            configure_logging(env_value("ARXIVFILTER_LOG_LEVEL") or "info")
+        log.debug("internal error", error=str(error), traceback=error.traceback)
+    return error
 
 
 def _dash(value: object) -> str:

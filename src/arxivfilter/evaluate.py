@@ -36,7 +36,7 @@ from sqlmodel import col, select
 
 from arxivfilter import pipeline, store
 from arxivfilter.config import Profile
-from arxivfilter.errors import SourceError, UsageError
+from arxivfilter.errors import SourceError, UsageError, as_error
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.models import Entry, Paper
 from arxivfilter.score import local
@@ -532,6 +532,14 @@ def run_eval(
         relevance = asyncio.run(
             _score_days(app, kind, scorer_obj, profile, by_day, counts, run_row.id)
         )
+    except Exception as exc:
+        error = as_error(exc)
+        pipeline.record_failure(
+            app, run_row, error, counts.as_dict(), cost_usd=counts.cost_usd or None
+        )
+        if error is exc:
+            raise
+        raise error from exc
     except BaseException as exc:
         with app.session() as session:
             store.finish_run(

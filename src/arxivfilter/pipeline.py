@@ -26,10 +26,18 @@ from sqlmodel import Session
 
 from arxivfilter import dates, store
 from arxivfilter.config import Profile, Settings, load_profiles
-from arxivfilter.errors import ArxivFilterError, LockHeldError, StorageError, UsageError
+from arxivfilter.errors import (
+    ArxivFilterError,
+    InternalError,
+    LockHeldError,
+    StorageError,
+    UsageError,
+    as_error,
+)
 from arxivfilter.fetch.day import FetchResult, fetch_by_ids, fetch_live, fetch_replay
 from arxivfilter.fetch.http import ArxivClient, Limiter, write_json
 from arxivfilter.fetch.past import fetch_past_day, harvest_range
+from arxivfilter.logs import MASKER, SecretMasker
 from arxivfilter.models import Entry, LlmCall
 from arxivfilter.report.outputs import ReportResult, write_reports
 from arxivfilter.score.local import LocalScorer
@@ -570,14 +578,20 @@ def run(
             if "report" in stages and day_list and not opts.dry_run:
                 rres = report(app, opts, day_list, profiles)
                 log.info("report", **rres.as_dict())
-        except ArxivFilterError as exc:
-            _record_failure(app, run_row, exc.exit_code, str(exc), fsum, scounts)
-            raise
-        except DatabaseError as exc:  # one that a stage did not turn into a StorageError itself
-            failure = f"database error: {_db_message(exc)}"
-            _record_failure(app, run_row, StorageError.exit_code, failure, fsum, scounts)
-            raise StorageError(failure) from None
-        except BaseException:
+        except Exception as exc:  # domain (its code), storage (5), anything else a crash (70)
+            error = as_error(exc)
+            record_failure(
+                app,
+                run_row,
+                error,
+                {"fetch": fsum.as_dict(), "score": scounts.as_dict()},
+                cost_usd=scounts.cost_usd or None,
+                dates=fsum.dates,
+            )
+            if error is exc:
+                raise
+            raise error from exc
+        except BaseException:  # KeyboardInterrupt, SystemExit: the process is being stopped
             with app.session() as session:
                 store.finish_run(
                     session, run_row, status="failed", exit_code=1, message="interrupted"
@@ -621,20 +635,32 @@ def _db_message(exc: DatabaseError) -> str:
     return " ".join(str(orig if orig is not None else exc).split())[:300]
 
 
-def _record_failure(
-    app: App, run_row: Any, exit_code: int, message: str, fsum: FetchSummary, scounts: ScoreCounts
+def record_failure(
+    app: App,
+    run_row: Any,
+    error: ArxivFilterError,
+    counts: dict[str, Any],
+    *,
+    cost_usd: float | None = None,
+    dates: Sequence[dt.date] = (),
 ) -> None:
-    """Close the run record of a run that failed, with what it had done so far."""
+    """Close the record of a run that failed, with what it had done so far. A crash (an
+    :class:`InternalError`) is ``crashed`` and keeps its traceback, secrets masked."""
+    masker = SecretMasker([app.settings.llm.api_key, *MASKER.secrets])
+    status = "failed"
+    if isinstance(error, InternalError):
+        status = "crashed"
+        counts = {**counts, "traceback": masker.mask(error.traceback)}
     with app.session() as session:
         store.finish_run(
             session,
             run_row,
-            status="failed",
-            exit_code=exit_code,
-            counts={"fetch": fsum.as_dict(), "score": scounts.as_dict()},
-            cost_usd=scounts.cost_usd or None,
-            message=message,
-            dates=fsum.dates,
+            status=status,
+            exit_code=error.exit_code,
+            counts=counts,
+            cost_usd=cost_usd,
+            message=masker.mask(str(error)),
+            dates=dates,
         )
 
 
