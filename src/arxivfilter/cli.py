@@ -105,12 +105,22 @@ def _settings() -> Settings:
     if STATE.settings is None:
         # what loading the config logs (unknown variables, ...) goes to stderr too, never
         # into the data on stdout; the configured level and secrets apply right after
+        from arxivfilter.notify.deliver import webhook_secrets
+        from arxivfilter.notify.smtp import smtp_secrets
+
         configure_logging(
             env_value("ARXIVFILTER_LOG_LEVEL") or "info",
-            secrets=[env_value("OPENAI_API_KEY") or ""],
+            secrets=[env_value("OPENAI_API_KEY") or "", *smtp_secrets()],
         )
         STATE.settings = load_settings()
-        configure_logging(STATE.settings.log.level, secrets=[STATE.settings.llm.api_key])
+        configure_logging(
+            STATE.settings.log.level,
+            secrets=[
+                STATE.settings.llm.api_key,
+                *smtp_secrets(),
+                *webhook_secrets(STATE.settings),
+            ],
+        )
     return STATE.settings
 
 
@@ -232,6 +242,17 @@ def _summary_table(summary: pipeline.RunSummary) -> None:
         table.add_row("files", f"{len(r.changed)} written, {len(r.unchanged)} unchanged")
         for path in r.changed[:20]:
             table.add_row("", str(path))
+    n = summary.notify
+    if n is not None:
+        table.add_row(
+            "notifications",
+            f"{n.count('sent')} sent, {n.count('already_sent')} sent before, "
+            f"{n.count('nothing_matched')} with nothing matching, "
+            f"{n.count('failed') + n.count('bad_address') + n.count('not_tried')} not delivered",
+        )
+        for d in n.deliveries:
+            if d.status in ("failed", "bad_address", "not_tried"):
+                table.add_row("", f"{d.date} {d.channel} {d.recipient}: {d.error or d.status}")
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
     if summary.message:
         table.add_row("attention", summary.message)
@@ -338,6 +359,32 @@ def run(
         date_to=date_to, source=source, categories=categories, profiles=profile, scorer=scorer,
         rescore=rescore, max_cost=max_cost, refresh=refresh, dry_run=dry_run,
     )  # fmt: skip
+
+
+@cli.command()
+def notify(
+    date: DateOpt = None,
+    categories: CatOpt = None,
+    scorer: ScorerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """E-mail (and post to webhooks) each recipient's papers of a date, once (default: the
+    newest stored listing). SMTP settings come from ARXIVFILTER_SMTP_* variables only."""
+    opts = _options(date=date, categories=categories, scorer=scorer)
+    app = _app()
+    try:
+        if not app.settings.notify.configured:
+            log.warning("no [[notify.subscribers]] or [[notify.webhooks]] configured: nothing sent")
+            return
+        if opts.date is None:
+            with app.session() as session:
+                opts.date = store.newest_announcement(session, opts.categories)
+            if opts.date is None:
+                raise UsageError("the database holds no listing yet: fetch one first")
+        summary = pipeline.run(app, opts, command="notify", stages=("notify",))
+    finally:
+        app.close()
+    _finish(summary, as_json)
 
 
 @cli.command()

@@ -122,6 +122,60 @@ class ScheduleSettings(_Section):
     misfire_grace_seconds: int = Field(default=6 * 3600, ge=0)
 
 
+class Subscriber(_Section):
+    """One ``[[notify.subscribers]]`` entry: who gets which profiles' papers by e-mail."""
+
+    address: str
+    profiles: list[str] = Field(default_factory=list)  # empty = every profile
+    keywords: list[str] = Field(default_factory=list)  # any must match title/abstract/tags
+    min_relevance: int | None = Field(default=None, ge=0, le=100)  # default: the threshold
+
+
+class Webhook(_Section):
+    """One ``[[notify.webhooks]]`` entry: a Slack or Discord incoming webhook.
+
+    The URL is a secret: the config names the environment variable that holds it.
+    """
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    kind: str
+    url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    profiles: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    min_relevance: int | None = Field(default=None, ge=0, le=100)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in ("slack", "discord"):
+            raise ValueError("must be slack or discord")
+        return v
+
+
+class NotifySettings(_Section):
+    subscribers: list[Subscriber] = Field(default_factory=list)
+    webhooks: list[Webhook] = Field(default_factory=list)
+    send_empty: bool = False
+    unsubscribe: str = ""
+    min_interval_seconds: float = Field(default=1.0, ge=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    send_deadline_seconds: float = Field(default=120.0, gt=0)
+    retry_after_max_seconds: float = Field(default=60.0, ge=0)
+    max_age_days: int = Field(default=7, ge=0)
+    max_papers: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("unsubscribe")
+    @classmethod
+    def _unsubscribe(cls, v: str) -> str:
+        if v and not v.startswith(("mailto:", "https://", "http://")):
+            raise ValueError("must be a mailto: address or an http(s) URL")
+        return v
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.subscribers or self.webhooks)
+
+
 class LogSettings(_Section):
     level: str = "info"
 
@@ -143,6 +197,7 @@ class Settings(_Section):
     report: ReportSettings = Field(default_factory=ReportSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     # where each value came from: "section.key" -> "default" | file path | env var
@@ -192,7 +247,16 @@ _NON_CONFIG_ENV = {
     "ARXIVFILTER_TEST_LLM_URL",
     "ARXIVFILTER_REQUIRE_SAMPLES",
     "ARXIVFILTER_REQUIRE_PG",
+    # notify's SMTP settings: read from the environment only, never stored (notify/smtp.py)
+    "ARXIVFILTER_SMTP_HOST",
+    "ARXIVFILTER_SMTP_PORT",
+    "ARXIVFILTER_SMTP_USER",
+    "ARXIVFILTER_SMTP_PASSWORD",
+    "ARXIVFILTER_SMTP_FROM",
+    "ARXIVFILTER_SMTP_TLS",
 }
+# list-of-tables keys: set in the file only, like the tables
+_TABLE_LISTS = {("notify", "subscribers"), ("notify", "webhooks")}
 SECRET_KEYS = {("llm", "api_key")}
 
 
@@ -298,7 +362,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
             if key not in keys:
                 hint = _closest(key, keys)
                 raise ConfigError(f"environment: {name} names no key of [{section}]{hint}")
-            if isinstance(defaults[section][key], dict):
+            if isinstance(defaults[section][key], dict) or (section, key) in _TABLE_LISTS:
                 raise ConfigError(f"environment: [{section}] {key} is a table: set it in the file")
             target = (section, key)
         elif name.startswith("ARXIVFILTER_") and name not in _NON_CONFIG_ENV:

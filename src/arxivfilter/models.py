@@ -9,7 +9,8 @@ Tables: :class:`Paper` (one row per arXiv id, latest version), :class:`Announcem
 (one row per date x configured category the paper carries), :class:`Judgement`
 (keyed by the cache key), :class:`LlmCall` (every call, for audit and cost),
 :class:`Run` (every command that changes state), :class:`LlmMode` (the structured
-output mode a server accepted).
+output mode a server accepted), :class:`Notification` (the delivery ledger: one row per
+recipient x announcement date x channel, so nothing is sent twice).
 """
 
 from __future__ import annotations
@@ -196,6 +197,30 @@ class Run(SQLModel, table=True):
     message: str | None = Field(default=None, sa_column=Column(Text))
     started_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None
+
+
+class Notification(SQLModel, table=True):
+    """One delivery of one announcement date to one recipient over one channel.
+
+    ``status``: ``pending`` (claimed by a run, being sent), ``sent``, ``failed`` (tried and
+    refused or cut off: the next run tries again with the same ``message_id``).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("recipient", "date", "channel", name="uq_notification"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=320)  # an e-mail address, or "slack:NAME"/"discord:NAME"
+    date: dt.date
+    channel: str = Field(max_length=16)  # email | slack | discord
+    message_id: str = Field(max_length=255)
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    papers: int = 0
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    run_id: int | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
 
 
 # --------------------------------------------------------------------------- views

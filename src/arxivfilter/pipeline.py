@@ -39,6 +39,7 @@ from arxivfilter.fetch.http import ArxivClient, Limiter, write_json
 from arxivfilter.fetch.past import fetch_past_day, harvest_range
 from arxivfilter.logs import MASKER, SecretMasker
 from arxivfilter.models import Entry, LlmCall
+from arxivfilter.notify.deliver import NotifyResult
 from arxivfilter.report.outputs import ReportResult, write_reports
 from arxivfilter.score.local import LocalScorer
 from arxivfilter.score.stage import Budget, ScoreCounts, score_papers
@@ -93,8 +94,11 @@ class App:
         limiter: Limiter | None = None,
         progress: ProgressFactory | None = None,
         scorer_hooks: dict[str, Any] | None = None,
+        notify_hooks: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        # extra keyword arguments for notify.deliver (tests: ``smtp_factory``, ``http``, ``sleep``)
+        self.notify_hooks: dict[str, Any] = dict(notify_hooks or {})
         # extra keyword arguments for the LLM scorer (tests: ``sleep``, ``backoff``, ``clock``)
         self.scorer_hooks: dict[str, Any] = dict(scorer_hooks or {})
         self._now = now
@@ -481,6 +485,39 @@ def report(
         )
 
 
+# --------------------------------------------------------------------------- notify
+
+
+def notify(
+    app: App, opts: Options, day_list: Sequence[dt.date], *, run_id: int | None, automatic: bool
+) -> NotifyResult:
+    """E-mail and webhook delivery of ``day_list`` to every configured recipient, once.
+
+    ``automatic`` (called by ``run``): dates older than ``[notify] max_age_days`` before the
+    newest stored listing are not sent, so a backfill does not mail history.
+    """
+    from arxivfilter.notify.deliver import deliver
+
+    kind = app.settings.resolve_scorer(opts.scorer)
+    with app.session() as session:
+        oldest = None
+        newest = store.newest_announcement(session, opts.categories) if automatic else None
+        if newest is not None:
+            oldest = newest - dt.timedelta(days=app.settings.notify.max_age_days)
+        return deliver(
+            session,
+            app.settings,
+            load_profiles(None),
+            day_list,
+            categories=opts.categories,
+            scorer=kind,
+            run_id=run_id,
+            oldest=oldest,
+            now=app.now,
+            **app.notify_hooks,
+        )
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -495,6 +532,7 @@ class RunSummary:
     message: str | None = None
     stages: tuple[str, ...] = ("fetch", "score", "report")
     dry_run: bool = False  # score counts are a plan: "unscored" = would be judged
+    notify: NotifyResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -506,6 +544,7 @@ class RunSummary:
             "fetch": self.fetch.as_dict(),
             "score": self.score.as_dict(),
             "report": self.report.as_dict() if self.report else None,
+            "notify": self.notify.as_dict() if self.notify else None,
             "message": self.message,
         }
 
@@ -541,6 +580,10 @@ def run(
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError(f"--max-cost must be 0 or more (USD), not {opts.max_cost:g}")
     profiles = resolve_profiles(opts) if ("score" in stages or "report" in stages) else []
+    # run notifies after report when recipients are configured; `notify` is that stage alone
+    auto_notify = command == "run" and "report" in stages and app.settings.notify.configured
+    if auto_notify:
+        stages = (*stages, "notify")
     if "score" in stages or "report" in stages:
         app.settings.resolve_scorer(opts.scorer)  # --scorer llm with nothing configured: exit 2 now
     with app.lock():
@@ -563,6 +606,7 @@ def run(
         fsum = FetchSummary()
         scounts = ScoreCounts()
         rres: ReportResult | None = None
+        nres: NotifyResult | None = None
         try:
             if "fetch" in stages:
                 fsum = fetch(app, opts)
@@ -578,6 +622,9 @@ def run(
             if "report" in stages and day_list and not opts.dry_run:
                 rres = report(app, opts, day_list, profiles)
                 log.info("report", **rres.as_dict())
+            if "notify" in stages and day_list and not opts.dry_run:
+                nres = notify(app, opts, day_list, run_id=run_row.id, automatic=auto_notify)
+                log.info("notify", **nres.as_dict()["counts"])
         except Exception as exc:  # domain (its code), storage (5), anything else a crash (70)
             error = as_error(exc)
             record_failure(
@@ -605,6 +652,11 @@ def run(
             message = (
                 f"{scounts.failed} papers failed to score (listed in the digest's failed section)"
             )
+        if nres is not None and nres.exit_code:
+            # within `run` a delivery problem is exit 1: the outputs (and the ledger) are
+            # written and must be committed; `notify` alone gives the precise code
+            exit_code = max(exit_code, 1) if auto_notify else nres.exit_code
+            message = "; ".join(m for m in (message, f"notify: {nres.message}") if m)
         summary = RunSummary(
             fsum,
             scounts,
@@ -615,6 +667,7 @@ def run(
             message,
             stages,
             dry_run=opts.dry_run,
+            notify=nres,
         )
         with app.session() as session:
             store.finish_run(

@@ -17,8 +17,8 @@ from typing import Any
 import structlog
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, func, text
-from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, event, func, text, update
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
 from arxivfilter.errors import ConfigError, StorageError
@@ -29,6 +29,7 @@ from arxivfilter.models import (
     ListedPaper,
     LlmCall,
     LlmMode,
+    Notification,
     Paper,
     Run,
     utcnow,
@@ -677,6 +678,154 @@ def abort_stale_runs(session: Session) -> int:
 
 def list_runs(session: Session, limit: int = 20) -> list[Run]:
     return list(session.exec(select(Run).order_by(col(Run.id).desc()).limit(limit)).all())
+
+
+# --------------------------------------------------------------------------- delivery ledger
+
+
+def ledger_entry(
+    session: Session, recipient: str, date: dt.date, channel: str
+) -> Notification | None:
+    return session.exec(
+        select(Notification).where(
+            Notification.recipient == recipient,
+            Notification.date == date,
+            Notification.channel == channel,
+        )
+    ).first()
+
+
+def claim_notification(
+    session: Session,
+    *,
+    recipient: str,
+    date: dt.date,
+    channel: str,
+    message_id: str,
+    papers: int,
+    run_id: int | None,
+) -> Notification | None:
+    """Claim the delivery of ``date`` to ``recipient`` over ``channel`` for this run.
+
+    Returns the claimed row (status ``pending``, committed before anything is sent), or None
+    when it is sent already or another live run holds it. A ``failed`` row, or a ``pending``
+    one whose run is no longer running (the process died mid-send), is taken over with its
+    first ``message_id`` kept, so a resend carries the same Message-ID. The claim is a
+    unique insert or a compare-and-set update, so two processes never both win it.
+    """
+    try:
+        row = ledger_entry(session, recipient, date, channel)
+        if row is None:
+            row = Notification(
+                recipient=recipient,
+                date=date,
+                channel=channel,
+                message_id=message_id,
+                status="pending",
+                papers=papers,
+                attempts=1,
+                run_id=run_id,
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return None
+            return row
+        if row.status == "sent":
+            return None
+        if row.status == "pending" and row.run_id is not None and row.run_id != run_id:
+            owner = session.get(Run, row.run_id)
+            if owner is not None and owner.status == "running":
+                return None
+        claimed = session.exec(
+            update(Notification)
+            .where(
+                col(Notification.id) == row.id,
+                col(Notification.status) == row.status,
+                col(Notification.attempts) == row.attempts,
+            )
+            .values(status="pending", run_id=run_id, attempts=row.attempts + 1, papers=papers)
+        )
+        session.commit()
+        if claimed.rowcount != 1:
+            return None
+        session.refresh(row)
+        return row
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(
+            f"database error while claiming a notification: {_db_message(exc)}"
+        ) from None
+
+
+def finish_notification(
+    session: Session, row: Notification, *, status: str, error: str | None = None
+) -> None:
+    """Record the outcome of a claimed delivery (``sent`` or ``failed``) at once."""
+    try:
+        row.status = status
+        row.error = error
+        if status == "sent":
+            row.sent_at = utcnow()
+        session.add(row)
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(
+            f"database error while recording a notification: {_db_message(exc)}"
+        ) from None
+
+
+def ledger(session: Session, date: dt.date | None = None) -> list[Notification]:
+    """Every ledger row (of ``date``), by date, channel and recipient."""
+    stmt = select(Notification)
+    if date is not None:
+        stmt = stmt.where(Notification.date == date)
+    return list(
+        session.exec(
+            stmt.order_by(
+                col(Notification.date), col(Notification.channel), col(Notification.recipient)
+            )
+        ).all()
+    )
+
+
+def restore_ledger(session: Session, rows: Iterable[Notification]) -> int:
+    """Add ledger rows (from committed state) that the database lacks; a stored ``sent``
+    row is never downgraded. Returns how many rows were added or upgraded."""
+    changed = 0
+    try:
+        for incoming in rows:
+            have = ledger_entry(session, incoming.recipient, incoming.date, incoming.channel)
+            if have is None:
+                session.add(
+                    Notification(
+                        recipient=incoming.recipient,
+                        date=incoming.date,
+                        channel=incoming.channel,
+                        message_id=incoming.message_id,
+                        status=incoming.status,
+                        papers=incoming.papers,
+                        attempts=incoming.attempts,
+                        error=incoming.error,
+                        sent_at=incoming.sent_at,
+                    )
+                )
+                changed += 1
+            elif incoming.status == "sent" and have.status != "sent":
+                have.status, have.sent_at = "sent", incoming.sent_at
+                have.message_id = incoming.message_id
+                session.add(have)
+                changed += 1
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(
+            f"database error while restoring the ledger: {_db_message(exc)}"
+        ) from None
+    return changed
 
 
 # --------------------------------------------------------------------------- export / show
