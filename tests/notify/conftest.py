@@ -26,7 +26,9 @@ from arxivfilter.text import text_hash
 
 SERVER = Path(__file__).resolve().parent / "smtp_server.py"
 DAY = dt.date(2025, 12, 16)
-HOSTILE = '<img src=x onerror=alert(1)> </script><script>alert(2)</script> "q" & <!channel> @everyone'
+HOSTILE = (
+    '<img src=x onerror=alert(1)> </script><script>alert(2)</script> "q" & <!channel> @everyone'
+)
 
 
 @dataclass
@@ -44,7 +46,9 @@ PAPERS = [
     Paper("2512.00002", HOSTILE, {"llm-inference": 88, "llm-systems": 20}, tags=("kv-cache",)),
     Paper("2512.00003", "Speculative decoding at scale", {"llm-inference": 75, "llm-systems": 75}),
     Paper("2512.00004", "A survey of graph databases", {"llm-inference": 10, "llm-systems": 30}),
-    Paper("2512.00005", "Cluster scheduling for training", {"llm-inference": 40, "llm-systems": 90}),
+    Paper(
+        "2512.00005", "Cluster scheduling for training", {"llm-inference": 40, "llm-systems": 90}
+    ),
 ]
 
 

@@ -32,7 +32,7 @@ class Handler:
         self.hang = hang
         self.n = 0
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if self.reject and self.reject in address:
@@ -40,7 +40,7 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.hang:
             await asyncio.sleep(3600)
         if self.drop_left > 0:
@@ -98,9 +98,7 @@ async def serve(args: argparse.Namespace) -> None:
         # implicit TLS is TLS from the first byte; aiosmtpd only knows about STARTTLS
         kwargs["auth_require_tls"] = starttls is not None
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(handler, **kwargs), "127.0.0.1", 0, ssl=implicit
-    )
+    server = await loop.create_server(lambda: SMTP(handler, **kwargs), "127.0.0.1", 0, ssl=implicit)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()

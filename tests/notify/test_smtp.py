@@ -181,7 +181,10 @@ def test_bad_address_is_exit_2_for_that_subscriber_only(smtp, settings: Settings
     statuses = {d.recipient: d.status for d in result.deliveries}
     assert statuses["ada@example.org"] == "bad_address"
     assert "550" in next(d.error for d in result.deliveries if d.recipient == "ada@example.org")
-    assert sorted(str(m["To"]) for m in server.messages()) == ["bob@example.org", "carol@example.org"]
+    assert sorted(str(m["To"]) for m in server.messages()) == [
+        "bob@example.org",
+        "carol@example.org",
+    ]
 
 
 def test_disconnect_mid_message_is_retried_once(smtp, settings: Settings) -> None:
