@@ -163,6 +163,7 @@ class NotifySettings(_Section):
     retry_after_max_seconds: float = Field(default=60.0, ge=0)
     max_age_days: int = Field(default=7, ge=0)
     max_papers: int = Field(default=50, ge=1, le=500)
+    ledger_file: str = "digests/notifications.jsonl"
 
     @field_validator("unsubscribe")
     @classmethod

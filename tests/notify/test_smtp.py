@@ -226,3 +226,32 @@ def test_smtp_settings_missing_is_exit_2_and_nothing_claimed(settings: Settings)
     assert result.exit_code == 2
     assert "ARXIVFILTER_SMTP_HOST" in (result.message or "")
     assert ledger(settings) == {}
+
+
+def test_ledger_file_carries_the_ledger_to_a_fresh_database(
+    smtp, settings: Settings, tmp_path: Path
+) -> None:
+    """A fresh runner has a new database but the committed ledger file: nothing is sent
+    twice; the file's bytes are stable when nothing changed."""
+    server = smtp()
+    assert run(settings, server.env()).exit_code == 0
+    ledger_file = Path(settings.notify.ledger_file)
+    first = ledger_file.read_text()
+    assert first.count('"status": "sent"') == 3
+    Path(settings.storage.db_url.split("///")[1]).unlink()  # the runner starts over
+    add_papers(settings.storage.db_url)
+    again = run(settings, server.env())
+    assert again.count("already_sent") == 3 and len(server.messages()) == 3
+    assert ledger_file.read_text() == first
+
+
+def test_unreadable_ledger_file_stops_delivery(smtp, settings: Settings) -> None:
+    from arxivfilter.errors import StorageError
+
+    path = Path(settings.notify.ledger_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json\n")
+    server = smtp()
+    with pytest.raises(StorageError, match="notifications.jsonl:1"):
+        run(settings, server.env())
+    assert server.messages() == []

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from arxivfilter import store
 from arxivfilter.config import Profile, Settings
 from arxivfilter.errors import ArxivFilterError
 from arxivfilter.logs import MASKER
+from arxivfilter.notify.ledger import read_ledger, write_ledger
 from arxivfilter.notify.compose import MailContext, build_message, new_message_id
 from arxivfilter.notify.select import DayPapers, Recipient, Selection
 from arxivfilter.notify.smtp import SendFailed, SmtpConfig, SmtpFatal, SmtpSender, smtp_config
@@ -213,6 +215,11 @@ def deliver(
         result.errors.append(f"[notify] names unknown profile {missing[0]!r}")
         result.fatal_code = 2
         return result
+    ledger_path = Path(cfg.ledger_file) if cfg.ledger_file else None
+    if ledger_path is not None:
+        restored = store.restore_ledger(session, read_ledger(ledger_path))
+        if restored:
+            log.info("delivery ledger merged from its committed file", rows=restored)
     clock_now = now or (lambda: dt.datetime.now(dt.UTC))
     pacer = _Pacer(cfg.min_interval_seconds, sleep, clock)
     day = DayPapers(session, profiles, categories, scorer)
@@ -277,6 +284,10 @@ def deliver(
             smtp.close()
         if own_http:
             client.close()
+        if ledger_path is not None:
+            rows = store.ledger(session)
+            if rows or ledger_path.exists():
+                write_ledger(ledger_path, rows)
     return result
 
 
