@@ -255,3 +255,43 @@ def test_unreadable_ledger_file_stops_delivery(smtp, settings: Settings) -> None
     with pytest.raises(StorageError, match="notifications.jsonl:1"):
         run(settings, server.env())
     assert server.messages() == []
+
+
+def test_send_empty_and_pacing(smtp, tmp_path: Path, sqlite_url: str) -> None:
+    """send_empty mails a subscriber with no match; sends are paced min_interval apart."""
+    add_papers(sqlite_url)
+    body = "send_empty = true\n" + SUBSCRIBERS
+    settings = write_config(tmp_path / "c.toml", body, sqlite_url)
+    settings.notify.min_interval_seconds = 2.0
+    server = smtp()
+    now = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    engine = store.make_engine(sqlite_url)
+    with Session(engine, expire_on_commit=False) as session:
+        result = deliver(
+            session, settings, load_profiles(), [DAY], categories=None, scorer="local",
+            env=server.env(), sleep=sleep, clock=lambda: now[0],
+        )  # fmt: skip
+    engine.dispose()
+    assert result.count("sent") == 4
+    assert sleeps == [2.0, 2.0, 2.0]
+    empty = next(m for m in server.messages() if str(m["To"]) == "nobody@example.org")
+    assert empty["Subject"] == "arXiv 2025-12-16: 0 papers (llm-inference)"
+
+
+def test_dates_before_max_age_are_not_sent(smtp, settings: Settings) -> None:
+    server = smtp()
+    engine = store.make_engine(settings.storage.db_url)
+    with Session(engine, expire_on_commit=False) as session:
+        result = deliver(
+            session, settings, load_profiles(), [DAY], categories=None, scorer="local",
+            env=server.env(), oldest=DAY + dt.timedelta(days=1),
+        )  # fmt: skip
+    engine.dispose()
+    assert result.exit_code == 0 and result.count("too_old") == 4
+    assert server.messages() == []
