@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session  # noqa: E402
+from tests.notify.conftest import DAY, Paper, add_papers, start_smtp  # noqa: E402
 
 from arxivfilter import store  # noqa: E402
 from arxivfilter.config import load_profiles, load_settings  # noqa: E402
 from arxivfilter.notify.compose import MailContext, build_message  # noqa: E402
 from arxivfilter.notify.deliver import deliver  # noqa: E402
-from tests.notify.conftest import DAY, Paper, add_papers, start_smtp  # noqa: E402
 
 
 def main() -> int:

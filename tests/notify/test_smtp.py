@@ -252,7 +252,7 @@ def test_unreadable_ledger_file_stops_delivery(smtp, settings: Settings) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{not json\n")
     server = smtp()
-    with pytest.raises(StorageError, match="notifications.jsonl:1"):
+    with pytest.raises(StorageError, match=r"notifications\.jsonl:1"):
         run(settings, server.env())
     assert server.messages() == []
 

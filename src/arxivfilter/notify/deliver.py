@@ -27,11 +27,11 @@ import structlog
 from sqlmodel import Session
 
 from arxivfilter import store
-from arxivfilter.config import Profile, Settings
+from arxivfilter.config import Profile, Settings, env_value
 from arxivfilter.errors import ArxivFilterError
 from arxivfilter.logs import MASKER
-from arxivfilter.notify.ledger import read_ledger, write_ledger
 from arxivfilter.notify.compose import MailContext, build_message, new_message_id
+from arxivfilter.notify.ledger import read_ledger, write_ledger
 from arxivfilter.notify.select import DayPapers, Recipient, Selection
 from arxivfilter.notify.smtp import SendFailed, SmtpConfig, SmtpFatal, SmtpSender, smtp_config
 from arxivfilter.notify.webhook import discord_payload, post_webhook, slack_payload
@@ -154,8 +154,7 @@ def unknown_profiles(settings: Settings, known: Sequence[str]) -> list[str]:
 
 
 def webhook_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
-    env = os.environ if env is None else env
-    return [env.get(w.url_env, "") for w in settings.notify.webhooks]
+    return [env_value(w.url_env, env) or "" for w in settings.notify.webhooks]
 
 
 class _Pacer:
@@ -369,7 +368,7 @@ def _send_webhook(
 ) -> Delivery:
     rec = target.recipient
     date, n = selection.date, selection.count
-    url = env.get(target.url_env, "").strip()
+    url = (env_value(target.url_env, env) or "").strip()
     if not url:
         error = f"{target.url_env} is not set (the {rec.channel} webhook's URL)"
         return Delivery(rec.key, rec.channel, date, "bad_address", n, error)

@@ -16,7 +16,6 @@ refuses for good; otherwise temporary or cut off: tried again on the next run).
 from __future__ import annotations
 
 import ipaddress
-import os
 import smtplib
 import socket
 import ssl
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 
+from arxivfilter.config import env_value
 from arxivfilter.errors import ConfigError
 
 TLS_MODES = {"starttls": 587, "tls": 465, "none": 25}
@@ -55,8 +55,7 @@ class SmtpConfig:
 
 def smtp_secrets(env: Mapping[str, str] | None = None) -> list[str]:
     """What the log masker must hide."""
-    env = os.environ if env is None else env
-    return [env.get(ENV["password"], ""), env.get(ENV["user"], "")]
+    return [env_value(ENV["password"], env) or "", env_value(ENV["user"], env) or ""]
 
 
 def _loopback(host: str) -> bool:
@@ -70,9 +69,8 @@ def _loopback(host: str) -> bool:
 
 def smtp_config(env: Mapping[str, str] | None = None) -> SmtpConfig:
     """The SMTP settings from the environment (empty = unset). ConfigError (exit 2)."""
-    env = os.environ if env is None else env
-    get = {k: env.get(v, "").strip() for k, v in ENV.items()}
-    get["password"] = env.get(ENV["password"], "")
+    get = {k: (env_value(v, env) or "").strip() for k, v in ENV.items()}
+    get["password"] = env_value(ENV["password"], env) or ""  # kept as typed
     missing = [ENV[k] for k in ("host", "sender") if not get[k]]
     if missing:
         raise ConfigError(
