@@ -57,9 +57,9 @@ from arxivfilter.config import Profile, load_profiles, load_settings  # noqa: E4
 from arxivfilter.evaluate import build_universe, example_ids, read_labels  # noqa: E402
 from arxivfilter.fetch.day import fetch_replay  # noqa: E402
 from arxivfilter.models import Entry, PaperText  # noqa: E402
-from arxivfilter.score.cost import PriceTable  # noqa: E402
 from arxivfilter.score.llm import build_llm_scorer  # noqa: E402
 from arxivfilter.score.local import LocalScorer  # noqa: E402
+from arxivfilter.score.prices import Prices  # noqa: E402
 from arxivfilter.score.prompt import answer_schema, load_templates, system_message  # noqa: E402
 from arxivfilter.score.stage import Budget, ScoreCounts, score_papers  # noqa: E402
 
@@ -116,7 +116,7 @@ async def _score(session, settings, engine, profile, papers) -> ScoreCounts:  # 
             profile,
             papers,
             budget=Budget(),
-            price=PriceTable(settings.llm.prices).call_cost,
+            price=Prices().call_cost,
             base_url=settings.llm.base_url,
             prefilter=(LocalScorer(), settings.llm.prefilter),
         )
@@ -217,15 +217,16 @@ def main() -> int:
     shares = [float(s) for s in args.shares.split(",")]
     sizes = [int(s) for s in args.papers_per_call.split(",")]
     profile = load_profiles([args.profile])[0]
-    prices = PriceTable(load_settings(env={}).llm.prices)
-    table = prices.lookup(MODEL) or {}
+    prices = Prices()
+    rates = prices.rates(MODEL)
+    assert rates is not None
     templates = load_templates()
 
     recall = prefilter_recall(args.samples, profile, shares)
     print(
         f"day {Path(args.day).name}, categories {','.join(categories)}, profile {profile.name}, "
-        f"{MODEL} at ${table['input']:g} in / ${table['cached_input']:g} cached / "
-        f"${table['output']:g} out per million tokens"
+        f"{MODEL} at ${rates.input:g} in / ${rates.cached_input:g} cached / "
+        f"${rates.output:g} out per million tokens ({rates.source})"
     )
     header = (
         f"{'share':>5} {'per call':>8} {'scanned':>7} {'to LLM':>6} {'calls':>5} "

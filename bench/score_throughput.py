@@ -49,8 +49,8 @@ from arxivfilter import store
 from arxivfilter.config import load_profiles, load_settings
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.models import Judgement, Paper
-from arxivfilter.score.cost import PriceTable
 from arxivfilter.score.llm import build_llm_scorer
+from arxivfilter.score.prices import Prices
 from arxivfilter.score.stage import Budget, ScoreCounts, score_papers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def ideal_seconds(calls: int, latency: float, concurrency: int, rpm: int) -> tup
 
 async def score(session: Session, settings, engine, profile, papers) -> tuple[ScoreCounts, float]:  # type: ignore[no-untyped-def]
     scorer = build_llm_scorer(settings, engine=engine)
-    prices = PriceTable(settings.llm.prices)
+    prices = Prices()  # OpenAI's catalogue prices (the stub's base URL is a local one)
     started = time.perf_counter()
     cpu = time.process_time()
     try:
@@ -230,15 +230,16 @@ def main() -> int:
         f"tokens per paper: prompt {counts.prompt_tokens / n:.1f} (cached "
         f"{counts.cached_tokens / n:.1f}), completion {counts.completion_tokens / n:.1f}"
     )
-    prices = PriceTable(settings.llm.prices)
+    prices = Prices()
     for model in PRICED:
         cost = prices.cost_usd(
             model, counts.prompt_tokens, counts.completion_tokens, counts.cached_tokens
         )
-        table = prices.lookup(model) or {}
+        rates = prices.rates(model)
         print(
-            f"cost per 1,000 papers at {model} (${table.get('input', 0):g} in / "
-            f"${table.get('cached_input', 0):g} cached / ${table.get('output', 0):g} out per M): "
+            f"cost per 1,000 papers at {model} (${rates.input if rates else 0:g} in / "
+            f"${rates.cached_input if rates else 0:g} cached / "
+            f"${rates.output if rates else 0:g} out per M): "
             f"${(cost or 0) / n * 1000:.4f}"
         )
     lost = counts.failed + counts.unscored

@@ -78,6 +78,10 @@ class StorageSettings(_Section):
     busy_timeout_seconds: float = Field(default=30.0, ge=0)
 
 
+#: ``[llm] mode``: how requests reach the server
+LLM_MODES: tuple[str, ...] = ("direct",)
+
+
 class LlmSettings(_Section):
     base_url: str = ""
     api_key: str = ""
@@ -91,6 +95,44 @@ class LlmSettings(_Section):
     prefilter: float = Field(default=1.0, gt=0, le=1.0)
     max_cost: float = Field(default=0.0, ge=0)
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    price_provider: str = ""
+    price_model: str = ""
+    mode: str = "direct"
+    service_tier: str = ""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    seed: int = 0
+    reasoning: str = "auto"
+    reasoning_effort: str = "low"
+    max_completion_tokens: int = Field(default=0, ge=0)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in LLM_MODES:
+            raise ValueError(f"must be {' or '.join(LLM_MODES)}")
+        return v
+
+    @field_validator("service_tier")
+    @classmethod
+    def _tier(cls, v: str) -> str:
+        if v not in ("", "auto", "default", "flex", "priority"):
+            raise ValueError('must be "", auto, default, flex or priority')
+        return v
+
+    @field_validator("reasoning")
+    @classmethod
+    def _reasoning(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("auto", "true", "false"):
+            raise ValueError("must be auto, true or false")
+        return v
+
+    @field_validator("reasoning_effort")
+    @classmethod
+    def _effort(cls, v: str) -> str:
+        if v not in ("", "none", "minimal", "low", "medium", "high", "xhigh"):
+            raise ValueError('must be "", none, minimal, low, medium, high or xhigh')
+        return v
 
 
 class ScoreSettings(_Section):
@@ -259,6 +301,12 @@ _NON_CONFIG_ENV = {
 # list-of-tables keys: set in the file only, like the tables
 _TABLE_LISTS = {("notify", "subscribers"), ("notify", "webhooks")}
 SECRET_KEYS = {("llm", "api_key")}
+#: the keys of a ``[llm.prices."MODEL"]`` table (USD per million tokens)
+PRICE_KEYS = frozenset(
+    f"{tier}{key}"
+    for tier in ("", "batch_", "flex_")
+    for key in ("input", "cached_input", "output")
+)
 
 
 def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
@@ -395,11 +443,12 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
                 f"{path}: [calendar] holidays: {h!r} is not a YYYY-MM-DD date"
             ) from None
     for price_model, table in settings.llm.prices.items():
-        unknown = set(table) - {"input", "cached_input", "output"}
+        unknown = set(table) - PRICE_KEYS
         if unknown:
             raise ConfigError(
                 f"{path}: [llm.prices.{price_model!r}] unknown key {sorted(unknown)[0]!r} "
-                "(use input, cached_input, output: USD per million tokens)"
+                "(use input, cached_input, output, and batch_/flex_ forms of them: "
+                "USD per million tokens)"
             )
     return settings
 

@@ -501,6 +501,10 @@ def run_eval(
     if date_from and date_to and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}")
     kind = app.settings.resolve_scorer(scorer)
+    if kind == "llm":
+        from arxivfilter.score.prices import require_price
+
+        require_price(app.settings, app.settings.llm.max_cost)
     gold = read_labels(labels)
     examples = example_ids(profile)
     result = fetch_replay(source)

@@ -394,9 +394,9 @@ def ensure_examples(app: App, opts: Options, profiles: Sequence[Profile]) -> Non
 
 
 def price_fn(settings: Settings) -> Callable[[LlmCall], float | None]:
-    from arxivfilter.score.cost import call_cost
+    from arxivfilter.score.prices import Prices
 
-    return lambda call: call_cost(settings, call)
+    return Prices.from_settings(settings).call_cost
 
 
 def score(
@@ -585,7 +585,12 @@ def run(
     if auto_notify:
         stages = (*stages, "notify")
     if "score" in stages or "report" in stages:
-        app.settings.resolve_scorer(opts.scorer)  # --scorer llm with nothing configured: exit 2 now
+        kind = app.settings.resolve_scorer(opts.scorer)  # --scorer llm, nothing set: exit 2 now
+        if "score" in stages and kind == "llm":
+            from arxivfilter.score.prices import require_price
+
+            limit = opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost
+            require_price(app.settings, limit)  # a limit on an unpriced model: exit 2 now
     with app.lock():
         try:
             with app.session() as session:

@@ -67,6 +67,7 @@ from arxivfilter.score.prompt import (
     system_message,
     user_message,
 )
+from arxivfilter.score.sampling import key_fields, request_fields
 
 log = structlog.get_logger(__name__)
 
@@ -380,6 +381,7 @@ class LlmScorer:
             self._templates,
             abstract_chars=self._llm.abstract_chars,
             papers_per_call=self._llm.papers_per_call,
+            sampling=key_fields(self._llm),
         )
 
     async def judge(
@@ -648,7 +650,12 @@ class LlmScorer:
         return f"{type(exc).__name__}: {exc}"
 
     def _request_args(self, job: _Job, messages: list[dict[str, str]], mode: str) -> dict[str, Any]:
-        args: dict[str, Any] = {"model": self.model, "messages": messages}
+        # sampling fields as extra_body: the SDK's keyword set depends on its version
+        args: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "extra_body": request_fields(self._llm),
+        }
         if mode == "json_schema":
             args["response_format"] = {
                 "type": "json_schema",

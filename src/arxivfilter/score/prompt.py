@@ -100,14 +100,26 @@ def template_hash() -> str:
     return load_templates().hash
 
 
-def prompt_settings_hash(templates: Templates, *, abstract_chars: int, papers_per_call: int) -> str:
-    """Everything besides profile and model that shapes a judgement: templates and budgets."""
-    payload = {
+def prompt_settings_hash(
+    templates: Templates,
+    *,
+    abstract_chars: int,
+    papers_per_call: int,
+    sampling: dict[str, Any] | None = None,
+) -> str:
+    """Everything besides profile and model that shapes a judgement: templates and budgets.
+
+    ``sampling`` holds the request settings that differ from their defaults (see
+    :func:`arxivfilter.score.sampling.key_fields`); none leaves the hash as it always was.
+    """
+    payload: dict[str, Any] = {
         "templates": templates.hash,
         "abstract_chars": abstract_chars,
         "papers_per_call": papers_per_call,
         "answer_version": ANSWER_VERSION,
     }
+    if sampling:
+        payload["sampling"] = sampling
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
