@@ -42,6 +42,7 @@ import logging
 import math
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -50,13 +51,15 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.stub_llm
 
+from sqlmodel import select  # noqa: E402
 from tests.stub_llm import StubConfig, running  # noqa: E402
 
 from arxivfilter import store  # noqa: E402
 from arxivfilter.config import Profile, load_profiles, load_settings  # noqa: E402
 from arxivfilter.evaluate import build_universe, example_ids, read_labels  # noqa: E402
 from arxivfilter.fetch.day import fetch_replay  # noqa: E402
-from arxivfilter.models import Entry, PaperText  # noqa: E402
+from arxivfilter.models import Entry, LlmCall, PaperText  # noqa: E402
+from arxivfilter.pipeline import first_pass  # noqa: E402
 from arxivfilter.score.llm import build_llm_scorer  # noqa: E402
 from arxivfilter.score.local import LocalScorer  # noqa: E402
 from arxivfilter.score.prices import Prices  # noqa: E402
@@ -75,6 +78,15 @@ def quiet_logs() -> None:
     )
 
 
+@dataclass
+class DayResult:
+    scanned: int
+    counts: ScoreCounts
+    # pass name ("first" | "full") -> [calls, prompt, cached, completion] tokens
+    passes: dict[str, list[int]]
+    listed: set[str]  # papers whose newest judgement reaches the threshold
+
+
 def score_day(
     day_file: Path,
     categories: list[str],
@@ -82,8 +94,9 @@ def score_day(
     share: float,
     per_call: int,
     base_url: str,
-) -> tuple[int, ScoreCounts]:
-    """(papers scanned, counts) of one configuration in a fresh database."""
+    passes: int = 1,
+) -> DayResult:
+    """One configuration in a fresh database."""
     with tempfile.TemporaryDirectory(prefix="arxivfilter-cost-") as work:
         settings = load_settings(
             env={
@@ -92,6 +105,7 @@ def score_day(
                 "ARXIVFILTER_MODEL": MODEL,
                 "ARXIVFILTER_LLM__PAPERS_PER_CALL": str(per_call),
                 "ARXIVFILTER_LLM__PREFILTER": str(share),
+                "ARXIVFILTER_LLM__PASSES": str(passes),
             }
         )
         engine = store.make_engine(settings.storage.db_url)
@@ -101,16 +115,31 @@ def score_day(
                 store.store_entries(session, entries, categories=categories)
                 day = sorted({e.announce_date for e in entries if e.announce_date})[0]
                 papers = [p for p, _ in store.papers_on(session, day, categories)]
-                counts = asyncio.run(_score(session, settings, engine, profile, papers))
+                counts, first_hash = asyncio.run(_score(session, settings, engine, profile, papers))
+                by_pass: dict[str, list[int]] = {}
+                for call in session.exec(select(LlmCall)).all():
+                    row = by_pass.setdefault(
+                        "first" if call.prompt_hash == first_hash else "full", [0, 0, 0, 0]
+                    )
+                    row[0] += 1
+                    row[1] += call.prompt_tokens or 0
+                    row[2] += call.cached_tokens or 0
+                    row[3] += call.completion_tokens or 0
+                listed = set()
+                for p in papers:
+                    j = store.latest_judgement(session, p.arxiv_id, profile.name)
+                    if j is not None and (j.relevance or 0) >= profile.threshold:
+                        listed.add(p.arxiv_id)
         finally:
             engine.dispose()
-    return len(papers), counts
+    return DayResult(len(papers), counts, by_pass, listed)
 
 
-async def _score(session, settings, engine, profile, papers) -> ScoreCounts:  # type: ignore[no-untyped-def]
+async def _score(session, settings, engine, profile, papers) -> tuple[ScoreCounts, str | None]:  # type: ignore[no-untyped-def]
     scorer = build_llm_scorer(settings, engine=engine)
+    first = first_pass(settings, scorer)
     try:
-        return await score_papers(
+        counts = await score_papers(
             session,
             scorer,
             profile,
@@ -119,7 +148,9 @@ async def _score(session, settings, engine, profile, papers) -> ScoreCounts:  # 
             price=Prices().call_cost,
             base_url=settings.llm.base_url,
             prefilter=(LocalScorer(), settings.llm.prefilter),
+            first_pass=first,
         )
+        return counts, first[0].prompt_hash(profile) if first else None
     finally:
         await scorer.aclose()
 
@@ -202,6 +233,99 @@ def prefilter_recall(
     return out
 
 
+TIER_NAMES = {"direct": "standard", "flex": "flex", "batch": "batch"}
+
+
+def tier_table(
+    day_file: Path, categories: list[str], profile: Profile, base_url: str, sizes: list[int]
+) -> None:
+    """$ per 1,000 scanned: direct / flex / batch x one / two passes x papers per call x prefilter.
+
+    The tokens are the same whichever way a request travels (a batch line is the same body
+    as a direct call), so each configuration is scored once and priced at each tier.
+    """
+    flex_model = "gpt-5-nano"
+    print()
+    print(
+        f"By tier, $ per 1,000 papers scanned. {MODEL} has no flex price in the catalogue "
+        f"(OpenAI offers flex for newer models), so its flex column is its standard price; "
+        f"the {flex_model} columns price the same tokens at a model that has flex."
+    )
+    print(
+        f"{'passes':>6} {'per call':>8} {'share':>5} {'calls':>5} {'to 2nd':>6} "
+        f"{'1st p/c/o per paper':>19} {'full p/c/o per paper':>20} "
+        f"{'direct':>8} {'flex':>8} {'batch':>8} {flex_model + ' flex':>15} "
+        f"{flex_model + ' batch':>16} {'lists':>5} {'same as 1 pass':>14}"
+    )
+    one_pass: dict[tuple[int, float], set[str]] = {}
+    for passes in (1, 2):
+        for per_call in sizes:
+            for share in (1.0, 0.4):
+                r = score_day(day_file, categories, profile, share, per_call, base_url, passes)
+                if passes == 1:
+                    one_pass[(per_call, share)] = r.listed
+                c = r.counts
+                costs = []
+                for model, tier in [
+                    (MODEL, "standard"),
+                    (MODEL, "flex"),
+                    (MODEL, "batch"),
+                    (flex_model, "flex"),
+                    (flex_model, "batch"),
+                ]:
+                    cost = Prices(tier=tier).cost_usd(  # type: ignore[arg-type]
+                        model, c.prompt_tokens, c.completion_tokens, c.cached_tokens
+                    )
+                    costs.append((cost or 0) / r.scanned * 1000)
+
+                sent = r.scanned - c.prefiltered
+                second = c.second_pass if passes == 2 else sent
+                same = r.listed == one_pass.get((per_call, share))
+                print(
+                    f"{passes:>6} {per_call:>8} {share:>5.2f} {c.calls:>5} {second:>6} "
+                    f"{_per_paper(r, 'first', sent):>19} {_per_paper(r, 'full', second):>20} "
+                    f"{costs[0]:>8.4f} {costs[1]:>8.4f} {costs[2]:>8.4f} {costs[3]:>15.4f} "
+                    f"{costs[4]:>16.4f} {len(r.listed):>5} {'yes' if same else 'NO':>14}"
+                )
+    print(
+        "p/c/o = prompt / cached / completion tokens per paper asked in that pass; "
+        "'to 2nd' = papers given the full judgement; 'lists' = papers the digest lists"
+    )
+
+
+def _per_paper(r: DayResult, name: str, n: int) -> str:
+    """prompt/cached/completion tokens per paper of one pass."""
+    row = r.passes.get(name)
+    if not row or not n:
+        return "-"
+    return f"{row[1] / n:.0f}/{row[2] / n:.0f}/{row[3] / n:.0f}"
+
+
+def prefix_break_even(profile: Profile) -> None:
+    """Whether a system message kept above OpenAI's 1,024-token caching minimum pays."""
+    from arxivfilter.score.questions import FIRST, first_system_message
+
+    first = first_system_message(load_templates(FIRST.files), profile, 1)
+    full = system_message(load_templates(), profile)
+    bare = len(profile.description) + len(", ".join(profile.keywords)) + len(profile.exclude) + 600
+    print()
+    print(
+        f"cacheable prefix: full-pass system message ~{len(full) / 4:.0f} tokens, first-pass "
+        f"~{len(first) / 4:.0f} tokens (both above the 1,024-token caching minimum); the "
+        f"smallest first-pass message (profile text + scale, no tag list) ~{bare / 4:.0f} tokens"
+    )
+    for tier in ("standard", "batch"):
+        rates = Prices(tier=tier).rates(MODEL)  # type: ignore[arg-type]
+        assert rates is not None
+        kept = max(len(first) / 4, 1024) * rates.cached_input
+        trimmed = bare / 4 * rates.input
+        print(
+            f"  {tier}: kept and cached {kept / 1e6 * 1000:.4f} $ per 1,000 calls vs trimmed "
+            f"below 1,024 and uncached {trimmed / 1e6 * 1000:.4f}; keeping pays above "
+            f"{1024 * rates.cached_input / rates.input:.0f} tokens of trimmed prefix"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "arxiv-samples")
@@ -211,6 +335,7 @@ def main() -> int:
     parser.add_argument("--papers-per-call", default="1,5,10")
     parser.add_argument("--batch-shares", default="1.0,0.5,0.4", help="shares tried in batches")
     parser.add_argument("--profile", default="llm-systems")
+    parser.add_argument("--tiers-only", action="store_true", help="only the tiers x passes table")
     args = parser.parse_args()
     quiet_logs()
     categories = [c.strip() for c in args.categories.split(",") if c.strip()]
@@ -222,6 +347,11 @@ def main() -> int:
     assert rates is not None
     templates = load_templates()
 
+    if args.tiers_only:
+        with running(StubConfig(model=MODEL)) as stub:
+            tier_table(args.samples / args.day, categories, profile, stub.base_url, sizes)
+        prefix_break_even(profile)
+        return 0
     recall = prefilter_recall(args.samples, profile, shares)
     print(
         f"day {Path(args.day).name}, categories {','.join(categories)}, profile {profile.name}, "
@@ -238,9 +368,10 @@ def main() -> int:
     configs = [(s, 1) for s in shares] + [(s, n) for n in sizes if n != 1 for s in batch_shares]
     with running(StubConfig(model=MODEL)) as stub:
         for share, per_call in configs:
-            scanned, c = score_day(
+            result = score_day(
                 args.samples / args.day, categories, profile, share, per_call, stub.base_url
             )
+            scanned, c = result.scanned, result.counts
             sent = scanned - c.prefiltered
             schema = len(json.dumps(answer_schema(profile, papers_per_call=per_call))) / 4
             cost = prices.cost_usd(MODEL, c.prompt_tokens, c.completion_tokens, c.cached_tokens)
@@ -257,6 +388,8 @@ def main() -> int:
                 f"{c.completion_tokens / n:>8.0f} {(cost or 0) / scanned * 1000:>12.4f} "
                 f"{(upper or 0) / scanned * 1000:>11.4f} {rec}"
             )
+        tier_table(args.samples / args.day, categories, profile, stub.base_url, [1, 5])
+    prefix_break_even(profile)
     system = system_message(templates, profile)
     print(
         f"system message: {len(system)} characters (~{len(system) / 4:.0f} tokens); answer "

@@ -269,7 +269,11 @@ class StubServer:
         vocabulary = _vocabulary(body, messages)
         system = next((str(m.get("content")) for m in messages if m.get("role") == "system"), "")
         batch = len(papers) > 1 or '{"papers"' in system
-        answers = [{"id": pid, **judgement_for(pid, block, vocabulary)} for pid, block in papers]
+        asked = _asked_fields(body)
+        answers = [
+            {"id": pid, **_only(judgement_for(pid, block, vocabulary), asked)}
+            for pid, block in papers
+        ]
         if batch:
             return json.dumps({"papers": answers}), [a["id"] for a in answers]
         if not answers:
@@ -277,6 +281,28 @@ class StubServer:
         one = dict(answers[0])
         one.pop("id")
         return json.dumps(one), [answers[0]["id"]]
+
+
+def _only(judgement: dict[str, Any], asked: set[str] | None) -> dict[str, Any]:
+    """The judgement's fields the request asked for (all when it gives no schema)."""
+    return judgement if asked is None else {k: v for k, v in judgement.items() if k in asked}
+
+
+def _asked_fields(body: dict[str, Any]) -> set[str] | None:
+    """The fields of one paper's answer, from the schema (a first pass asks relevance only)."""
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema") or {}
+    items = (schema.get("properties") or {}).get("papers", {}).get("items") or schema
+    props = items.get("properties") if isinstance(items, dict) else None
+    if isinstance(props, dict) and "relevance" in props:
+        return set(props) - {"id"}
+    system = next(
+        (str(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "system"),
+        "",
+    )
+    if '{"relevance": 0}' in system or '"relevance": 0}]}' in system:  # text mode, first pass
+        return {"relevance"}
+    return None
 
 
 def _vocabulary(body: dict[str, Any], messages: list[Any]) -> list[str]:

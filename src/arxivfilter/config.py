@@ -98,6 +98,8 @@ class LlmSettings(_Section):
     price_provider: str = ""
     price_model: str = ""
     mode: str = "direct"
+    passes: int = Field(default=1, ge=1, le=2)
+    second_pass_margin: int = Field(default=10, ge=0, le=100)
     service_tier: str = ""
     temperature: float = Field(default=0.0, ge=0, le=2)
     seed: int = 0

@@ -659,6 +659,7 @@ async def _score_days(
     prefilter = (
         (pipeline.build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
     )
+    first = pipeline.first_pass(app.settings, scorer) if kind == "llm" else None
     out: dict[str, tuple[str, int | None]] = {}
     total = sum(len(v) for v in by_day.values())
     try:
@@ -675,20 +676,26 @@ async def _score_days(
                     run_id=run_id,
                     base_url=app.settings.llm.base_url or None,
                     prefilter=prefilter,
+                    first_pass=first,
                     on_result=bar.advance,
                 )
                 counts.merge(day_counts)
-                prompt_hash = scorer.prompt_hash(profile)
-                keys = {
-                    p.arxiv_id: cache_key(
-                        p.text_hash, profile.content_hash, scorer.model, prompt_hash
-                    )
-                    for p in papers
-                }
-                found = store.judgements_for_keys(session, keys.values())
-                for arxiv_id, key in keys.items():
-                    j = found.get(key)
-                    out[arxiv_id] = (j.status, j.relevance) if j is not None else ("missing", None)
+                # the full judgement, else (two passes) the first pass's
+                for which in [scorer] + ([first[0]] if first else []):
+                    prompt_hash = which.prompt_hash(profile)
+                    keys = {
+                        p.arxiv_id: cache_key(
+                            p.text_hash, profile.content_hash, which.model, prompt_hash
+                        )
+                        for p in papers
+                        if out.get(p.arxiv_id, ("missing",))[0] == "missing"
+                    }
+                    found = store.judgements_for_keys(session, keys.values())
+                    for arxiv_id, key in keys.items():
+                        j = found.get(key)
+                        out[arxiv_id] = (
+                            (j.status, j.relevance) if j is not None else ("missing", None)
+                        )
     finally:
         aclose = getattr(scorer, "aclose", None)
         if aclose is not None:

@@ -399,6 +399,15 @@ def price_fn(settings: Settings) -> Callable[[LlmCall], float | None]:
     return Prices.from_settings(settings).call_cost
 
 
+def first_pass(settings: Settings, scorer: Any) -> tuple[Any, int] | None:
+    """The short first pass (``[llm] passes = 2``): a sibling scorer asking relevance only."""
+    if settings.llm.passes < 2:
+        return None
+    from arxivfilter.score.questions import FIRST
+
+    return scorer.sibling(FIRST), settings.llm.second_pass_margin
+
+
 def score(
     app: App,
     opts: Options,
@@ -435,6 +444,7 @@ def score(
     budget = Budget(opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost)
     price = price_fn(app.settings) if kind == "llm" else None
     prefilter = (build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
+    first = first_pass(app.settings, scorer) if kind == "llm" else None
 
     async def _all() -> None:
         with app.session() as session, app.progress(f"score ({kind})", n) as bar:
@@ -452,6 +462,7 @@ def score(
                             run_id=run_id,
                             base_url=app.settings.llm.base_url or None,
                             prefilter=prefilter,
+                            first_pass=first,
                             on_result=bar.advance,
                         )
                         log.info(

@@ -58,15 +58,14 @@ from arxivfilter.models import JudgementResult, LlmCall, PaperText
 from arxivfilter.score.base import JudgementSink
 from arxivfilter.score.prompt import (
     Templates,
-    answer_schema,
     load_templates,
     parse_answer,
     prompt_settings_hash,
     retry_message,
     safe_id,
-    system_message,
     user_message,
 )
+from arxivfilter.score.questions import FULL, Question
 from arxivfilter.score.sampling import key_fields, request_fields
 
 log = structlog.get_logger(__name__)
@@ -343,11 +342,14 @@ class LlmScorer:
         templates: Templates | None = None,
         clock: Callable[[], float] = time.monotonic,
         close_client: bool = False,
+        question: Question | None = None,
     ) -> None:
         self._client = client
         self._close_client = close_client
+        self._settings = settings
         self._llm = settings.llm
-        self._templates = templates or load_templates()
+        self._question = question or FULL
+        self._templates = templates or load_templates(self._question.files)
         self._sleep = sleep or asyncio.sleep
         self._backoff = backoff or wait_exponential_jitter(initial=1, max=60, jitter=1)
         self._load_mode = load_mode
@@ -395,8 +397,8 @@ class LlmScorer:
         job = _Job(
             profile=profile,
             sink=sink,
-            system=system_message(self._templates, profile, papers_per_call=size),
-            schema=answer_schema(profile, papers_per_call=size),
+            system=self._question.system(self._templates, profile, size),
+            schema=self._question.schema(profile, size),
             prompt_hash=self.prompt_hash(profile),
         )
         batches = [list(papers[i : i + size]) for i in range(0, len(papers), size)]
@@ -412,6 +414,24 @@ class LlmScorer:
             log.warning(
                 "max cost reached: papers left unscored", profile=profile.name, papers=job.skipped
             )
+
+    @property
+    def question(self) -> Question:
+        """What this scorer's calls ask (the full judgement, or the first pass)."""
+        return self._question
+
+    def sibling(self, question: Question) -> LlmScorer:
+        """A scorer asking ``question`` over the same client, retries and mode store."""
+        return LlmScorer(
+            self._client,
+            self._settings,
+            sleep=self._sleep,
+            backoff=self._backoff,
+            load_mode=self._load_mode,
+            save_mode=self._save_mode,
+            clock=self._clock,
+            question=question,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client if this scorer built it (call inside the event loop that used it)."""
@@ -486,7 +506,9 @@ class LlmScorer:
     def _parse(
         self, job: _Job, reply: _Reply, ids: list[str]
     ) -> tuple[dict[str, JudgementResult], dict[str, str]]:
-        results, errors = parse_answer(reply.content, job.profile, ids)
+        results, errors = parse_answer(
+            reply.content, job.profile, ids, normalise=self._question.normalise
+        )
         # a server may echo the key into the answer's text: it is stored and rendered
         results = {
             i: r.model_copy(update={"tldr": self._redact(r.tldr), "reason": self._redact(r.reason)})

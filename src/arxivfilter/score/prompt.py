@@ -23,7 +23,7 @@ import json
 import math
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,11 +77,11 @@ class Templates:
             ) from None
 
 
-def load_templates() -> Templates:
-    """Read every template (working-directory ``prompts/`` first, else the shipped copy)."""
+def load_templates(files: Sequence[str] = TEMPLATE_FILES) -> Templates:
+    """Read ``files`` (working-directory ``prompts/`` first, else the shipped copy)."""
     texts: dict[str, str] = {}
     digest = hashlib.sha256()
-    for name in TEMPLATE_FILES:
+    for name in files:
         path = prompt_path(name)
         try:
             data = path.read_bytes()
@@ -357,9 +357,17 @@ def normalise_judgement(data: Any, profile: Profile, *, paper_id: str = "") -> J
 
 
 def parse_answer(
-    content: str | None, profile: Profile, ids: Sequence[str]
+    content: str | None,
+    profile: Profile,
+    ids: Sequence[str],
+    *,
+    normalise: Callable[..., JudgementResult] | None = None,
 ) -> tuple[dict[str, JudgementResult], dict[str, str]]:
-    """Judgements by paper id, and an error by id for every paper the answer does not settle."""
+    """Judgements by paper id, and an error by id for every paper the answer does not settle.
+
+    ``normalise`` validates one paper's part (default :func:`normalise_judgement`).
+    """
+    normalise = normalise or normalise_judgement
     try:
         if content is None or not content.strip():
             raise AnswerError("the reply is empty")
@@ -385,7 +393,7 @@ def parse_answer(
             errors[paper_id] = f"no entry for paper {paper_id}"
             continue
         try:
-            results[paper_id] = normalise_judgement(items[paper_id], profile, paper_id=paper_id)
+            results[paper_id] = normalise(items[paper_id], profile, paper_id=paper_id)
         except AnswerError as exc:
             errors[paper_id] = str(exc)
     return results, errors

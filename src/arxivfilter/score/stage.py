@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlmodel import Session
@@ -66,6 +67,7 @@ class ScoreCounts:
     failed: int = 0
     unscored: int = 0  # left unscored by --max-cost
     prefiltered: int = 0  # judged by the local prefilter instead of the LLM
+    second_pass: int = 0  # papers whose first-pass relevance sent them to the full pass
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -82,6 +84,7 @@ class ScoreCounts:
             "failed",
             "unscored",
             "prefiltered",
+            "second_pass",
             "calls",
             "prompt_tokens",
             "completion_tokens",
@@ -100,6 +103,7 @@ class ScoreCounts:
             "failed": self.failed,
             "unscored": self.unscored,
             "prefiltered": self.prefiltered,
+            "second_pass": self.second_pass,
             "llm_calls": self.calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -259,9 +263,15 @@ async def score_papers(
     run_id: int | None = None,
     base_url: str | None = None,
     prefilter: tuple[Scorer, float] | None = None,
+    first_pass: tuple[Scorer, int] | None = None,
     on_result: Callable[[], None] | None = None,
 ) -> ScoreCounts:
-    """Give every paper a judgement for ``profile`` (cached ones cost nothing)."""
+    """Give every paper a judgement for ``profile`` (cached ones cost nothing).
+
+    ``first_pass`` (a scorer asking relevance only, and a margin): every paper without a
+    full judgement gets the short first call; only those reaching the profile's threshold
+    minus the margin go on to ``scorer``. The others keep their first-pass judgement.
+    """
     counts = ScoreCounts(papers=len(papers))
     keys, todo, counts.cached = plan(session, scorer, profile, papers, rescore=rescore)
     if on_result:
@@ -274,6 +284,20 @@ async def score_papers(
         local, share = prefilter
         texts = await _prefilter(
             session, local, profile, texts, share, counts, keys, run_id, on_result
+        )
+    if first_pass is not None and scorer.kind == "llm" and texts:
+        texts = await _first_pass(
+            session,
+            first_pass,
+            profile,
+            texts,
+            counts,
+            budget=budget,
+            price=price,
+            run_id=run_id,
+            base_url=base_url,
+            rescore=rescore,
+            on_result=on_result,
         )
     sink = StoreSink(
         session,
@@ -339,5 +363,105 @@ async def _prefilter(
     counts.prefiltered += len(dropped)
     log.info(
         "prefilter", profile=profile.name, to_llm=len(passed), local_only=len(dropped), share=share
+    )
+    return passed
+
+
+class _RecordingSink(StoreSink):
+    """A StoreSink that also keeps each result (the first pass decides from them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.results: dict[str, JudgementResult] = {}
+
+    def judgement(self, paper: PaperText, result: JudgementResult) -> None:
+        self.results[paper.arxiv_id] = result
+        super().judgement(paper, result)
+
+
+async def _first_pass(
+    session: Session,
+    first_pass: tuple[Scorer, int],
+    profile: Profile,
+    texts: list[PaperText],
+    counts: ScoreCounts,
+    *,
+    budget: Budget,
+    price: PriceFn | None,
+    run_id: int | None,
+    base_url: str | None,
+    rescore: bool,
+    on_result: Callable[[], None] | None,
+) -> list[PaperText]:
+    """The short first pass (cached under its own keys); the papers that go on to the full one.
+
+    A paper whose first-pass relevance stays below ``threshold - margin`` keeps its
+    first-pass judgement (relevance only) as its judgement; one whose first pass failed
+    keeps the failure (tried again next run); the rest are returned.
+    """
+    scorer, margin = first_pass
+    prompt_hash = scorer.prompt_hash(profile)
+    keys = {
+        t.arxiv_id: cache_key(t.text_hash, profile.content_hash, scorer.model, prompt_hash)
+        for t in texts
+    }
+    existing = store.judgements_for_keys(session, keys.values())
+    relevance: dict[str, int | None] = {}
+    todo: list[PaperText] = []
+    for t in texts:
+        j = existing.get(keys[t.arxiv_id])
+        if j is not None and j.status == "ok" and not rescore:
+            relevance[t.arxiv_id] = j.relevance
+        else:
+            todo.append(t)
+    first = ScoreCounts()
+    sink = _RecordingSink(
+        session,
+        profile=profile,
+        scorer=scorer,
+        keys=keys,
+        counts=first,
+        budget=budget,
+        price=price,
+        run_id=run_id,
+        base_url=base_url,
+    )
+    results = sink.results
+    if todo:
+        await scorer.judge(profile, todo, sink)
+    for arxiv_id, result in results.items():
+        if result.status == "ok":
+            relevance[arxiv_id] = result.relevance
+    floor = profile.threshold - margin
+    passed: list[PaperText] = []
+    for t in texts:
+        if t.arxiv_id not in relevance:  # failed, or left unasked by --max-cost
+            if t.arxiv_id in results:
+                counts.failed += 1
+                error = results[t.arxiv_id].error
+                if error and len(counts.errors) < 20:
+                    counts.errors.append(f"{t.arxiv_id}: {error}")
+            else:
+                counts.unscored += 1
+            if on_result:
+                on_result()
+        elif (relevance[t.arxiv_id] or 0) >= floor:
+            passed.append(t)
+        else:
+            counts.judged += 1
+            if on_result:
+                on_result()
+    for name in ("calls", "prompt_tokens", "completion_tokens", "cached_tokens"):
+        setattr(counts, name, getattr(counts, name) + getattr(first, name))
+    counts.cost_usd += first.cost_usd
+    counts.cost_unknown = counts.cost_unknown or first.cost_unknown
+    counts.second_pass += len(passed)
+    log.info(
+        "first pass",
+        profile=profile.name,
+        asked=len(todo),
+        cached=len(texts) - len(todo),
+        to_second_pass=len(passed),
+        floor=floor,
     )
     return passed
