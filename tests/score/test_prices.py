@@ -88,14 +88,16 @@ def test_unknown_model_warns_once_and_costs_none(monkeypatch: pytest.MonkeyPatch
 
 
 def test_provider_from_the_base_url() -> None:
-    """OpenAI by default, Azure by host; a local server has no catalogue prices."""
+    """OpenAI by default, Azure by host; another server is searched by model name, where a
+    local model's name matches nothing."""
     assert provider_for("") == ("openai", None)
     assert provider_for("https://api.openai.com/v1")[0] == "openai"
     assert provider_for("https://res.openai.azure.com/openai/v1/")[0] == "azure"
     assert provider_for("http://localhost:8080/v1")[0] is None
     s = Settings()
     s.llm.base_url = "http://localhost:8080/v1"
-    assert Prices.from_settings(s).rates("gpt-4.1-nano") is None
+    assert Prices.from_settings(s).rates("llama3.1:8b") is None
+    assert Prices.from_settings(s).rates("gpt-4.1-nano") is not None
     s.llm.price_provider = "openai"
     assert Prices.from_settings(s).rates("gpt-4.1-nano") is not None
     # an Azure deployment named by the user, priced as the model it serves

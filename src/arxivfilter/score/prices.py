@@ -11,8 +11,9 @@ Prices are USD per million tokens. A model's rates are looked up, in order:
    ``*.openai.azure.com``), or ``[llm] price_provider`` when set; ``[llm] price_model``
    names the catalogue's model when the served name differs (an Azure deployment).
 
-A base URL the catalogue does not know (a local server, a proxy) gets catalogue prices only
-through ``price_provider``. Reported ``prompt_tokens`` include the cached ones (OpenAI's
+For a base URL the catalogue does not know (a local server, a proxy) the catalogue is
+searched by model name across providers (a local name such as ``llama3.1:8b`` matches
+nothing, so it has no price unless the config gives one). Reported ``prompt_tokens`` include the cached ones (OpenAI's
 convention). Batch (``processing: batch``) and flex (``service_tier: flex``) rates are the
 catalogue's variants; a model with no such variant is counted at its standard rate (an upper
 bound, with one warning), because the catalogue is the only source that knows.
@@ -75,7 +76,7 @@ def tier_of(settings: Settings) -> Tier:
 
 
 def provider_for(base_url: str | None) -> tuple[str | None, str | None]:
-    """(provider id, provider API URL) to look the catalogue up with; (None, None): none known."""
+    """(provider id, provider API URL) to look the catalogue up with; None: search by model."""
     if not base_url:
         return "openai", None
     host = (httpx.URL(base_url).host or "").lower()
@@ -155,7 +156,7 @@ class Prices:
         return Rates(input=values[0], cached_input=values[1], output=values[2], source="config")
 
     def _from_catalogue(self, model: str, tier: Tier) -> Rates | None:
-        if not self._catalogue or self._provider is None:
+        if not self._catalogue:
             return None
         from genai_prices import Usage, calc_price
 
