@@ -437,6 +437,40 @@ def export(
 
 
 @cli.command()
+def site(
+    profile: ProfileOpt = None,
+    categories: CatOpt = None,
+    scorer: ScorerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the static web page (one page per profile + an index) from the database alone."""
+    from arxivfilter.config import load_profiles
+    from arxivfilter.web.build import build_site
+
+    opts = _options(categories=categories, profiles=profile, scorer=scorer)
+    settings = _settings()
+    profiles = load_profiles(opts.profiles or None)
+    app = _app()
+    try:
+        with app.session() as session:
+            result = build_site(
+                session, settings, profiles, opts.categories, settings.resolve_scorer(scorer)
+            )
+    finally:
+        app.close()
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    counts = ", ".join(f"{name} {n}" for name, n in result.papers.items())
+    newest = result.newest.isoformat() if result.newest else "none"
+    out.print(
+        f"site: {result.folder}/index.html ({counts}; newest listing {newest}; "
+        f"{len(result.changed)} files written, {result.unchanged} unchanged)",
+        markup=False,
+    )
+
+
+@cli.command()
 def show(
     arxiv_id: Annotated[str, typer.Argument(help="arXiv id, with or without version.")],
     as_json: JsonOpt = False,

@@ -155,6 +155,12 @@ class ReportSettings(_Section):
     site_url: str = ""
 
 
+class SiteSettings(_Section):
+    dir: str = "site"
+    days: int = Field(default=0, ge=0)  # the kept period: 0 = every stored date
+    page_size: int = Field(default=100, ge=10, le=5000)
+
+
 class RunSettings(_Section):
     lock_file: str = "data/arxivfilter.lock"
     lock_timeout_seconds: float = Field(default=0.0, ge=0)
@@ -240,6 +246,7 @@ class Settings(_Section):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
@@ -278,6 +285,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "ARXIVFILTER_DB_URL": ("storage", "db_url"),
     "ARXIVFILTER_RAW_DIR": ("storage", "raw_dir"),
     "ARXIVFILTER_DIGESTS_DIR": ("report", "digests_dir"),
+    "ARXIVFILTER_SITE_DIR": ("site", "dir"),
     "ARXIVFILTER_CONTACT": ("arxiv", "contact"),
     "ARXIVFILTER_MODEL": ("llm", "model"),
     "OPENAI_API_KEY": ("llm", "api_key"),

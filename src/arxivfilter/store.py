@@ -888,3 +888,94 @@ def to_listed(
         listed.error = judgement.error
     listed.previous_relevance = previous_relevance
     return listed
+
+
+# --------------------------------------------------------------------------- the web page
+
+
+@dataclass(frozen=True)
+class PeriodPaper:
+    """A paper announced in a period: its current text and its first date in that period."""
+
+    arxiv_id: str
+    version: int | None
+    title: str
+    authors: list[str]
+    abstract: str
+    primary_category: str | None
+    text_hash: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class JudgementRow:
+    arxiv_id: str
+    id: int
+    scorer: str
+    text_hash: str
+    relevance: int | None
+    hype: int | None
+    tags: list[str]
+    tldr: str | None
+    reason: str | None
+
+
+def papers_in_period(
+    session: Session,
+    categories: Sequence[str] | None,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> list[PeriodPaper]:
+    """Every distinct paper announced in ``date_from..date_to`` (None = open) in
+    ``categories`` (None = all), with its first date there; sorted by id. Two queries,
+    columns only (no ORM objects), so a year of papers loads in about a second."""
+    first = select(
+        col(Announcement.arxiv_id).label("arxiv_id"), func.min(Announcement.date).label("first")
+    ).group_by(col(Announcement.arxiv_id))
+    if categories is not None:
+        first = first.where(col(Announcement.category).in_(list(categories)))
+    if date_from is not None:
+        first = first.where(Announcement.date >= date_from)
+    if date_to is not None:
+        first = first.where(Announcement.date <= date_to)
+    sub = first.subquery()
+    stmt = select(
+        col(Paper.arxiv_id),
+        col(Paper.version),
+        col(Paper.title),
+        col(Paper.authors),
+        col(Paper.abstract),
+        col(Paper.primary_category),
+        col(Paper.text_hash),
+        sub.c.first,
+    ).join(sub, sub.c.arxiv_id == col(Paper.arxiv_id))
+    out = [
+        PeriodPaper(a, v, t, list(au or []), ab, pc, th, d)
+        for a, v, t, au, ab, pc, th, d in session.exec(stmt)
+    ]
+    out.sort(key=lambda p: p.arxiv_id)
+    return out
+
+
+def ok_judgements(session: Session, profile: str, profile_hash: str) -> list[JudgementRow]:
+    """The profile's successful judgements made under its current text (``profile_hash``)."""
+    stmt = select(
+        col(Judgement.arxiv_id),
+        col(Judgement.id),
+        col(Judgement.scorer),
+        col(Judgement.text_hash),
+        col(Judgement.relevance),
+        col(Judgement.hype),
+        col(Judgement.tags),
+        col(Judgement.tldr),
+        col(Judgement.reason),
+    ).where(
+        Judgement.profile == profile,
+        Judgement.profile_hash == profile_hash,
+        Judgement.status == "ok",
+    )
+    return [
+        JudgementRow(a, i or 0, s, th, r, h, list(tags or []), tl, re_)
+        for a, i, s, th, r, h, tags, tl, re_ in session.exec(stmt)
+    ]
