@@ -52,6 +52,7 @@
         fields: ["t", "a", "x", "s"],
         extractField: function (doc, name) {
           var v = doc[name];
+          if (name === "n") return v;
           return Array.isArray(v) ? v.join(" ") : v || "";
         },
         searchOptions: {

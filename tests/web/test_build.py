@@ -1,0 +1,121 @@
+"""``arxivfilter site`` without a browser: files, encoding, reproducibility, CLI behaviour."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from arxivfilter.cli import main
+from arxivfilter.web.build import CSP, permalink, safe_json
+from tests.harness import files_under
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "examples" / "2025-12-16.jsonl"
+HOSTILE = ROOT / "tests" / "fixtures" / "site" / "hostile.jsonl"
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", db_url)
+
+
+def _data(site: Path, profile: str) -> dict[str, object]:
+    text = (site / "data" / f"{profile}.js").read_text(encoding="utf-8")
+    m = re.search(r"\.push\((.*)\);\n$", text, re.S)
+    assert m is not None
+    loaded: dict[str, object] = json.loads(m.group(1))
+    return loaded
+
+
+def test_safe_json_cannot_end_a_script_and_reads_back() -> None:
+    value = {"t": "</script><script>alert(1)</script> <!-- & \u2028\u2029 >"}
+    text = safe_json(value)
+    for bad in ("<", ">", "&", "\u2028", "\u2029"):
+        assert bad not in text
+    assert json.loads(text) == value
+
+
+def test_permalink_scheme() -> None:
+    assert permalink("https://me.github.io/af/", "llm-inference", "2512.01234") == (
+        "https://me.github.io/af/llm-inference/#2512.01234"
+    )
+    assert permalink("https://x.org", "p", "cs/0112017") == "https://x.org/p/#cs/0112017"
+
+
+def test_hostile_fixture_is_data_everywhere(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, db_url)
+    assert main(["run", "--source", str(HOSTILE), "--scorer", "local"]) == 0
+    assert main(["site"]) == 0
+    site = Path("site")
+    for page in [site / "index.html", *site.glob("*/index.html")]:
+        html = page.read_text(encoding="utf-8")
+        assert "onerror" not in html and "<script>" not in html
+        assert f'content="{CSP.replace(chr(39), "&#x27;")}"' in html
+        # scripts only from the site's own files, never inline
+        srcs = re.findall(r"<script defer src=\"([^\"]+)\"></script>", html)
+        assert len(srcs) == html.count("<script")
+        for src in srcs:
+            assert (page.parent / src).is_file(), src
+    for js in (site / "data").glob("*.js"):
+        text = js.read_text(encoding="utf-8")
+        assert "<" not in text and "</script" not in text.lower()
+    data = _data(site, "llm-inference")
+    papers = {p["id"]: p for p in data["papers"]}  # type: ignore[attr-defined]
+    assert papers["2512.90001"]["t"].startswith("<img src=x onerror=alert('title')>")
+    assert papers["2512.90001"]["a"][0] == "\"><svg onload=alert('author')>"
+    assert "javascript:alert('md')" in papers["2512.90001"]["x"]
+
+
+def test_demo_day_every_judged_paper_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    assert main(["run", "--source", str(DEMO), "--scorer", "local"]) == 0
+    # an empty variable is unset (GitHub passes unset variables as ""): default site/
+    monkeypatch.setenv("ARXIVFILTER_SITE_DIR", "")
+    assert main(["site"]) == 0
+    first = files_under(Path("site"))
+    data = _data(Path("site"), "llm-systems")
+    papers = data["papers"]
+    assert isinstance(papers, list) and len(papers) == 300  # every judged paper, listed or not
+    top = papers[0]
+    assert {"id", "t", "a", "x", "d", "r", "g", "s", "w"} <= set(top)
+    assert [p["r"] for p in papers] == sorted((p["r"] for p in papers), reverse=True)
+    # a second build (and one into another folder) writes the same bytes
+    assert main(["site", "--json"]) == 0
+    assert files_under(Path("site")) == first
+    monkeypatch.setenv("ARXIVFILTER_SITE_DIR", str(tmp_path / "other"))
+    assert main(["site"]) == 0
+    assert files_under(tmp_path / "other") == first
+    for rel in first:
+        assert not re.search(r"20\d\d-\d\d-\d\dT\d\d:", first[rel].decode("utf-8", "replace"))
+
+
+def test_kept_period(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, db_url)
+    assert main(["run", "--source", str(HOSTILE), "--scorer", "local"]) == 0
+    monkeypatch.setenv("ARXIVFILTER_SITE__DAYS", "1")
+    assert main(["site", "--profile", "llm-inference"]) == 0
+    ids = [p["id"] for p in _data(Path("site"), "llm-inference")["papers"]]  # type: ignore[attr-defined]
+    assert ids == ["2512.90001"]  # 2512.90002 was announced the day before the newest
+    assert not (Path("site") / "data" / "llm-systems.js").exists()
+
+
+def test_empty_database_writes_an_empty_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert main(["site"]) == 0
+    assert "no listing yet" in (Path("site") / "index.html").read_text(encoding="utf-8")
+
+
+def test_unknown_profile_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert main(["site", "--profile", "nope"]) == 2
+
+
+def test_site_dir_is_a_file_is_exit_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    (tmp_path / "blocker").write_text("x")
+    monkeypatch.setenv("ARXIVFILTER_SITE_DIR", str(tmp_path / "blocker"))
+    assert main(["site"]) == 5
