@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from alembic import command
 from alembic.config import Config
@@ -930,17 +931,17 @@ def papers_in_period(
     """Every distinct paper announced in ``date_from..date_to`` (None = open) in
     ``categories`` (None = all), with its first date there; sorted by id. Two queries,
     columns only (no ORM objects), so a year of papers loads in about a second."""
-    first = select(
+    first: sa.Select[Any] = sa.select(
         col(Announcement.arxiv_id).label("arxiv_id"), func.min(Announcement.date).label("first")
     ).group_by(col(Announcement.arxiv_id))
     if categories is not None:
         first = first.where(col(Announcement.category).in_(list(categories)))
     if date_from is not None:
-        first = first.where(Announcement.date >= date_from)
+        first = first.where(col(Announcement.date) >= date_from)
     if date_to is not None:
-        first = first.where(Announcement.date <= date_to)
+        first = first.where(col(Announcement.date) <= date_to)
     sub = first.subquery()
-    stmt = select(
+    stmt = sa.select(
         col(Paper.arxiv_id),
         col(Paper.version),
         col(Paper.title),
@@ -952,7 +953,7 @@ def papers_in_period(
     ).join(sub, sub.c.arxiv_id == col(Paper.arxiv_id))
     out = [
         PeriodPaper(a, v, t, list(au or []), ab, pc, th, d)
-        for a, v, t, au, ab, pc, th, d in session.exec(stmt)
+        for a, v, t, au, ab, pc, th, d in session.execute(stmt)
     ]
     out.sort(key=lambda p: p.arxiv_id)
     return out
@@ -960,7 +961,7 @@ def papers_in_period(
 
 def ok_judgements(session: Session, profile: str, profile_hash: str) -> list[JudgementRow]:
     """The profile's successful judgements made under its current text (``profile_hash``)."""
-    stmt = select(
+    stmt = sa.select(
         col(Judgement.arxiv_id),
         col(Judgement.id),
         col(Judgement.scorer),
@@ -971,11 +972,11 @@ def ok_judgements(session: Session, profile: str, profile_hash: str) -> list[Jud
         col(Judgement.tldr),
         col(Judgement.reason),
     ).where(
-        Judgement.profile == profile,
-        Judgement.profile_hash == profile_hash,
-        Judgement.status == "ok",
+        col(Judgement.profile) == profile,
+        col(Judgement.profile_hash) == profile_hash,
+        col(Judgement.status) == "ok",
     )
     return [
         JudgementRow(a, i or 0, s, th, r, h, list(tags or []), tl, re_)
-        for a, i, s, th, r, h, tags, tl, re_ in session.exec(stmt)
+        for a, i, s, th, r, h, tags, tl, re_ in session.execute(stmt)
     ]

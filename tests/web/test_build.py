@@ -103,7 +103,9 @@ def test_kept_period(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert not (Path("site") / "data" / "llm-systems.js").exists()
 
 
-def test_empty_database_writes_an_empty_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_database_writes_an_empty_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     assert main(["site"]) == 0
     assert "no listing yet" in (Path("site") / "index.html").read_text(encoding="utf-8")

@@ -289,7 +289,11 @@ def build_site(
             _page(
                 title=f"{name} · arxivfilter",
                 root="../",
-                scripts=["../assets/minisearch.js", f"../data/{quote(name)}.js", "../assets/app.js"],
+                scripts=[
+                    "../assets/minisearch.js",
+                    f"../data/{quote(name)}.js",
+                    "../assets/app.js",
+                ],
                 kind="profile",
                 heading=name,
                 intro=_clean(prof.description),
