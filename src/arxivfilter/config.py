@@ -307,6 +307,8 @@ _NON_CONFIG_ENV = {
     "ARXIVFILTER_SMTP_PASSWORD",
     "ARXIVFILTER_SMTP_FROM",
     "ARXIVFILTER_SMTP_TLS",
+    "ARXIVFILTER_TEST_CHROMIUM",
+    "ARXIVFILTER_REQUIRE_BROWSER",
 }
 # list-of-tables keys: set in the file only, like the tables
 _TABLE_LISTS = {("notify", "subscribers"), ("notify", "webhooks")}

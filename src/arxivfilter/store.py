@@ -931,15 +931,18 @@ def papers_in_period(
     """Every distinct paper announced in ``date_from..date_to`` (None = open) in
     ``categories`` (None = all), with its first date there; sorted by id. Two queries,
     columns only (no ORM objects), so a year of papers loads in about a second."""
-    first: sa.Select[Any] = sa.select(
-        col(Announcement.arxiv_id).label("arxiv_id"), func.min(Announcement.date).label("first")
-    ).group_by(col(Announcement.arxiv_id))
+    conditions: list[Any] = []
     if categories is not None:
-        first = first.where(col(Announcement.category).in_(list(categories)))
+        conditions.append(col(Announcement.category).in_(list(categories)))
     if date_from is not None:
-        first = first.where(col(Announcement.date) >= date_from)
+        conditions.append(col(Announcement.date) >= date_from)
     if date_to is not None:
-        first = first.where(col(Announcement.date) <= date_to)
+        conditions.append(col(Announcement.date) <= date_to)
+    first = (
+        sa.select(col(Announcement.arxiv_id), func.min(Announcement.date).label("first"))
+        .where(*conditions)
+        .group_by(col(Announcement.arxiv_id))
+    )
     sub = first.subquery()
     stmt = sa.select(
         col(Paper.arxiv_id),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("ARXIVFILTER_CHROMIUM", "") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("ARXIVFILTER_TEST_CHROMIUM", "") or "/usr/bin/chromium"
 FLAGS = [
     "--headless",
     "--no-sandbox",
