@@ -7,9 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arxivfilter.cli import main
-from arxivfilter.web.build import CSP, permalink, safe_json
+from arxivfilter.report.escape import collapse
+from arxivfilter.web.build import CSP, clean, permalink, safe_json
 from tests.harness import files_under
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +124,13 @@ def test_site_dir_is_a_file_is_exit_5(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "blocker").write_text("x")
     monkeypatch.setenv("ARXIVFILTER_SITE_DIR", str(tmp_path / "blocker"))
     assert main(["site"]) == 5
+
+
+@given(
+    st.text(
+        alphabet=st.characters(codec="utf-8")
+        | st.sampled_from(list(" \t\n\u2028\u202e\x85\xa0\ufeff"))
+    )
+)
+def test_clean_is_collapse(text: str) -> None:
+    assert clean(text) == collapse(text)

@@ -87,11 +87,25 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _clean(text: str | None) -> str:
-    return collapse(text)
+# Anything ``collapse`` would change: controls, bidi controls, surrogates, any whitespace but
+# a single inner space. Stored text is normalised already, so most strings skip the work.
+_UNCLEAN = re.compile(
+    "[\x00-\x1f\x7f-\xa0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f\u2066-\u2069"
+    "\u3000\ufeff\ud800-\udfff]"
+)
 
 
-def _record(paper: store.PeriodPaper, judgement: store.JudgementRow) -> dict[str, Any] | None:
+def clean(text: str | None) -> str:
+    """:func:`report.escape.collapse` (one line, no controls or bidi overrides), fast when
+    there is nothing to do."""
+    if not text:
+        return ""
+    if text[0] == " " or text[-1] == " " or "  " in text or _UNCLEAN.search(text):
+        return collapse(text)
+    return text
+
+
+def _paper_part(paper: store.PeriodPaper) -> dict[str, Any] | None:
     try:
         ident, _ = parse_arxiv_id(paper.arxiv_id)
     except ValueError:
@@ -100,21 +114,28 @@ def _record(paper: store.PeriodPaper, judgement: store.JudgementRow) -> dict[str
         return None
     rec: dict[str, Any] = {
         "id": paper.arxiv_id,
-        "t": _clean(paper.title),
-        "a": [_clean(a) for a in paper.authors if _clean(a)],
-        "x": _clean(paper.abstract),
+        "t": clean(paper.title),
+        "a": [a for a in (clean(a) for a in paper.authors) if a],
+        "x": clean(paper.abstract),
         "d": paper.date.isoformat(),
-        "r": judgement.relevance if judgement.relevance is not None else 0,
-        "g": [_clean(t) for t in judgement.tags if _clean(t)],
     }
-    optional = {
-        "v": paper.version,
-        "c": _clean(paper.primary_category) or None,
-        "h": judgement.hype,
-        "s": _clean(judgement.tldr) or None,
-        "w": _clean(judgement.reason) or None,
-    }
-    rec.update({k: v for k, v in optional.items() if v is not None})
+    if paper.version is not None:
+        rec["v"] = paper.version
+    if paper.primary_category:
+        rec["c"] = clean(paper.primary_category)
+    return rec
+
+
+def _record(part: dict[str, Any], judgement: store.JudgementRow) -> dict[str, Any]:
+    rec = dict(part)
+    rec["r"] = judgement.relevance if judgement.relevance is not None else 0
+    rec["g"] = [t for t in (clean(t) for t in judgement.tags) if t]
+    if judgement.hype is not None:
+        rec["h"] = judgement.hype
+    if tldr := clean(judgement.tldr):
+        rec["s"] = tldr
+    if reason := clean(judgement.reason):
+        rec["w"] = reason
     return rec
 
 
@@ -123,6 +144,7 @@ def profile_records(
     profile: Profile,
     papers: Sequence[store.PeriodPaper],
     scorer: str,
+    parts: dict[str, dict[str, Any] | None],
 ) -> list[dict[str, Any]]:
     """The profile's judged papers: for each paper of the period, the judgement of its current
     text (the configured scorer's newest, else any newest, as the digests pick), newest date
@@ -135,11 +157,15 @@ def profile_records(
         held = best.get(j.arxiv_id)
         if held is None or (j.scorer == scorer, j.id) > (held.scorer == scorer, held.id):
             best[j.arxiv_id] = j
-    out = [
-        rec
-        for p in papers
-        if p.arxiv_id in best and (rec := _record(p, best[p.arxiv_id])) is not None
-    ]
+    out: list[dict[str, Any]] = []
+    for p in papers:
+        if p.arxiv_id not in best:
+            continue
+        if p.arxiv_id not in parts:
+            parts[p.arxiv_id] = _paper_part(p)
+        part = parts[p.arxiv_id]
+        if part is not None:
+            out.append(_record(part, best[p.arxiv_id]))
     out.sort(key=lambda r: (-dt.date.fromisoformat(r["d"]).toordinal(), -r["r"], r["id"]))
     return out
 
@@ -183,6 +209,11 @@ def _page(
         if newest
         else "no listing yet"
     )
+    intro_html = (
+        f'<details class="intro"><summary>What this profile looks for</summary><p>{_e(intro)}</p></details>'
+        if kind == "profile"
+        else f'<p class="intro">{_e(intro)}</p>'
+    )
     script_tags = "".join(f'<script defer src="{_e(src)}"></script>' for src in scripts)
     return f"""<!doctype html>
 <html lang="en">
@@ -201,7 +232,7 @@ def _page(
 <header>
 <h1>{_e(heading)}</h1>
 <nav aria-label="Profiles"><ul>{nav_items}</ul></nav>
-<p class="intro">{_e(intro)}</p>
+{intro_html}
 <p class="summary">{count} judged papers, {newest_text}.</p>
 </header>
 <main>
@@ -259,7 +290,10 @@ def build_site(
     papers = store.papers_in_period(session, categories, date_from=date_from, date_to=newest)
     names = sorted(p.name for p in profiles)
     by_name = {p.name: p for p in profiles}
-    records = {name: profile_records(session, by_name[name], papers, scorer) for name in names}
+    parts: dict[str, dict[str, Any] | None] = {}  # each paper's text cleaned once
+    records = {
+        name: profile_records(session, by_name[name], papers, scorer, parts) for name in names
+    }
 
     def put(rel: str, text: str) -> None:
         path = out / rel
@@ -296,7 +330,7 @@ def build_site(
                 ],
                 kind="profile",
                 heading=name,
-                intro=_clean(prof.description),
+                intro=clean(prof.description),
                 nav=nav,
                 tags=tags,
                 profiles=[name],
