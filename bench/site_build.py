@@ -101,13 +101,17 @@ def browse(page_path: Path, queries: int) -> None:
         page.locator("#status").filter(has_text="match").wait_for(timeout=60_000)
         typed_ms = (time.perf_counter() - t) * 1000
         browser.close()
-    print(f"browser: {papers:,} papers; page ready in {load_s:.1f} s (data loaded, first 100 shown)")
+    print(
+        f"browser: {papers:,} papers; page ready in {load_s:.1f} s (data loaded, first 100 shown)"
+    )
     print(f"  index build: {index_ms / 1000:.1f} s; JS heap {heap / 1e6:.0f} MB")
     print(
         f"  search: median {statistics.median(times):.1f} ms, worst {max(times):.1f} ms over "
         f"{queries} queries (hits {min(hits):,}-{max(hits):,})"
     )
-    print(f"  typing 'kv cache' to the re-rendered list (120 ms debounce included): {typed_ms:.0f} ms")
+    print(
+        f"  typing 'kv cache' to the re-rendered list (120 ms debounce included): {typed_ms:.0f} ms"
+    )
 
 
 def main() -> int:
