@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib
 import statistics
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from arxivfilter.config import load_profiles, load_settings
 from arxivfilter.web.build import build_site
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import scale  # bench/scale.py: the synthetic database
+scale = importlib.import_module("scale")  # bench/scale.py: the synthetic database
 
 QUERIES = [
     "kv cache",
