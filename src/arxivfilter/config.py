@@ -158,6 +158,7 @@ class ReportSettings(_Section):
 class SiteSettings(_Section):
     dir: str = "site"
     days: int = Field(default=0, ge=0)  # the kept period: 0 = every stored date
+    min_relevance: int = Field(default=0, ge=0, le=100)  # 0 = every judged paper
     page_size: int = Field(default=100, ge=10, le=5000)
 
 

@@ -134,3 +134,15 @@ def test_site_dir_is_a_file_is_exit_5(tmp_path: Path, monkeypatch: pytest.Monkey
 )
 def test_clean_is_collapse(text: str) -> None:
     assert clean(text) == collapse(text)
+
+
+def test_min_relevance_keeps_only_those_papers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    assert main(["run", "--source", str(DEMO), "--scorer", "local"]) == 0
+    monkeypatch.setenv("ARXIVFILTER_SITE__MIN_RELEVANCE", "70")
+    assert main(["site", "--profile", "llm-systems"]) == 0
+    papers = _data(Path("site"), "llm-systems")["papers"]
+    assert isinstance(papers, list) and papers
+    assert all(p["r"] >= 70 for p in papers) and len(papers) < 300

@@ -145,6 +145,7 @@ def profile_records(
     papers: Sequence[store.PeriodPaper],
     scorer: str,
     parts: dict[str, dict[str, Any] | None],
+    min_relevance: int = 0,
 ) -> list[dict[str, Any]]:
     """The profile's judged papers: for each paper of the period, the judgement of its current
     text (the configured scorer's newest, else any newest, as the digests pick), newest date
@@ -159,7 +160,7 @@ def profile_records(
             best[j.arxiv_id] = j
     out: list[dict[str, Any]] = []
     for p in papers:
-        if p.arxiv_id not in best:
+        if p.arxiv_id not in best or (best[p.arxiv_id].relevance or 0) < min_relevance:
             continue
         if p.arxiv_id not in parts:
             parts[p.arxiv_id] = _paper_part(p)
@@ -292,7 +293,10 @@ def build_site(
     by_name = {p.name: p for p in profiles}
     parts: dict[str, dict[str, Any] | None] = {}  # each paper's text cleaned once
     records = {
-        name: profile_records(session, by_name[name], papers, scorer, parts) for name in names
+        name: profile_records(
+            session, by_name[name], papers, scorer, parts, settings.site.min_relevance
+        )
+        for name in names
     }
 
     def put(rel: str, text: str) -> None:

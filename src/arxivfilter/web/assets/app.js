@@ -44,27 +44,49 @@
   });
 
   // ------------------------------------------------------------------ the index
+  // Built in the page from the same data the list shows. Small sites index at once; big
+  // ones in chunks in the background (the page stays responsive, the filters work at once,
+  // and a search waits for the index with a note in the status line).
+  var SYNC_LIMIT = 5000;
   var index = null;
-  function searchIndex() {
-    if (index === null) {
-      index = new MiniSearch({
-        idField: "n",
-        fields: ["t", "a", "x", "s"],
-        extractField: function (doc, name) {
-          var v = doc[name];
-          if (name === "n") return v;
-          return Array.isArray(v) ? v.join(" ") : v || "";
-        },
-        searchOptions: {
-          boost: { t: 3, s: 2, a: 2 },
-          prefix: true,
-          fuzzy: function (term) { return term.length > 4 ? 0.15 : false; },
-          combineWith: "AND",
-        },
-      });
-      index.addAll(docs);
+  var ready = false;
+  var indexing = null;
+  function newIndex() {
+    return new MiniSearch({
+      idField: "n",
+      fields: ["t", "a", "x", "s"],
+      extractField: function (doc, name) {
+        var v = doc[name];
+        if (name === "n") return v;
+        return Array.isArray(v) ? v.join(" ") : v || "";
+      },
+      searchOptions: {
+        boost: { t: 3, s: 2, a: 2 },
+        prefix: true,
+        fuzzy: function (term) { return term.length > 4 ? 0.15 : false; },
+        combineWith: "AND",
+      },
+    });
+  }
+  function buildIndex() {
+    if (indexing === null) {
+      index = newIndex();
+      if (docs.length <= SYNC_LIMIT) {
+        index.addAll(docs);
+        ready = true;
+        indexing = Promise.resolve(true);
+      } else {
+        indexing = index.addAllAsync(docs, { chunkSize: 2000 }).then(function () {
+          ready = true;
+          return true;
+        });
+      }
     }
-    return index;
+    return indexing;
+  }
+  function searchIndex() {
+    buildIndex();
+    return ready ? index : null;
   }
 
   // ------------------------------------------------------------------ state <-> URL
@@ -109,7 +131,9 @@
     var list;
     var hits = null;
     if (s.q) {
-      hits = searchIndex().search(s.q);
+      var idx = searchIndex();
+      if (idx === null) return null;  // still indexing: update() runs again when done
+      hits = idx.search(s.q);
       list = hits.map(function (h) { return docs[h.id]; });
     } else {
       list = docs.slice();
@@ -230,7 +254,14 @@
 
   function update(opts) {
     var s = state();
-    current = compute(s);
+    var list = compute(s);
+    if (!opts || !opts.keepUrl) writeUrl(s);
+    if (list === null) {
+      statusEl.textContent = "Indexing " + docs.length + " papers for search\u2026";
+      buildIndex().then(function () { update({ keepUrl: true }); showHash(); });
+      return;
+    }
+    current = list;
     results.replaceChildren();
     shown = 0;
     cursor = -1;
@@ -239,7 +270,6 @@
     statusEl.textContent = current.length === total
       ? total + " papers"
       : current.length + " of " + total + " papers match";
-    if (!opts || !opts.keepUrl) writeUrl(s);
   }
 
   function cards() {
@@ -337,11 +367,13 @@
   // The search tests and the bench time a query through this hook.
   globalThis.arxivfilterSite = {
     papers: function () { return docs.length; },
-    index: function () { searchIndex(); return true; },
-    search: function (q) { return searchIndex().search(q).length; },
+    ready: function () { return buildIndex(); },
+    search: function (q) { return index.search(q).length; },
   };
 
   readUrl();
   update({ keepUrl: true });
   showHash();
+  // index in the background once the first list is on screen
+  setTimeout(buildIndex, 0);
 })();
