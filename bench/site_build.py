@@ -105,7 +105,9 @@ def browse(page_path: Path, queries: int) -> None:
     print(
         f"browser: {papers:,} papers; page ready in {load_s:.1f} s (data loaded, first 100 shown)"
     )
-    print(f"  search index ready {index_ms / 1000:.1f} s after navigation; JS heap {heap / 1e6:.0f} MB")
+    print(
+        f"  search index ready {index_ms / 1000:.1f} s after navigation; JS heap {heap / 1e6:.0f} MB"
+    )
     print(
         f"  search: median {statistics.median(times):.1f} ms, worst {max(times):.1f} ms over "
         f"{queries} queries (hits {min(hits):,}-{max(hits):,})"
