@@ -62,8 +62,10 @@
       },
       searchOptions: {
         boost: { t: 3, s: 2, a: 2 },
-        prefix: true,
-        fuzzy: function (term) { return term.length > 4 ? 0.15 : false; },
+        // as you type: only the last word is a prefix; one typo forgiven in long words
+        prefix: function (term, i, terms) { return i === terms.length - 1 && term.length >= 2; },
+        fuzzy: function (term) { return term.length >= 6 ? 0.2 : false; },
+        maxFuzzy: 1,
         combineWith: "AND",
       },
     });
