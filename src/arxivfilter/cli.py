@@ -698,7 +698,7 @@ def schedule(
         finally:
             app.close()
 
-    scheduling.serve(settings, job)
+    raise typer.Exit(scheduling.serve(settings, job))
 
 
 @cli.command()

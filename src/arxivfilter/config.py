@@ -90,6 +90,7 @@ class LlmSettings(_Section):
     timeout_seconds: float = Field(default=120.0, gt=0)
     retry_attempts: int = Field(default=6, ge=1)
     retry_max_seconds: float = Field(default=600.0, gt=0)
+    run_wait_max_seconds: float = Field(default=1200.0, gt=0)
     abstract_chars: int = Field(default=3000, ge=200)
     papers_per_call: int = Field(default=1, ge=1, le=50)
     prefilter: float = Field(default=1.0, gt=0, le=1.0)

@@ -654,7 +654,13 @@ def run(
             if error is exc:
                 raise
             raise error from exc
-        except BaseException:  # KeyboardInterrupt, SystemExit: the process is being stopped
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under ``schedule``
+            with app.session() as session:
+                store.finish_run(
+                    session, run_row, status="interrupted", exit_code=130, message="interrupted"
+                )
+            raise
+        except BaseException:  # SystemExit: the process is being stopped
             with app.session() as session:
                 store.finish_run(
                     session, run_row, status="failed", exit_code=1, message="interrupted"

@@ -2,25 +2,29 @@
 
 A cron trigger in ``[schedule] timezone`` (America/New_York) after the RSS feeds are
 rebuilt; ``coalesce`` plus a misfire grace time means a machine that slept through the
-run time catches up once when it wakes; SIGINT/SIGTERM shut the scheduler down cleanly.
+run time catches up once when it wakes.
+
+The scheduler's thread only says "due"; the run itself happens in the main thread, so
+SIGTERM stops it exactly as Ctrl-C stops ``arxivfilter run``: the signal raises
+:class:`Terminated` (a KeyboardInterrupt) wherever the run is, the run is recorded
+``interrupted`` and the command exits 130. Idle, the first SIGTERM/SIGINT stops the
+scheduler (exit 0). Further signals while stopping are logged and ignored, so the
+run's record is always closed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MISSED,
-    JobExecutionEvent,
-)
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from arxivfilter.config import Settings
@@ -81,11 +85,14 @@ def next_run(settings: Settings, now: dt.datetime | None = None) -> dt.datetime 
     return trigger.get_next_fire_time(None, now)
 
 
-def build_scheduler(settings: Settings, job: Callable[[], Any]) -> BlockingScheduler:
-    """A scheduler with the nightly job: one instance at a time, coalesced, with a grace time."""
+def build_scheduler(
+    settings: Settings, job: Callable[[], Any], scheduler: BaseScheduler | None = None
+) -> BaseScheduler:
+    """A (background) scheduler with the nightly job: one instance at a time, coalesced,
+    with a grace time."""
     trigger = make_trigger(settings)
-    scheduler = BlockingScheduler(timezone=ZoneInfo(settings.schedule.timezone))
-    scheduler.add_job(
+    sched = scheduler or BackgroundScheduler(timezone=ZoneInfo(settings.schedule.timezone))
+    sched.add_job(
         job,
         trigger,
         id=JOB_ID,
@@ -95,37 +102,73 @@ def build_scheduler(settings: Settings, job: Callable[[], Any]) -> BlockingSched
         replace_existing=True,
     )
 
-    def _report(event: JobExecutionEvent) -> None:
-        nxt = scheduler.get_job(JOB_ID)
-        when = nxt.next_run_time.isoformat() if nxt and nxt.next_run_time else None
-        if event.code == EVENT_JOB_MISSED:
-            log.warning("scheduled run missed (beyond the misfire grace time)", next_run=when)
-        elif event.exception is not None:
-            log.error("scheduled run failed", error=str(event.exception), next_run=when)
-        elif event.retval:
-            log.error("scheduled run finished with an error", exit_code=event.retval, next_run=when)
-        else:
-            log.info("scheduled run finished", exit_code=event.retval, next_run=when)
+    def _missed(_event: JobExecutionEvent) -> None:
+        log.warning("scheduled run missed (beyond the misfire grace time)")
 
-    scheduler.add_listener(_report, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-    return scheduler
+    sched.add_listener(_missed, EVENT_JOB_MISSED)
+    return sched
 
 
-def serve(settings: Settings, job: Callable[[], Any]) -> None:
-    """Run until SIGINT/SIGTERM; logs the next run time at start and after each run."""
-    scheduler = build_scheduler(settings, job)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: stops a run as Ctrl-C does (exit 130)."""
+
+
+def serve(
+    settings: Settings,
+    job: Callable[[], Any],
+    *,
+    scheduler: BaseScheduler | None = None,
+    ready: Callable[[], None] | None = None,
+) -> int:
+    """Run ``job`` in the main thread each time the cron fires, until SIGINT/SIGTERM.
+
+    Returns 0 after a stop while idle; a signal during a run raises :class:`Terminated`
+    (or KeyboardInterrupt) out of the job, after the job's own clean-up. ``scheduler`` and
+    ``ready`` are for tests (a scheduler whose trigger fires now; called once listening).
+    """
+    due = threading.Event()
+    sched = build_scheduler(settings, due.set, scheduler)
+
+    def _ignore(signum: int, _frame: object) -> None:
+        log.warning("already stopping", signal=signal.Signals(signum).name)
 
     def _stop(signum: int, _frame: object) -> None:
-        log.info("stopping the scheduler", signal=signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+        name = signal.Signals(signum).name
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _ignore)  # the clean-up below must not be cut short
+        log.info("stopping the scheduler", signal=name)
+        raise Terminated(name) if signum == signal.SIGTERM else KeyboardInterrupt(name)
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    when = next_run(settings)
-    log.info(
-        "scheduler started",
-        cron=settings.schedule.cron,
-        timezone=settings.schedule.timezone,
-        next_run=when.isoformat() if when else None,
-    )
-    scheduler.start()
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        sched.start()
+        when = next_run(settings)
+        log.info(
+            "scheduler started",
+            cron=settings.schedule.cron,
+            timezone=settings.schedule.timezone,
+            next_run=when.isoformat() if when else None,
+        )
+        if ready is not None:
+            ready()
+        while True:
+            try:
+                while not due.wait(1.0):
+                    pass
+            except KeyboardInterrupt:  # idle: a clean stop
+                return 0
+            due.clear()
+            code = job()
+            nxt = sched.get_job(JOB_ID)
+            when_s = nxt.next_run_time.isoformat() if nxt and nxt.next_run_time else None
+            if code:
+                log.error("scheduled run finished with an error", exit_code=code, next_run=when_s)
+            else:
+                log.info("scheduled run finished", exit_code=code, next_run=when_s)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _ignore)
+        if sched.running:
+            sched.shutdown(wait=False)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -24,9 +24,9 @@ from arxivfilter.score.llm import (
     LlmScorer,
     build_llm_client,
     build_llm_scorer,
-    retry_after_seconds,
 )
 from arxivfilter.score.prompt import TRUNCATION_MARKER
+from arxivfilter.transport import retry_after as retry_after_seconds
 from tests import harness
 
 BASE = "http://llm.test/v1"
@@ -117,14 +117,17 @@ class Harness:
         self.sleeps: list[float] = []
         self.saved: list[str] = []
         self.stored = stored_mode
+        self.now = 0.0  # time moves only when the scorer sleeps
 
         async def sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
+            self.now += seconds
 
         self.scorer = LlmScorer(
             build_llm_client(s),
             s,
             sleep=sleep,
+            clock=lambda: self.now,
             load_mode=lambda: self.stored,
             save_mode=self.saved.append,
         )
@@ -478,7 +481,15 @@ def run_with(
 ) -> Sink:
     """Judge with an injected sleep; fails instead of hanging if the run deadlocks."""
     sink = sink or Sink()
-    scorer = LlmScorer(build_llm_client(s), s, sleep=sleep, load_mode=lambda: stored_mode)
+    now = [0.0]  # time moves only when the scorer sleeps
+
+    async def timed(seconds: float) -> None:
+        now[0] += seconds
+        await sleep(seconds)
+
+    scorer = LlmScorer(
+        build_llm_client(s), s, sleep=timed, clock=lambda: now[0], load_mode=lambda: stored_mode
+    )
     asyncio.run(asyncio.wait_for(scorer.judge(PROFILE, papers, sink), 5))
     return sink
 
@@ -668,7 +679,7 @@ def test_build_client_uses_our_httpx_client() -> None:
     assert client.api_key == DUMMY_API_KEY
     assert str(client.base_url).startswith(BASE)
     assert client._client.timeout.read == 90.0
-    pool = client._client._transport._pool  # type: ignore[attr-defined]
+    pool = client._client._transport._inner._pool  # type: ignore[attr-defined]
     assert pool._max_connections >= 12
     s.llm.base_url = ""
     with pytest.raises(UsageError):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import json
 import random
@@ -32,6 +31,16 @@ import tenacity
 from arxivfilter import __version__
 from arxivfilter.config import ArxivSettings
 from arxivfilter.errors import StorageError, UpstreamError
+from arxivfilter.transport import (
+    ARXIV_CAPS,
+    ARXIV_DEFAULT_CAP,
+    BadBody,
+    CappedTransport,
+    deadline_transport,
+    describe_seconds,
+    parse_retry_after,
+    total_deadline,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -84,23 +93,7 @@ class _Retryable(Exception):
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = now or dt.datetime.now(dt.UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - now).total_seconds())
+        self.gave_up: str | None = None  # why the retry budget cannot cover the next wait
 
 
 def user_agent(contact: str) -> str:
@@ -172,7 +165,12 @@ class ArxivClient:
         self.client = client or httpx.Client(
             headers={"User-Agent": user_agent(settings.contact)},
             timeout=httpx.Timeout(settings.timeout_seconds),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            transport=CappedTransport(
+                deadline_transport(
+                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)
+                ),
+                self.cap_for,
+            ),
             follow_redirects=True,
         )
         if client is not None:
@@ -195,9 +193,20 @@ class ArxivClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def cap_for(self, url: httpx.URL) -> int:
+        """The body cap of the endpoint ``url`` belongs to (see ``transport.ARXIV_CAPS``)."""
+        text = str(url)
+        s = self.settings
+        for kind, base in (("rss", s.rss_url), ("api", s.api_url), ("oai", s.oai_url)):
+            if base and text.startswith(base):
+                return ARXIV_CAPS[kind]
+        if s.listing_url and text.startswith(s.listing_url):
+            return ARXIV_CAPS["listing"]
+        return ARXIV_DEFAULT_CAP
+
     # -- retry policy -------------------------------------------------------------
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
+    def _pause(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         base = min(60.0, 2.0**state.attempt_number)
         pause = base + self._jitter() * base
@@ -207,6 +216,34 @@ class ArxivClient:
             elif exc.status in (429, 503):
                 pause = max(pause, self.settings.retry_after_default_seconds)
         return pause
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        # tenacity asks for the wait before it asks :meth:`_stop`
+        self._next_pause = self._pause(state)
+        return self._next_pause
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        """Out of attempts, out of time, or asked to wait longer than the budget has left.
+
+        The time used is the larger of the wall time since the first attempt and the waits
+        already planned (so an injected sleep that does not really sleep still counts).
+        """
+        if state.attempt_number >= self.settings.retry_attempts:
+            return True
+        used = max(state.seconds_since_start or 0.0, self._planned)
+        left = self.settings.retry_max_seconds - used
+        pause = self._next_pause
+        exc = state.outcome.exception() if state.outcome else None
+        if pause > left:
+            if isinstance(exc, _Retryable):
+                exc.gave_up = (
+                    f"the server asked to wait {describe_seconds(pause)}, more than the "
+                    f"{max(left, 0.0):.0f} s left of the retry budget "
+                    f"([arxiv] retry_max_seconds = {self.settings.retry_max_seconds:g})"
+                )
+            return True
+        self._planned += pause
+        return False
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -227,10 +264,11 @@ class ArxivClient:
         validate: Callable[[bytes], str | None] | None = None,
     ) -> RawResponse:
         """GET ``url`` politely. ``validate(body)`` returns an error text to retry on (blank, non-XML)."""
+        self._planned = 0.0
+        self._next_pause = 0.0
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(self.settings.retry_attempts)
-            | tenacity.stop_after_delay(self.settings.retry_max_seconds),
+            stop=self._stop,
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=self._before_sleep,
@@ -239,8 +277,9 @@ class ArxivClient:
         try:
             return retrying(self._attempt, url, archive_dir, validate)
         except _Retryable as exc:
+            why = exc.gave_up or "gave up after retries"
             raise UpstreamError(
-                f"arXiv stayed unavailable for {url}: {exc} (gave up after retries)",
+                f"arXiv stayed unavailable for {url}: {exc} ({why})",
                 url=url,
                 status=exc.status,
             ) from None
@@ -251,7 +290,15 @@ class ArxivClient:
         self.limiter.wait()
         self.requests += 1
         try:
-            resp = self.client.get(url)
+            with total_deadline(self.settings.timeout_seconds):
+                resp = self.client.get(url)
+        except BadBody as exc:  # too large, a gzip bomb: broken upstream, nothing archived
+            raise UpstreamError(f"arXiv sent an unusable response: {exc}", url=url) from None
+        except httpx.TimeoutException as exc:
+            raise _Retryable(
+                f"{type(exc).__name__}: no complete answer within "
+                f"{self.settings.timeout_seconds:g} s ([arxiv] timeout_seconds)"
+            ) from None
         except httpx.TransportError as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
         raw = RawResponse(

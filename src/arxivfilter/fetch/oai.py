@@ -127,7 +127,8 @@ def iter_pages(
     """Fetch and parse ``ListRecords`` pages (``fetch(url) -> body``), following tokens.
 
     Start from ``resumption_token`` to resume an interrupted harvest. A token repeated by
-    the server, or a chain longer than ``max_pages``, raises FeedError.
+    the server, a page with no record that still hands out a token (a server that would
+    page on forever), or a chain longer than ``max_pages``, raises FeedError (exit 3).
     """
     token = resumption_token
     seen: set[str] = set()
@@ -144,6 +145,12 @@ def iter_pages(
         token = page.resumption_token
         if token is None:
             return
+        if not page.records:
+            raise FeedError(
+                f"OAI-PMH page at {url} holds no record but a resumptionToken: "
+                "a broken upstream (it would page on without end)",
+                url=url,
+            )
         if token in seen:
             raise FeedError(f"OAI-PMH resumptionToken {token!r} repeated at {url}", url=url)
         seen.add(token)

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import datetime as dt
-import email.utils
 import random
 import re
 import time
@@ -46,8 +44,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
     wait_exponential_jitter,
 )
 from tenacity.wait import wait_base
@@ -56,6 +52,7 @@ from arxivfilter.config import Profile, Settings
 from arxivfilter.errors import UpstreamError, UsageError
 from arxivfilter.models import JudgementResult, LlmCall, PaperText
 from arxivfilter.score.base import JudgementSink
+from arxivfilter.score.pacing import Pacer, WaitTooLong, limit_header
 from arxivfilter.score.prompt import (
     Templates,
     load_templates,
@@ -67,6 +64,13 @@ from arxivfilter.score.prompt import (
 )
 from arxivfilter.score.questions import FULL, Question
 from arxivfilter.score.sampling import key_fields, request_fields
+from arxivfilter.transport import (
+    LLM_REPLY_CAP,
+    AsyncCappedTransport,
+    BadBody,
+    describe_seconds,
+    retry_after,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +112,11 @@ def build_llm_client(
         limits = httpx.Limits(
             max_connections=llm.concurrency + 2, max_keepalive_connections=llm.concurrency
         )
-        http_client = httpx.AsyncClient(timeout=timeout, limits=limits)
+        # bodies stop at LLM_REPLY_CAP (a gzip bomb inflates no further); see transport.py
+        http_client = httpx.AsyncClient(
+            timeout=timeout,
+            transport=AsyncCappedTransport(httpx.AsyncHTTPTransport(limits=limits), LLM_REPLY_CAP),
+        )
     # The SDK accepts legacy httpx objects at runtime (it converts them); its annotations
     # name only httpx2.
     return openai.AsyncOpenAI(
@@ -178,8 +186,27 @@ class _Redactor:
         return _KEY_LIKE.sub(r"\1-[redacted]", text)
 
 
+@dataclass
+class _CallBudget:
+    """One logical call's retry budget (its tenacity loop runs in one task)."""
+
+    started: float
+    planned: float = 0.0  # waits planned so far
+    next_wait: float = 0.0  # what tenacity sleeps
+    pause: float = 0.0  # the whole wait before the next attempt (pacer pause included)
+    pacer_pause: float = 0.0  # the shared pause the last 429 set
+    gave_up: str | None = None
+
+
+_CALL: contextvars.ContextVar[_CallBudget] = contextvars.ContextVar("call_budget")
+
+
 class _Refused(Exception):
     """The server refused the requested ``response_format``."""
+
+
+class _TotalTimeout(Exception):
+    """An attempt that got no complete answer within ``timeout_seconds`` (a dripping server)."""
 
 
 class _CallFailed(Exception):
@@ -209,39 +236,13 @@ class _Job:
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, _TotalTimeout):
         return True
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return not isinstance(exc.__cause__, BadBody)
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     return False
-
-
-def retry_after_seconds(
-    headers: httpx.Headers | None, now: dt.datetime | None = None
-) -> float | None:
-    """Seconds asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max((when - (now or dt.datetime.now(dt.UTC))).total_seconds(), 0.0)
 
 
 def _body_text(exc: openai.APIStatusError) -> str:
@@ -362,6 +363,8 @@ class LlmScorer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = _Slots(self._llm.concurrency)
         self._mode_lock = asyncio.Lock()
+        # one pause and pace for every call (score/pacing.py)
+        self.pacer = Pacer(clock, self._sleep, max_wait=self._llm.run_wait_max_seconds)
         self.answered = 0  # calls that got any HTTP status back
         self.attempts = 0  # HTTP attempts started
 
@@ -596,14 +599,52 @@ class LlmScorer:
     # ------------------------------------------------------------------ HTTP
 
     def _wait(self, state: RetryCallState) -> float:
+        """The wait before the next attempt (tenacity asks this before :meth:`_stop`).
+
+        After a 429 the wait is the shared pause the pacer set, slept in ``Pacer.turn``, so
+        tenacity's own wait is 0; ``Retry-After`` on other answers is honoured here.
+        """
+        budget = _CALL.get()
         exc = state.outcome.exception() if state.outcome else None
         response = getattr(exc, "response", None)
-        after = retry_after_seconds(response.headers if response is not None else None)
-        if after is not None:
-            return min(
-                after + random.uniform(0, min(after * 0.1, 1.0)), self._llm.retry_max_seconds
+        after = retry_after(response.headers if response is not None else None)
+        if isinstance(exc, openai.APIStatusError) and exc.status_code == 429:
+            budget.pause, budget.next_wait = budget.pacer_pause, 0.0
+        elif after is not None:
+            budget.pause = budget.next_wait = after + random.uniform(0, min(after * 0.1, 1.0))
+        else:  # our own backoff never outlasts the budget: cut to what is left
+            left = self._llm.retry_max_seconds - max(
+                self._clock() - budget.started, budget.planned, 0.0
             )
-        return min(float(self._backoff(state)), self._llm.retry_max_seconds)
+            budget.pause = budget.next_wait = min(float(self._backoff(state)), max(left, 0.0))
+        return budget.next_wait
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """Out of attempts, or the next wait does not fit in what is left of the call's budget.
+
+        Time used is the larger of the wall time and the waits planned so far (an injected
+        sleep that does not really sleep still counts).
+        """
+        budget = _CALL.get()
+        if state.attempt_number >= self._llm.retry_attempts:
+            return True
+        used = max(self._clock() - budget.started, budget.planned, 0.0)
+        left = self._llm.retry_max_seconds - used
+        if left <= 0:
+            return True
+        if budget.pause > left:
+            budget.gave_up = (
+                f"the server asked to wait {describe_seconds(budget.pause)}, more than the "
+                f"{left:.0f} s left of the call's retry budget "
+                f"([llm] retry_max_seconds = {self._llm.retry_max_seconds:g})"
+            )
+            return True
+        budget.planned += budget.pause
+        return False
+
+    async def _nap(self, seconds: float) -> None:
+        if seconds > 0:  # after a 429 the pause is slept in Pacer.turn
+            await self._sleep(seconds)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -623,19 +664,19 @@ class LlmScorer:
             return True
         if isinstance(exc, openai.APIStatusError):
             response: Any = exc.response  # the SDK annotates httpx2; ours is httpx
-            return exc.status_code == 429 or retry_after_seconds(response.headers) is not None
+            return exc.status_code == 429 or retry_after(response.headers) is not None
         return False
 
     async def _send(
         self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
     ) -> _Reply:
         """One logical call with tenacity retries; raises _CallFailed, _Refused or UpstreamError."""
+        _CALL.set(_CallBudget(started=self._clock()))
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self._llm.retry_attempts)
-            | stop_after_delay(self._llm.retry_max_seconds),
+            stop=self._stop,
             wait=self._wait,
-            sleep=self._sleep,
+            sleep=self._nap,
             before_sleep=self._before_sleep,
             reraise=True,
         )
@@ -644,8 +685,10 @@ class LlmScorer:
                 with attempt:
                     return await self._attempt(job, messages, mode, n_papers)
         except openai.APIStatusError as exc:
-            raise _CallFailed(self._redact(self._describe(exc)) or "", answered=True) from None
-        except openai.APIConnectionError as exc:
+            why = _CALL.get().gave_up
+            message = self._describe(exc) + (f" ({why})" if why else "")
+            raise _CallFailed(self._redact(message) or "", answered=True) from None
+        except (openai.APIConnectionError, _TotalTimeout) as exc:
             failure = _CallFailed(self._redact(self._describe(exc)) or "", answered=False)
             if self.answered == 0:
                 raise UpstreamError(
@@ -657,6 +700,8 @@ class LlmScorer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, _TotalTimeout):
+            return str(exc)
         if isinstance(exc, openai.APITimeoutError):
             return f"timed out after {self._llm.timeout_seconds:g} s"
         if isinstance(exc, openai.APIConnectionError):
@@ -709,15 +754,37 @@ class LlmScorer:
             await slot.acquire()  # already held, unless back from a backoff
         if job.fatal is not None:  # a 401 or an empty quota seen by another task: send nothing
             raise job.fatal
+        paced = await self.pacer.turn()  # the shared pause and pace (score/pacing.py)
+        if job.fatal is not None:
+            raise job.fatal
         self.attempts += 1
         started = self._clock()
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                **self._request_args(job, messages, mode)
-            )
+            # httpx's timeouts are per read: this bounds the whole attempt (a dripping server)
+            async with asyncio.timeout(self._llm.timeout_seconds):
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    **self._request_args(job, messages, mode)
+                )
         except openai.APIStatusError as exc:
             self.answered += 1
             body = _body_text(exc)
+            headers: Any = exc.response.headers
+            if exc.status_code == 429 and not _is_quota(exc, body):
+                try:
+                    _CALL.get().pacer_pause = self.pacer.rate_limited(
+                        paced, retry_after(headers), limit_header(headers)
+                    )
+                except WaitTooLong as stop:
+                    job.sink.llm_call(
+                        self._call(
+                            job, mode, n_papers, http_status=429, status="error",
+                            raw_reply=self._redact(body[:RAW_REPLY_CHARS]),
+                            error=str(stop),
+                        )
+                    )  # fmt: skip
+                    raise UpstreamError(str(stop), url=self._base_url, status=429) from None
+            else:
+                self.pacer.accepted(paced)
             message = self._redact(self._describe(exc))
             refused = mode != "text" and is_format_refusal(exc.status_code, body)
             job.sink.llm_call(
@@ -749,7 +816,13 @@ class LlmScorer:
             if refused:
                 raise _Refused(message) from None
             raise
-        except openai.APIConnectionError as exc:
+        except (openai.APIConnectionError, TimeoutError) as exc:
+            failure: BaseException = exc
+            if isinstance(exc, TimeoutError):
+                failure = _TotalTimeout(
+                    f"timed out after {self._llm.timeout_seconds:g} s "
+                    "(no complete answer in that time; [llm] timeout_seconds)"
+                )
             job.sink.llm_call(
                 self._call(
                     job,
@@ -757,10 +830,18 @@ class LlmScorer:
                     n_papers,
                     latency_ms=int((self._clock() - started) * 1000),
                     status="error",
-                    error=self._redact(self._describe(exc)),
+                    error=self._redact(self._describe(failure)),
                 )
             )
+            if isinstance(exc.__cause__, BadBody):  # too large, a gzip bomb: a broken server
+                raise UpstreamError(
+                    f"the LLM server at {self._base_url} sent an unusable reply: {exc.__cause__}",
+                    url=self._base_url,
+                ) from None
+            if failure is not exc:
+                raise failure from None
             raise
+        self.pacer.accepted(paced)
         self.answered += 1
         latency = int((self._clock() - started) * 1000)
         body = raw.http_response.text
