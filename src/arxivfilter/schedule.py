@@ -139,7 +139,8 @@ def serve(
         log.info("stopping the scheduler", signal=name)
         raise Terminated(name) if signum == signal.SIGTERM else KeyboardInterrupt(name)
 
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop)
     try:
         sched.start()
         when = next_run(settings)
@@ -166,9 +167,9 @@ def serve(
             else:
                 log.info("scheduled run finished", exit_code=code, next_run=when_s)
     finally:
+        # signals stay ignored (SIG_IGN, which outlives the interpreter's own clean-up, where
+        # Python handlers are reset): the command is ending; a late one must not cut it short
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, _ignore)
+            signal.signal(sig, signal.SIG_IGN)
         if sched.running:
             sched.shutdown(wait=False)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

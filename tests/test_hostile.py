@@ -1,0 +1,282 @@
+"""A hostile upstream, for real over loopback: slow, huge, rate-limited, or wrong in a
+valid-looking way. One stand-in server process (tests/hostile_server.py) serves every fault;
+budgets are made small so no test waits long, and each would hang or pass on the old code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arxivfilter.config import Profile, Settings, load_settings
+from arxivfilter.errors import FeedError, UpstreamError
+from arxivfilter.fetch.http import ArxivClient, Limiter
+from arxivfilter.fetch.oai import iter_pages
+from arxivfilter.models import JudgementResult, LlmCall, PaperText
+from arxivfilter.score.llm import LlmScorer, build_llm_client
+from arxivfilter.transport import MIB
+from tests import hostile_server
+from tests.fakes import FakeClock
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = Profile(name="p", description="Systems for large models.", threshold=70, tags={})
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("hostile")
+    with hostile_server.serve(
+        folder, HOSTILE_DRIP_SECONDS="0.3", HOSTILE_HUGE_MIB="80", HOSTILE_BOMB_MIB="200"
+    ) as url:
+        yield url
+
+
+def arxiv(url: str, **env: str) -> tuple[ArxivClient, FakeClock]:
+    base = {
+        "ARXIVFILTER_ARXIV__RSS_URL": f"{url}/",
+        "ARXIVFILTER_ARXIV__TIMEOUT_SECONDS": "1",
+        "ARXIVFILTER_ARXIV__RETRY_MAX_SECONDS": "60",
+        "ARXIVFILTER_ARXIV__RETRY_ATTEMPTS": "3",
+    }
+    settings = load_settings(env={**base, **env})
+    clock = FakeClock()
+    client = ArxivClient(
+        settings.arxiv,
+        limiter=Limiter(3.0, clock=clock.clock, sleep=clock.sleep),
+        sleep=clock.sleep,
+    )
+    return client, clock
+
+
+# --------------------------------------------------------------------------- arXiv
+
+
+def test_arxiv_retry_after_beyond_the_budget_gives_up_without_sleeping(hostile: str) -> None:
+    """429 Retry-After: 100000 is more than the 60 s budget: exit 3 at once, no 27-hour sleep."""
+    client, clock = arxiv(hostile)
+    with pytest.raises(UpstreamError, match="asked to wait 100000 s") as info:
+        client.get(f"{hostile}/retry-long/rss/cs.DC")
+    assert info.value.exit_code == 3
+    assert client.retry_waited == 0 and client.requests == 1
+
+
+def test_arxiv_retry_after_in_year_9999_is_no_overflow(hostile: str) -> None:
+    """503 Retry-After: Fri, 31 Dec 9999 ...: a clear exit 3, no OverflowError traceback."""
+    client, _clock = arxiv(hostile)
+    with pytest.raises(UpstreamError, match="asked to wait") as info:
+        client.get(f"{hostile}/retry-date/rss/cs.DC")
+    assert info.value.exit_code == 3 and client.retry_waited == 0
+
+
+def test_arxiv_dripping_body_hits_the_total_deadline(hostile: str) -> None:
+    """One byte every 0.3 s (each read well inside the 1 s timeout): cut off at 1 s per attempt."""
+    client, _clock = arxiv(hostile, ARXIVFILTER_ARXIV__RETRY_ATTEMPTS="2")
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="no complete answer within 1 s"):
+        client.get(f"{hostile}/drip/rss/cs.DC")
+    assert client.requests == 2
+    assert time.monotonic() - started < 10  # the body alone takes 20 s to drip
+
+
+@pytest.mark.parametrize("mode", ["huge", "bomb"])
+def test_arxiv_oversized_body_is_refused_and_not_archived(
+    hostile: str, mode: str, tmp_path: Path
+) -> None:
+    """80 MiB streamed, or 200 MiB inflated from a gzip bomb: exit 3, nothing archived."""
+    client, _clock = arxiv(hostile)
+    archive = tmp_path / "raw"
+    with pytest.raises(UpstreamError, match="more than 64 MiB") as info:
+        client.get(f"{hostile}/{mode}/rss/cs.DC", archive_dir=archive)
+    assert info.value.exit_code == 3
+    assert client.requests == 1  # a broken upstream is not asked again
+    assert not archive.exists() or not any(archive.iterdir())
+
+
+def test_oai_empty_page_with_a_token_is_a_broken_upstream(hostile: str) -> None:
+    """Pages with no record but ever new resumption tokens: stop at the first (exit 3)."""
+    client, _clock = arxiv(hostile)
+    pages = iter_pages(lambda u: client.get(u).body, f"{hostile}/oai-endless/oai", set_spec="cs")
+    with pytest.raises(FeedError, match="no record but a resumptionToken") as info:
+        list(pages)
+    assert info.value.exit_code == 3 and client.requests == 1
+
+
+# --------------------------------------------------------------------------- LLM
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.results: dict[str, JudgementResult] = {}
+        self.calls: list[LlmCall] = []
+
+    def judgement(self, paper: PaperText, result: JudgementResult) -> None:
+        self.results[paper.arxiv_id] = result
+
+    def llm_call(self, call: LlmCall) -> None:
+        self.calls.append(call)
+
+    def may_start_call(self) -> bool:
+        return True
+
+
+def papers(n: int) -> list[PaperText]:
+    return [
+        PaperText(
+            arxiv_id=f"2601.{i:05d}",
+            title=f"Paper {i}",
+            abstract=f"Serving system {i}.",
+            categories=["cs.DC"],
+            text_hash=f"h{i}",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def llm_settings(url: str, mode: str, **env: str) -> Settings:
+    base = {
+        "OPENAI_BASE_URL": f"{url}/{mode}/v1",
+        "OPENAI_API_KEY": "sk-proj-Zq8vT3mK9wLx2Rb7Hc4Nd1Fs6Gj0Pe5Yu",
+        "ARXIVFILTER_MODEL": "hostile",
+        "ARXIVFILTER_LLM__TIMEOUT_SECONDS": "1",
+        "ARXIVFILTER_LLM__RETRY_MAX_SECONDS": "3",
+        "ARXIVFILTER_LLM__RETRY_ATTEMPTS": "2",
+        "ARXIVFILTER_LLM__CONCURRENCY": "2",
+    }
+    return load_settings(env={**base, **env})
+
+
+def judge(settings: Settings, items: list[PaperText], **hooks: Any) -> tuple[Sink, LlmScorer]:
+    sink = Sink()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    scorer = LlmScorer(build_llm_client(settings), settings, sleep=sleep, **hooks)
+
+    async def go() -> None:
+        try:
+            await asyncio.wait_for(scorer.judge(PROFILE, items, sink), 20)
+        finally:
+            await scorer._client.close()
+
+    asyncio.run(go())
+    return sink, scorer
+
+
+def test_llm_dripping_reply_hits_the_total_deadline(hostile: str) -> None:
+    """A completion sent one byte every 0.3 s: each attempt ends at 1 s; no answer = exit 3."""
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="timed out after 1 s") as info:
+        judge(llm_settings(hostile, "llm-drip"), papers(4))
+    assert info.value.exit_code == 3
+    assert time.monotonic() - started < 15  # the reply alone takes over a minute
+
+
+@pytest.mark.parametrize("mode", ["llm-huge", "llm-bomb"])
+def test_llm_oversized_reply_is_a_broken_upstream(hostile: str, mode: str) -> None:
+    """A chat completion of 80 MiB, or a gzip bomb: stopped at the 4 MiB cap, exit 3."""
+    with pytest.raises(UpstreamError, match=r"unusable reply.*more than 4 MiB") as info:
+        judge(llm_settings(hostile, mode), papers(2))
+    assert info.value.exit_code == 3
+
+
+def test_llm_huge_retry_after_ends_the_run_saying_why(hostile: str) -> None:
+    """Every call answered 429 Retry-After: 100000: the run stops at once (exit 3), saying why."""
+    with pytest.raises(UpstreamError, match=r"asks to wait 100000 s.*run_wait_max_seconds") as info:
+        judge(llm_settings(hostile, "llm-retry-long"), papers(8))
+    assert info.value.exit_code == 3
+
+
+# --------------------------------------------------------------------------- schedule
+
+SCHEDULE_SCRIPT = textwrap.dedent(
+    """
+    import datetime as dt, sys
+    from apscheduler.triggers.date import DateTrigger
+    from arxivfilter import cli, schedule
+    schedule.make_trigger = lambda settings: DateTrigger(
+        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.5)
+    )
+    schedule.next_run = lambda settings, now=None: None
+    sys.exit(cli.main(["schedule", "--scorer", "local"]))
+    """
+)
+
+
+def _run_status(db: Path) -> list[tuple[str, int | None]]:
+    if not db.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return [(r[0], r[1]) for r in conn.execute("SELECT status, exit_code FROM runs")]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+
+
+def test_schedule_sigterm_interrupts_the_run_like_ctrl_c(hostile: str, tmp_path: Path) -> None:
+    """SIGTERM during a scheduled run (arXiv dripping): run recorded interrupted, exit 130;
+    a second SIGTERM while it stops changes nothing (never exit 0 with the run left running)."""
+    db = tmp_path / "af.db"
+    env = {
+        **os.environ,
+        "ARXIVFILTER_DB_URL": f"sqlite:///{db}",
+        "ARXIVFILTER_LOCK_FILE": str(tmp_path / "af.lock"),
+        "ARXIVFILTER_RAW_DIR": str(tmp_path / "raw"),
+        "ARXIVFILTER_DIGESTS_DIR": str(tmp_path / "digests"),
+        "ARXIVFILTER_ARXIV__RSS_URL": f"{hostile}/drip/rss/",
+        "ARXIVFILTER_ARXIV__TIMEOUT_SECONDS": "30",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCHEDULE_SCRIPT],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while ("running", None) not in _run_status(db):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the scheduled run never started"
+            time.sleep(0.1)
+        time.sleep(0.5)  # inside the dripping fetch
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert _run_status(db) == [("interrupted", 130)]
+    assert b"Traceback" not in err
+
+
+def test_caps_are_far_above_the_largest_real_responses(samples: Path) -> None:
+    """The caps leave room: the largest recorded response is at most a twentieth of its cap."""
+    from arxivfilter.transport import ARXIV_CAPS
+
+    largest = {
+        "rss": max(p.stat().st_size for p in (samples / "B_rss_feeds").rglob("*.xml")),
+        "oai": max(p.stat().st_size for p in (samples / "C_oai_pmh").rglob("*.xml")),
+        "api": max(p.stat().st_size for p in (samples / "A_api_atom").rglob("*.xml")),
+    }
+    for kind, size in largest.items():
+        assert size * 20 < ARXIV_CAPS[kind], (kind, size / MIB)
