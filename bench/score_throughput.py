@@ -13,7 +13,8 @@ scored for one shipped profile through ``score.stage.score_papers`` with the rea
 ``LlmScorer`` (structured output, tenacity retries, the semaphore and the httpx client of
 ``score/llm.py``), then scored again at once.
 
-Printed: wall time; calls (by HTTP status) and the peak concurrency the stub saw; the ideal
+Printed: wall time; calls (by HTTP status); with a limit, the share of requests answered 429
+and wall time over calls / limit (the issue's floor: 200 calls at 60 a minute = 200 s) and the peak concurrency the stub saw; the ideal
 wall time and the ratio to it; tokens per paper from the stub's reported usage (4 characters
 per token; the system message counts as cached from its second sighting); cost per 1,000
 papers at the gpt-4.1-nano and gpt-4.1-mini prices of the shipped config; papers lost to the
@@ -226,6 +227,15 @@ def main() -> int:
         f"ideal: {ideal:.2f} s (concurrency floor {conc_floor:.2f} s, rate-limit floor "
         f"{rate_floor:.2f} s); wall / ideal = {wall / ideal:.3f} (target <= 1.25)"
     )
+    limited = int(statuses.get("429", 0))
+    requests = int(first["calls"])
+    if args.rpm:
+        floor = needed / args.rpm * 60.0
+        print(
+            f"rate limit: {requests} requests, {limited} answered 429 "
+            f"({limited / max(requests, 1):.1%}; target <= 10 %); wall / (calls / limit) = "
+            f"{wall:.1f} / {floor:.1f} s = {wall / floor:.3f} (target <= 1.25)"
+        )
     print(
         f"tokens per paper: prompt {counts.prompt_tokens / n:.1f} (cached "
         f"{counts.cached_tokens / n:.1f}), completion {counts.completion_tokens / n:.1f}"

@@ -318,7 +318,35 @@ def _fetch_range(app: App, opts: Options, cats: list[str], summary: FetchSummary
     return summary
 
 
+def sane_entries(entries: Sequence[Entry], now: dt.datetime) -> list[Entry]:
+    """Entries fit to store: a record whose id is no arXiv id (non-ASCII digits, a path) or
+    whose version is absurd gets one warning and is skipped; records dated after today in
+    New York are refused with one warning per date (a replayed 2099 would re-anchor feeds)."""
+    from arxivfilter.text import record_problem
+
+    today = dates.ny_today(now)
+    kept: list[Entry] = []
+    future: Counter[dt.date] = Counter()
+    for e in entries:
+        problem = record_problem(e.arxiv_id, e.version)
+        if problem:
+            log.warning("record skipped", reason=problem)
+        elif e.announce_date is not None and e.announce_date > today:
+            future[e.announce_date] += 1
+        else:
+            kept.append(e)
+    for day, n in sorted(future.items()):
+        log.warning(
+            "records dated after today (New York) refused",
+            date=day.isoformat(),
+            records=n,
+            today=today.isoformat(),
+        )
+    return kept
+
+
 def _store(app: App, entries: Sequence[Entry], opts: Options, summary: FetchSummary) -> None:
+    entries = sane_entries(entries, app.now())
     with app.session() as session:
         counts = store.store_entries(
             session, entries, categories=opts.categories, default_date=opts.date

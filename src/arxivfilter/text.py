@@ -28,8 +28,11 @@ _MAX_PASSES = 8  # normalise repeats until stable; real text settles in one or t
 _ID_RE = re.compile(
     r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/|oai:arxiv\.org:)?(?:arxiv:)?"
     r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?(?:\.pdf)?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII digits only: "２５１２.９００１０" is no id
 )
+#: The highest version a record may carry (arXiv's highest are in the tens); above it a
+#: record is refused rather than stored (a 23-digit version overflows SQLite's INTEGER).
+MAX_VERSION = 1000
 # arXiv categories: "cs.DC", "math.CO", "hep-th", "astro-ph.GA", "cond-mat.mes-hall", "q-bio.NC"
 _CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
 _ARCHIVES = {
@@ -187,9 +190,24 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     s = raw.strip()
     m = _ID_RE.match(s)
     if not m:
-        raise ValueError(f"not an arXiv id: {raw!r}")
-    version = int(m.group("v")) if m.group("v") else None
-    return m.group("id"), version
+        raise ValueError(f"not an arXiv id: {raw[:80]!r}")
+    v = m.group("v")
+    if v is not None and (len(v) > 6 or not 0 < int(v) <= MAX_VERSION):
+        raise ValueError(f"not a plausible arXiv version: {raw[:80]!r}")
+    return m.group("id"), int(v) if v is not None else None
+
+
+def record_problem(arxiv_id: str, version: int | None) -> str | None:
+    """Why a parsed record cannot be stored (an id that is no arXiv id, an absurd version)."""
+    try:
+        ident, _ = parse_arxiv_id(arxiv_id)
+    except ValueError as exc:
+        return str(exc)
+    if ident != arxiv_id:
+        return f"not an arXiv id: {arxiv_id[:80]!r}"
+    if version is not None and not 0 < version <= MAX_VERSION:
+        return f"not a plausible arXiv version: v{str(version)[:30]}"
+    return None
 
 
 def is_category(value: str) -> bool:

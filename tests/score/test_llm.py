@@ -300,16 +300,29 @@ def test_json_cut_off_mid_string_then_fixed(api: Any) -> None:
     assert "not valid JSON" in bodies(route)[1]["messages"][3]["content"]
 
 
-def test_out_of_range_numbers_clamped_and_invented_tags_dropped(api: Any) -> None:
-    """Scores of -5 and 250 are clamped to 0 and 100; tags outside the vocabulary are dropped."""
-    answer = {**GOOD, "relevance": -5, "hype": 250, "tags": ["serving", "blockchain", "KV-cache"]}
+def test_invented_tags_dropped(api: Any) -> None:
+    """Tags outside the vocabulary are dropped (and logged); the judgement stands."""
+    answer = {**GOOD, "tags": ["serving", "blockchain", "KV-cache"]}
     chat(api, [reply(answer)])
     with capture_logs() as logs:
         sink = Harness(settings()).run([paper(1)])
     got = sink.results["2501.00001"]
-    assert (got.status, got.relevance, got.hype) == ("ok", 0, 100)
+    assert got.status == "ok"
     assert got.tags == ["serving", "kv-cache"]
     assert any(e.get("tags") == ["blockchain"] for e in logs)
+
+
+def test_out_of_range_numbers_get_one_follow_up_then_fail(api: Any) -> None:
+    """relevance 1e9 (and hype 250 after the follow-up) are invalid: failed, never 100."""
+    route = chat(
+        api, [reply({**GOOD, "relevance": 1e9}), reply({**GOOD, "relevance": 50, "hype": 250})]
+    )
+    sink = Harness(settings()).run([paper(1)])
+    got = sink.results["2501.00001"]
+    assert (got.status, got.relevance) == ("failed", None)
+    assert "integer from 0 to 100" in (got.error or "")
+    assert route.call_count == 2
+    assert [c.status for c in sink.calls] == ["invalid", "invalid"]
 
 
 def test_long_abstract_cut_before_sending(api: Any) -> None:

@@ -146,11 +146,11 @@ def test_answer_schema_restricts_tags_and_ranges() -> None:
     json.dumps(batch)
 
 
-def test_parse_clamps_drops_and_trims() -> None:
-    """Numbers are clamped, invented tags dropped (and logged), text trimmed to its limits."""
+def test_parse_drops_invented_tags_and_trims() -> None:
+    """Invented tags are dropped (and logged), text trimmed to its limits."""
     answer = {
-        "relevance": -5,
-        "hype": 250,
+        "relevance": 0,
+        "hype": 100,
         "tags": ["KV-Cache", "blockchain", "serving", "serving", "hardware", "quantization"],
         "tldr": " ".join(["word"] * 80),
         "reason": "line one\nline two " + "x " * 400,
@@ -166,6 +166,38 @@ def test_parse_clamps_drops_and_trims() -> None:
     assert "\n" not in got.reason
     assert len(got.reason) <= P.REASON_CHARS
     assert any(e.get("tags") == ["blockchain"] for e in logs)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        '"relevance": 1e9',
+        '"relevance": -5',
+        '"relevance": Infinity',
+        '"relevance": NaN',
+        '"relevance": "95"',
+        '"relevance": 69.5',
+        '"hype": 250',
+        '"hype": 7.25',
+        '"confidence": 99',
+    ],
+)
+def test_answers_outside_the_schema_are_invalid_never_clamped(field: str) -> None:
+    """An out-of-range, fractional, string or infinite score, or a field the schema forbids,
+    is an invalid answer (one follow-up, then failed), never a confident 100."""
+    base = {"relevance": 80, "hype": 10, "tags": [], "tldr": "t", "reason": "r"}
+    key = field.split(":")[0].strip('"')
+    body = json.dumps({k: v for k, v in base.items() if k != key})
+    content = body[:-1] + ", " + field + "}"
+    results, errors = P.parse_answer(content, PROFILE, ["a"])
+    assert results == {} and list(errors) == ["a"]
+
+
+def test_a_huge_one_word_tldr_is_cut_in_characters() -> None:
+    """One 200,000-character 'word' is one word: the TL;DR is capped in characters too."""
+    answer = {"relevance": 80, "hype": 10, "tags": [], "tldr": "x" * 200_000, "reason": "r"}
+    results, _ = P.parse_answer(json.dumps(answer), PROFILE, ["a"])
+    assert len(results["a"].tldr or "") <= P.TLDR_CHARS
 
 
 @pytest.mark.parametrize(
@@ -189,7 +221,7 @@ def test_parse_rejects_unusable_answers(content: str, message: str) -> None:
 
 def test_parse_extracts_json_from_prose_and_fences() -> None:
     """Text mode: a JSON object inside prose or a ```json fence is found."""
-    body = {"relevance": 71.6, "hype": "40", "tags": "serving", "tldr": "t", "reason": "r"}
+    body = {"relevance": 72, "hype": 40.0, "tags": ["serving"], "tldr": "t", "reason": "r"}
     for content in (
         f"Here you go:\n```json\n{json.dumps(body)}\n```\nHope that helps {{not json}}",
         f"My judgement is {json.dumps(body)} as requested.",

@@ -48,6 +48,7 @@ TEMPLATE_FILES: tuple[str, ...] = (
 ANSWER_VERSION = 1
 MAX_TAGS = 3
 TLDR_WORDS = 50
+TLDR_CHARS = 400  # 50 words, in characters too: one 200,000-character "word" is cut
 REASON_CHARS = 300
 TITLE_CHARS = 500
 CHARS_PER_TOKEN = 4
@@ -291,15 +292,20 @@ def extract_json(content: str) -> Any:
 
 
 def _score(value: Any, key: str) -> int:
-    if isinstance(value, bool) or value is None:
-        raise AnswerError(f"{key!r} must be a number from 0 to 100, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise AnswerError(f"{key!r} must be a number from 0 to 100, got {value!r}") from None
-    if math.isnan(number):
-        raise AnswerError(f"{key!r} must be a number from 0 to 100, got NaN")
-    return round(min(max(number, 0.0), 100.0))
+    """An integer from 0 to 100, as the schema says: anything else is an invalid answer.
+
+    Never clamped or rounded: ``1e9``, ``-5``, ``Infinity``, ``"95"`` and ``69.5`` are
+    rejected (a JSON number with no fraction, ``95.0``, is the integer 95, as JSON Schema
+    counts it).
+    """
+    bad = AnswerError(f"{key!r} must be an integer from 0 to 100, got {str(value)[:40]!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise bad
+    if not 0 <= value <= 100:
+        raise bad
+    return int(value)
 
 
 def _words(text: str, limit: int) -> str:
@@ -317,27 +323,33 @@ def _text(value: Any, key: str) -> str:
     return value
 
 
+#: The keys an answer may hold ("id" only in a many-paper answer's entries).
+_FIELDS = frozenset({"id", "relevance", "hype", "tags", "tldr", "reason"})
+
+
 def normalise_judgement(data: Any, profile: Profile, *, paper_id: str = "") -> JudgementResult:
-    """Validate one paper's answer: clamp numbers, keep only vocabulary tags, trim text."""
+    """Validate one paper's answer strictly against the schema (integers 0-100, no extra
+    field, tags a list of strings), keep only vocabulary tags, cut the text to its caps."""
     if not isinstance(data, dict):
         raise AnswerError("the answer must be a JSON object")
     missing = [k for k in ("relevance", "hype", "tldr", "reason") if k not in data]
     if missing:
         raise AnswerError(f"missing field(s): {', '.join(missing)}")
+    extra = sorted(str(k)[:40] for k in data if k not in _FIELDS)
+    if extra:
+        raise AnswerError(f"field(s) the schema does not allow: {', '.join(extra[:5])}")
     relevance = _score(data["relevance"], "relevance")
     hype = _score(data["hype"], "hype")
-    tldr = _words(_text(data["tldr"], "tldr"), TLDR_WORDS)
+    tldr = cut_text(_words(_text(data["tldr"], "tldr"), TLDR_WORDS), TLDR_CHARS, " …")
     reason = cut_text(" ".join(_text(data["reason"], "reason").split()), REASON_CHARS, " …")
-    raw_tags = data.get("tags") or []
-    if isinstance(raw_tags, str):
-        raw_tags = [raw_tags]
-    if not isinstance(raw_tags, list):
+    raw_tags = data.get("tags", [])
+    if not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags):
         raise AnswerError("'tags' must be a list of strings")
     vocab = {t.casefold(): t for t in profile.tags}
     tags: list[str] = []
     dropped: list[str] = []
     for tag in raw_tags:
-        known = vocab.get(str(tag).strip().casefold()) if isinstance(tag, str | int) else None
+        known = vocab.get(tag.strip().casefold())
         if known is None:
             dropped.append(str(tag)[:40])
         elif known not in tags:

@@ -22,11 +22,14 @@ from arxivfilter import store
 from arxivfilter.config import Profile
 from arxivfilter.models import Judgement, JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.base import Scorer
+from arxivfilter.score.prompt import MAX_TAGS, REASON_CHARS, TLDR_CHARS, cut_text
 from arxivfilter.text import normalise
 
 log = structlog.get_logger(__name__)
 
 PriceFn = Callable[[LlmCall], float | None]
+TAG_CHARS = 64
+ERROR_CHARS = 1000
 # NUL (PostgreSQL refuses it) and lone surrogates (UTF-8 cannot encode them), which a
 # server's JSON escapes can produce
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -35,6 +38,12 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 def _clean(text: str | None) -> str | None:
     """Model or server text made storable: normalised (NFC, one line, no controls)."""
     return None if text is None else normalise(text)
+
+
+def _capped(text: str | None, limit: int) -> str | None:
+    """Reader-facing text bounded in characters, whichever scorer wrote it."""
+    cleaned = _clean(text)
+    return None if cleaned is None else cut_text(cleaned, limit, " …")
 
 
 def _storable(text: str | None) -> str | None:
@@ -171,10 +180,10 @@ class StoreSink:
                 status=result.status,
                 relevance=result.relevance,
                 hype=result.hype,
-                tags=list(result.tags),
-                tldr=_clean(result.tldr),
-                reason=_clean(result.reason),
-                error=_clean(result.error),
+                tags=[t[:TAG_CHARS] for t in result.tags[:MAX_TAGS]],
+                tldr=_capped(result.tldr, TLDR_CHARS),
+                reason=_capped(result.reason, REASON_CHARS),
+                error=_capped(result.error, ERROR_CHARS),
                 run_id=self.run_id,
             ),
         )
