@@ -187,7 +187,9 @@ class Run(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     command: str = Field(max_length=32)
-    status: str = Field(default="running", max_length=16)  # running|ok|failed|crashed|aborted|interrupted
+    status: str = Field(
+        default="running", max_length=16
+    )  # running|ok|failed|crashed|aborted|interrupted
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     profiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
