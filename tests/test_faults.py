@@ -373,10 +373,9 @@ def test_json_cut_off_twice_fails_saying_not_json(source: Path, llm: FakeLlm) ->
     assert "JSON" in (judgements()[IDS[1]][4] or "")
 
 
-def test_scores_out_of_range_are_clamped_and_invented_tags_dropped(
-    source: Path, llm: FakeLlm
-) -> None:
-    """-5 and 250 are stored as 0 and 100; tags outside the profile's vocabulary are dropped."""
+def test_scores_out_of_range_fail_and_invented_tags_are_dropped(source: Path, llm: FakeLlm) -> None:
+    """250 and -5 are outside the schema: failed after one follow-up (exit 1), never stored as
+    a confident 100; in-range answers keep only the profile's tags."""
     vocabulary = set(load_profiles(["llm-inference"])[0].tags)
     answer = {
         "relevance": 250,
@@ -386,6 +385,9 @@ def test_scores_out_of_range_are_clamped_and_invented_tags_dropped(
         "reason": "r",
     }
     llm.default_fault = lambda _r, _p: completion(answer)
+    assert score_run(source).exit_code == 1
+    assert {row[:3] for row in judgements().values()} == {("failed", None, None)}
+    llm.default_fault = lambda _r, _p: completion({**answer, "relevance": 100, "hype": 0})
     assert score_run(source).exit_code == 0
     for status, relevance, hype, tags, _ in judgements().values():
         assert (status, relevance, hype) == ("ok", 100, 0)

@@ -280,3 +280,68 @@ def test_caps_are_far_above_the_largest_real_responses(samples: Path) -> None:
     }
     for kind, size in largest.items():
         assert size * 20 < ARXIV_CAPS[kind], (kind, size / MIB)
+
+
+# --------------------------------------------------------------------------- trust
+
+KEY = "sk-proj-Zq8vT3mK9wLx2Rb7Hc4Nd1Fs6Gj0Pe5Yu"
+CORE = KEY.removeprefix("sk-proj-")
+
+
+def leaks(text: str | None) -> list[str]:
+    """Every run of 6 characters of the key's secret part found in ``text``."""
+    text = text or ""
+    return [CORE[i : i + 6] for i in range(len(CORE) - 5) if CORE[i : i + 6] in text]
+
+
+def test_llm_out_of_range_answer_fails_after_one_follow_up(hostile: str) -> None:
+    """relevance 1e9 over the wire: invalid, one follow-up (also 1e9), then failed; never 100."""
+    sink, _ = judge(llm_settings(hostile, "llm-values"), papers(1))
+    got = sink.results["2601.00001"]
+    assert (got.status, got.relevance) == ("failed", None)
+    assert [c.status for c in sink.calls] == ["invalid", "invalid"]
+
+
+def test_llm_echoing_the_key_without_its_prefix_is_masked(hostile: str) -> None:
+    """A server quoting the key minus 'sk-proj-' in TL;DR and reason: nothing of it is kept."""
+    sink, _ = judge(llm_settings(hostile, "llm-echo"), papers(2))
+    for result in sink.results.values():
+        assert result.status == "ok"
+        assert not leaks(result.tldr) and not leaks(result.reason)
+    for call in sink.calls:
+        assert not leaks(call.raw_reply) and not leaks(call.error)
+
+
+def test_masker_catches_the_secret_part_and_fragments_at_cuts() -> None:
+    """The key without its prefix, a 7-character piece at a cut, a piece inside a word,
+    and URL credentials are all masked; ordinary text is left alone."""
+    from arxivfilter.logs import SecretMasker
+
+    masker = SecretMasker([KEY])
+    samples = [
+        f"token {CORE} echoed",
+        f"cut here: {CORE[:7]}",
+        f"{CORE[-5:]} was the start of this text",
+        f"x{CORE[10:22]}y in a word",
+        f"Bearer {KEY}",
+    ]
+    for text in samples:
+        assert not leaks(masker.mask(text)), text
+    assert CORE[:5] not in masker.mask(f"the end {CORE[:5]}")
+    assert masker.mask("postgresql://af:hunter2pw@db/x") == "postgresql://af:****@db/x"
+    assert masker.mask("A paper on KV caches and serving.") == "A paper on KV caches and serving."
+
+
+def test_config_masks_credentials_in_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    """`arxivfilter config` never prints the password of a base or database URL."""
+    from arxivfilter.cli import main
+
+    os.environ["OPENAI_BASE_URL"] = "https://proxyuser:topsecretpw@proxy.example/v1"
+    os.environ["ARXIVFILTER_DB_URL"] = "postgresql+psycopg://af:hunter2pw@db.example/af"
+    try:
+        assert main(["config"]) == 0
+    finally:
+        del os.environ["OPENAI_BASE_URL"], os.environ["ARXIVFILTER_DB_URL"]
+    out = capsys.readouterr()
+    assert "topsecretpw" not in out.out + out.err and "hunter2pw" not in out.out + out.err
+    assert "proxyuser:****@proxy.example" in out.out

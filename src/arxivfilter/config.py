@@ -25,6 +25,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from arxivfilter.errors import ConfigError, UsageError
+from arxivfilter.logs import mask_url_credentials
 
 log = structlog.get_logger(__name__)
 
@@ -476,9 +477,9 @@ def effective_config(settings: Settings) -> list[tuple[str, str, str]]:
             if (section, key) in SECRET_KEYS and value:
                 shown = "****" + str(value)[-4:] if len(str(value)) > 8 else "****"
             elif isinstance(value, list | dict):
-                shown = json.dumps(value)
+                shown = mask_url_credentials(json.dumps(value))
             else:
-                shown = str(value)
+                shown = mask_url_credentials(str(value))  # a base or database URL's password
             rows.append(
                 (f"{section}.{key}", shown, settings.origins.get(f"{section}.{key}", "default"))
             )

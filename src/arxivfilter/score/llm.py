@@ -50,6 +50,7 @@ from tenacity.wait import wait_base
 
 from arxivfilter.config import Profile, Settings
 from arxivfilter.errors import UpstreamError, UsageError
+from arxivfilter.logs import SecretMasker
 from arxivfilter.models import JudgementResult, LlmCall, PaperText
 from arxivfilter.score.base import JudgementSink
 from arxivfilter.score.pacing import Pacer, WaitTooLong, limit_header
@@ -89,8 +90,6 @@ _CONTEXT_LENGTH = re.compile(
     re.IGNORECASE,
 )
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object", re.IGNORECASE)
-_KEY_LIKE = re.compile(r"\b(sk|sess)-[A-Za-z0-9_\-*.]{6,}")
-_BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 
 
 def build_llm_client(
@@ -170,20 +169,16 @@ def display_url(url: object) -> str:
 
 
 class _Redactor:
-    """Removes the API key (and anything shaped like one) from text we keep or show."""
+    """Removes the API key (and anything shaped like one) from text we keep or show:
+    the one masker of ``logs.SecretMasker``, marking with ``[redacted]``."""
 
     def __init__(self, *secrets: str) -> None:
-        self._secrets = sorted(
-            {s for s in secrets if s and s != DUMMY_API_KEY and len(s) >= 4}, key=len
+        self._masker = SecretMasker(
+            [s for s in secrets if s and s != DUMMY_API_KEY], marker="[redacted]"
         )
 
     def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        for secret in reversed(self._secrets):
-            text = text.replace(secret, "[redacted]")
-        text = _BEARER.sub(r"\1[redacted]", text)
-        return _KEY_LIKE.sub(r"\1-[redacted]", text)
+        return None if text is None else self._masker.mask(text)
 
 
 @dataclass
@@ -778,7 +773,7 @@ class LlmScorer:
                     job.sink.llm_call(
                         self._call(
                             job, mode, n_papers, http_status=429, status="error",
-                            raw_reply=self._redact(body[:RAW_REPLY_CHARS]),
+                            raw_reply=(self._redact(body) or '')[:RAW_REPLY_CHARS],
                             error=str(stop),
                         )
                     )  # fmt: skip
@@ -795,7 +790,7 @@ class LlmScorer:
                     latency_ms=int((self._clock() - started) * 1000),
                     http_status=exc.status_code,
                     status="refused" if refused else "error",
-                    raw_reply=self._redact(body[:RAW_REPLY_CHARS]),
+                    raw_reply=(self._redact(body) or "")[:RAW_REPLY_CHARS],
                     error=message,
                 )
             )
@@ -852,7 +847,7 @@ class LlmScorer:
             completion = raw.parse()
             choice = completion.choices[0]
         except Exception as exc:
-            call.raw_reply = self._redact(body[:RAW_REPLY_CHARS])
+            call.raw_reply = (self._redact(body) or "")[:RAW_REPLY_CHARS]
             return _Reply(
                 content=None,
                 call=call,
@@ -865,7 +860,7 @@ class LlmScorer:
             details = usage.prompt_tokens_details
             call.cached_tokens = details.cached_tokens if details is not None else None
         content = choice.message.content
-        call.raw_reply = self._redact((content or "")[:RAW_REPLY_CHARS])
+        call.raw_reply = (self._redact(content or "") or "")[:RAW_REPLY_CHARS]
         note = None
         refusal = getattr(choice.message, "refusal", None)
         if refusal:
