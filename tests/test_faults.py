@@ -1056,3 +1056,33 @@ def test_negative_max_cost_on_the_command_line_is_exit_2(
     code, _, err = cli(capsys, "run", "--source", str(source), "--max-cost", "-1")
     assert code == 2
     assert "--max-cost must be 0 or more" in error_line(err)
+
+
+def test_a_kill_between_call_and_judgement_never_re_pays(
+    source: Path, llm: FakeLlm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill as paper 3's judgement is stored: its paid reply is not kept without the
+    judgement, and the resumed run pays only for the papers with no judgement."""
+    from arxivfilter import store
+
+    real = store.save_judgement
+
+    def dying(session: Any, judgement: Any) -> Any:
+        if judgement.arxiv_id == IDS[2]:
+            raise KeyboardInterrupt  # as SIGKILL would, between the two commits
+        return real(session, judgement)
+
+    monkeypatch.setattr(store, "save_judgement", dying)
+    with pytest.raises(KeyboardInterrupt):
+        score_run(source, ARXIVFILTER_LLM__CONCURRENCY="1")
+    monkeypatch.setattr(store, "save_judgement", real)
+    ok_calls = {
+        json.loads(r[0])[0]
+        for r in sqlite3.connect(db_path(llm_settings())).execute(
+            "SELECT arxiv_ids FROM llm_calls WHERE status = 'ok'"
+        )
+    }
+    assert ok_calls == set(judgements())  # every kept paid reply has its judgement
+    paid_before = len(llm.requests)
+    assert score_run(source).exit_code == 0
+    assert len(llm.requests) - paid_before == len(IDS) - len(ok_calls)

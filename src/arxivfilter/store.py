@@ -568,10 +568,14 @@ def save_judgement(session: Session, judgement: Judgement) -> Judgement:
     return judgement
 
 
-def save_llm_call(session: Session, call: LlmCall) -> None:
+def save_llm_call(session: Session, call: LlmCall, *, commit: bool = True) -> None:
+    """Log one LLM call. ``commit=False`` leaves it to the next commit of the session: the
+    judgement its reply decides, so a kill between the two never keeps a paid reply whose
+    judgement is lost (the resumed run would pay for it again)."""
     try:
         session.add(call)
-        session.commit()
+        if commit:
+            session.commit()
     except OperationalError as exc:
         session.rollback()
         raise StorageError(

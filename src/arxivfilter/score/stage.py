@@ -205,7 +205,9 @@ class StoreSink:
             call.cache_key = self.keys[call.arxiv_ids[0]]
         call.profile = call.profile or self.profile.name
         call.base_url = call.base_url or self.base_url
-        store.save_llm_call(self.session, call)
+        # a reply (ok, or invalid before its follow-up) is committed with the judgement it
+        # decides; a failed request is committed at once (no judgement may follow it)
+        store.save_llm_call(self.session, call, commit=call.status not in ("ok", "invalid"))
         log.debug(
             "llm call",
             profile=call.profile,
