@@ -345,3 +345,37 @@ def test_config_masks_credentials_in_urls(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr()
     assert "topsecretpw" not in out.out + out.err and "hunter2pw" not in out.out + out.err
     assert "proxyuser:****@proxy.example" in out.out
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_a_database_corrupted_mid_file_is_exit_5_everywhere_and_never_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A page of the runs table overwritten: run, runs, show and export all exit 5, and the
+    file is byte for byte what it was (checked with quick_check before anything writes)."""
+    from arxivfilter.cli import main
+
+    source = ROOT / "tests" / "fixtures" / "feeds" / "export.jsonl"
+    db = Path("data/arxivfilter.db")
+    assert main(["run", "--source", str(source), "--scorer", "local", "--categories", "all"]) == 0
+    conn = sqlite3.connect(db)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page : root * page] = b"\xa5" * page
+    db.write_bytes(bytes(data))
+    before = db.read_bytes()
+    capsys.readouterr()
+    for args in (
+        ["run", "--source", str(source), "--scorer", "local", "--categories", "all"],
+        ["runs"],
+        ["show", "2602.20217"],
+        ["export", "--date", "2026-02-24"],
+    ):
+        assert main(args) == 5, args
+        err = capsys.readouterr().err
+        assert "corrupt" in err and "Traceback" not in err, (args, err)
+    assert db.read_bytes() == before

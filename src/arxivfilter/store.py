@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = Tru
                     f"cannot create the database folder for {db_path}: {exc.strerror}"
                 ) from exc
         kwargs["connect_args"] = {"timeout": busy_timeout}
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+            check_integrity(Path(db_path))
     try:
         engine = create_engine(url, **kwargs)
     except ImportError as exc:  # the URL's driver (DBAPI) is not installed
@@ -83,6 +86,31 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = Tru
     if migrate_now:
         migrate(engine)
     return engine
+
+
+def check_integrity(path: Path) -> None:
+    """``PRAGMA quick_check`` on an existing SQLite file, read-only, before anything writes
+    to it: a file corrupted mid-way is a StorageError (exit 5) for every command, and is
+    left exactly as it was. (About 0.1 s for 100 MB; ``bench/scale.py`` prints it.)"""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return  # another process is writing: its own checks apply
+        raise StorageError(f"the database {path} cannot be read: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"the database {path} is corrupt: {exc}") from None
+    if rows != ["ok"]:
+        detail = "; ".join(str(r) for r in rows)[:300]
+        raise StorageError(
+            f"the database {path} is corrupt (quick_check: {detail}); restore it from a copy"
+        )
 
 
 #: driver module -> the extra of this package that installs it
