@@ -378,6 +378,15 @@ def main() -> int:
             f"size: {size / 1e6:.1f} MB, {size / 1e6 / (args.papers / 1000):.2f} MB per 1,000 papers "
             f"({len(profiles)} profile(s) judged by the LLM, with the llm_calls rows)"
         )
+        checks = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            store.check_integrity(db)  # what every command pays before it opens the database
+            checks.append(time.perf_counter() - t0)
+        print(
+            f"integrity check (PRAGMA quick_check, before any write): first {checks[0]:.3f} s, "
+            f"best {min(checks):.3f} s"
+        )
         with engine.connect() as conn:
             try:  # SQLite's dbstat table: bytes per table with its indexes
                 rows = conn.execute(

@@ -379,3 +379,97 @@ def test_a_database_corrupted_mid_file_is_exit_5_everywhere_and_never_written(
         err = capsys.readouterr().err
         assert "corrupt" in err and "Traceback" not in err, (args, err)
     assert db.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- ids
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from arxivfilter.text import MAX_VERSION, parse_arxiv_id, record_problem  # noqa: E402
+
+ASCII_DIGIT = st.sampled_from("0123456789")
+UNICODE_DIGIT = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+
+
+@given(st.text(max_size=60))
+def test_id_parser_raises_only_value_error(raw: str) -> None:
+    """Any text: an (id, version) with ASCII digits and a sane version, or ValueError."""
+    try:
+        ident, version = parse_arxiv_id(raw)
+    except ValueError:
+        return
+    assert ident.isascii() and record_problem(ident, version) is None
+
+
+@given(
+    st.text(ASCII_DIGIT, min_size=4, max_size=4),
+    st.text(ASCII_DIGIT, min_size=5, max_size=5),
+    st.integers(min_value=1, max_value=MAX_VERSION),
+)
+def test_id_parser_round_trips_real_ids(month: str, number: str, version: int) -> None:
+    assert parse_arxiv_id(f"arXiv:{month}.{number}v{version}") == (f"{month}.{number}", version)
+
+
+@given(st.integers(min_value=MAX_VERSION + 1, max_value=10**40))
+def test_absurd_versions_are_refused_not_overflowed(version: int) -> None:
+    """v99999999999999999999999 is no version: ValueError (the record is skipped), never an
+    integer too large for SQLite."""
+    with pytest.raises(ValueError, match="version"):
+        parse_arxiv_id(f"2512.90010v{version}")
+    assert record_problem("2512.90010", version) is not None
+
+
+@given(st.lists(UNICODE_DIGIT, min_size=1, max_size=3), st.integers(min_value=0, max_value=8))
+def test_non_ascii_digits_are_no_id(digits: list[str], at: int) -> None:
+    """'２５１２.９００１０', '٢٥٠١.٠٠٠١٢': Unicode digits anywhere in the id are refused."""
+    chars = list("2512.90010")
+    for i, d in enumerate(digits):
+        pos = (at + i) % len(chars)
+        if chars[pos] != ".":
+            chars[pos] = d
+    raw = "".join(chars)
+    if raw.isascii():
+        return
+    with pytest.raises(ValueError):
+        parse_arxiv_id(raw)
+    assert record_problem(raw, None) is not None
+
+
+def test_replayed_hostile_records_are_skipped_with_one_warning_each(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In a replay: a fullwidth-digit id, an Arabic-digit id, an absurd version and a record
+    dated 2099 are skipped with a warning each; the good record is stored; nothing crashes."""
+    import json as _json
+
+    from arxivfilter.cli import main
+
+    good = {"schema": 1, "arxiv_id": "2602.20217", "version": 1, "title": "Good", "authors": ["A"],
+            "abstract": "Fine.", "categories": ["cs.DC"], "primary_category": "cs.DC",
+            "comment": None, "announcements": [{"date": "2026-02-24", "category": "cs.DC", "type": "new"}]}  # fmt: skip
+    bad = [
+        {**good, "arxiv_id": "２５１２.９００１０", "title": "Fullwidth"},
+        {**good, "arxiv_id": "٢٥٠١.٠٠٠١٢", "title": "Arabic"},
+        {**good, "arxiv_id": "2602.20218", "version": 99999999999999999999999, "title": "Absurd"},
+        {
+            **good,
+            "arxiv_id": "2602.20219",
+            "title": "Future",
+            "announcements": [{"date": "2099-01-01", "category": "cs.DC", "type": "new"}],
+        },  # fmt: skip
+    ]
+    path = Path("hostile.jsonl")
+    path.write_text("".join(_json.dumps(r, ensure_ascii=False) + "\n" for r in [good, *bad]))
+    assert main(["fetch", "--source", str(path), "--categories", "all"]) == 0
+    events = [_json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    warnings = [e for e in events if e.get("level") == "warning"]
+    skipped = [e for e in warnings if "skipped" in e["event"]]
+    future = [e for e in warnings if "after today" in e["event"]]
+    assert len(skipped) == 3, warnings
+    assert len(future) == 1 and future[0]["date"] == "2099-01-01"
+    conn = sqlite3.connect("data/arxivfilter.db")
+    ids = {r[0] for r in conn.execute("SELECT arxiv_id FROM papers")}
+    dates = {r[0] for r in conn.execute("SELECT date FROM announcements")}
+    conn.close()
+    assert ids == {"2602.20217"} and "2099-01-01" not in dates

@@ -314,7 +314,11 @@ def _read_export(body: bytes, ctx: ReplayContext) -> list[Entry]:
 
 
 def _export_entries(record: dict[str, Any], ctx: ReplayContext, number: int) -> list[Entry]:
-    arxiv_id, id_version = parse_arxiv_id(str(record["arxiv_id"]))
+    try:
+        arxiv_id, id_version = parse_arxiv_id(str(record["arxiv_id"]))
+    except ValueError as exc:
+        log.warning("export record skipped", path=str(ctx.path), line=number, reason=str(exc))
+        return []
     by_date: dict[dt.date, set[str]] = {}
     for row in record.get("announcements") or []:
         day = _as_date(row.get("date"))
