@@ -445,9 +445,18 @@ def test_replayed_hostile_records_are_skipped_with_one_warning_each(
 
     from arxivfilter.cli import main
 
-    good = {"schema": 1, "arxiv_id": "2602.20217", "version": 1, "title": "Good", "authors": ["A"],
-            "abstract": "Fine.", "categories": ["cs.DC"], "primary_category": "cs.DC",
-            "comment": None, "announcements": [{"date": "2026-02-24", "category": "cs.DC", "type": "new"}]}  # fmt: skip
+    good = {
+        "schema": 1,
+        "arxiv_id": "2602.20217",
+        "version": 1,
+        "title": "Good",
+        "authors": ["A"],
+        "abstract": "Fine.",
+        "categories": ["cs.DC"],
+        "primary_category": "cs.DC",
+        "comment": None,
+        "announcements": [{"date": "2026-02-24", "category": "cs.DC", "type": "new"}],
+    }
     bad = [
         {**good, "arxiv_id": "２５１２.９００１０", "title": "Fullwidth"},
         {**good, "arxiv_id": "٢٥٠١.٠٠٠١٢", "title": "Arabic"},
@@ -457,7 +466,7 @@ def test_replayed_hostile_records_are_skipped_with_one_warning_each(
             "arxiv_id": "2602.20219",
             "title": "Future",
             "announcements": [{"date": "2099-01-01", "category": "cs.DC", "type": "new"}],
-        },  # fmt: skip
+        },
     ]
     path = Path("hostile.jsonl")
     path.write_text("".join(_json.dumps(r, ensure_ascii=False) + "\n" for r in [good, *bad]))
