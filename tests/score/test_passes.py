@@ -11,8 +11,11 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from arxivfilter import pipeline
 from arxivfilter.config import load_profiles, load_settings
+from arxivfilter.score.prompt import AnswerError
 from arxivfilter.score.questions import FIRST, first_answer_schema, normalise_relevance
 from tests.harness import make_app
 from tests.stub_llm import StubServer
@@ -150,6 +153,9 @@ def test_first_pass_question_is_small() -> None:
         "id",
         "relevance",
     ]
-    result = normalise_relevance({"relevance": 140}, profile)
+    result = normalise_relevance({"relevance": 100}, profile)
     assert (result.relevance, result.tldr, result.hype, result.tags) == (100, None, None, [])
+    for bad in ({"relevance": 140}, {"relevance": 99.5}, {"relevance": 90, "tldr": "x"}):
+        with pytest.raises(AnswerError):  # outside the schema: invalid, never clamped
+            normalise_relevance(bad, profile)
     assert not set(FIRST.files) & {"score_system.md", "score_answer_one.md"}  # its own key

@@ -95,11 +95,15 @@ def first_answer_schema(profile: Profile, papers_per_call: int) -> dict[str, Any
 
 
 def normalise_relevance(data: Any, profile: Profile, *, paper_id: str = "") -> JudgementResult:
-    """A first-pass answer: relevance only (0-100, clamped); everything else left empty."""
+    """A first-pass answer: relevance only (an integer 0-100, as strictly as the full answer:
+    never clamped); everything else left empty."""
     if not isinstance(data, dict):
         raise AnswerError("the answer must be a JSON object")
     if "relevance" not in data:
         raise AnswerError("missing field(s): relevance")
+    extra = sorted(str(k)[:40] for k in data if k not in ("id", "relevance"))
+    if extra:
+        raise AnswerError(f"field(s) the schema does not allow: {', '.join(extra[:5])}")
     return JudgementResult(status="ok", relevance=_score(data["relevance"], "relevance"))
 
 
