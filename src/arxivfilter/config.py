@@ -155,6 +155,9 @@ class ReportSettings(_Section):
     feed_days: int = Field(default=30, ge=1)
     excerpt_chars: int = Field(default=200, ge=40)
     site_url: str = ""
+    # one threshold for every profile (the workflow's ARXIVFILTER_THRESHOLD); None = each
+    # profile's own. Not part of any cache key: changing it re-lists, never re-scores.
+    threshold: int | None = Field(default=None, ge=0, le=100)
 
 
 class SiteSettings(_Section):

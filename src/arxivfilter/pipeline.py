@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -588,8 +589,13 @@ class RunSummary:
         }
 
 
-def resolve_profiles(opts: Options) -> list[Profile]:
-    return load_profiles(opts.profiles or None)
+def resolve_profiles(opts: Options, settings: Settings | None = None) -> list[Profile]:
+    """The profiles a command works on; ``[report] threshold``, when set, replaces each one's."""
+    profiles = load_profiles(opts.profiles or None)
+    threshold = settings.report.threshold if settings is not None else None
+    if threshold is None:
+        return profiles
+    return [dataclasses.replace(p, threshold=threshold) for p in profiles]
 
 
 def days_to_work(app: App, opts: Options, fetched: FetchSummary) -> list[dt.date]:
@@ -618,7 +624,9 @@ def run(
     started = time.monotonic()
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError(f"--max-cost must be 0 or more (USD), not {opts.max_cost:g}")
-    profiles = resolve_profiles(opts) if ("score" in stages or "report" in stages) else []
+    profiles = (
+        resolve_profiles(opts, app.settings) if ("score" in stages or "report" in stages) else []
+    )
     # run notifies after report when recipients are configured; `notify` is that stage alone
     auto_notify = command == "run" and "report" in stages and app.settings.notify.configured
     if auto_notify:
