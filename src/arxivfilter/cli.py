@@ -44,15 +44,43 @@ out = Console(soft_wrap=True, highlight=False)
 log = structlog.get_logger(__name__)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DateOpt = Annotated[str | None, typer.Option("--date", help="Announcement date YYYY-MM-DD.")]
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        help="Announcement date YYYY-MM-DD (default: the latest listing arXiv has announced).",
+    ),
+]
+ExportDateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date", help="Announcement date YYYY-MM-DD (default: the newest listing stored)."
+    ),
+]
+StoredDateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        help="Announcement date YYYY-MM-DD (default: the newest listing stored in the"
+        " database; with --source, every date the source holds).",
+    ),
+]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First announcement date of a range.")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last announcement date of a range.")]
 SourceOpt = Annotated[
-    Path | None, typer.Option("--source", help="Replay recorded data (file or folder); no network.")
+    Path | None,
+    typer.Option(
+        "--source",
+        help="Replay recorded data (file or folder) into the database first; no network.",
+    ),
 ]
 CatOpt = Annotated[
     str | None,
-    typer.Option("--categories", help="Comma-separated, e.g. cs.DC,cs.OS; 'all' = no filter."),
+    typer.Option(
+        "--categories",
+        help="Comma-separated, e.g. cs.DC,cs.OS; 'all' = no filter (default: [arxiv]"
+        " categories; each profile's own categories are added).",
+    ),
 ]
 ProfileOpt = Annotated[
     list[str] | None,
@@ -219,6 +247,8 @@ def _summary_table(summary: pipeline.RunSummary) -> None:
             table.add_row("source", src)
         for note in f.notes:
             table.add_row("note", note)
+    if f.damaged:
+        table.add_row("damaged records", f"{sum(f.damaged.values())} skipped (see attention)")
     if "score" in summary.stages and summary.dry_run:
         table.add_row(
             "judgements (dry run)",
@@ -301,7 +331,7 @@ def fetch(
 
 @cli.command()
 def score(
-    date: DateOpt = None,
+    date: StoredDateOpt = None,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     source: SourceOpt = None,
@@ -312,7 +342,7 @@ def score(
     max_cost: MaxCostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Judge every stored paper of a date for each profile."""
+    """Judge every stored paper of a date for each profile (default: the newest stored listing)."""
     _execute(
         "score", ("score",), as_json, date=date, date_from=date_from, date_to=date_to,
         source=source, categories=categories, profiles=profile, scorer=scorer,
@@ -322,7 +352,7 @@ def score(
 
 @cli.command()
 def report(
-    date: DateOpt = None,
+    date: StoredDateOpt = None,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     source: SourceOpt = None,
@@ -331,7 +361,8 @@ def report(
     scorer: ScorerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the digests, running logs and feeds from the database alone."""
+    """Write the digests, running logs and feeds from the database alone (default: the newest
+    stored listing)."""
     _execute(
         "report", ("report",), as_json, date=date, date_from=date_from, date_to=date_to,
         source=source, categories=categories, profiles=profile, scorer=scorer,
@@ -389,7 +420,7 @@ def notify(
 
 @cli.command()
 def export(
-    date: DateOpt = None,
+    date: ExportDateOpt = None,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     categories: CatOpt = None,
@@ -407,12 +438,20 @@ def export(
     opts = _options(
         date=date, date_from=date_from, date_to=date_to, categories=categories, profiles=profile
     )
+    db_file = store.sqlite_file(_settings().storage.db_url)
+    if db_file is not None and not db_file.is_file():  # reading must never create a database
+        raise UsageError(
+            f"the database {db_file} does not exist (set ARXIVFILTER_DB_URL, or run "
+            "`arxivfilter fetch` first)"
+        )
     app = _app()
     try:
         with app.session() as session:
             if opts.date is None and opts.date_from is None and opts.date_to is None:
                 newest = store.newest_announcement(session, opts.categories)
                 opts.date = newest
+                if newest is None:
+                    err.print("arxivfilter: nothing to export: the database holds no listing")
             lines = [
                 json.dumps(rec, ensure_ascii=False)
                 for rec in export_records(
@@ -427,6 +466,8 @@ def export(
     finally:
         app.close()
     text = "".join(line + "\n" for line in lines)
+    if not lines and (opts.date or opts.date_from or opts.date_to):
+        err.print(f"arxivfilter: nothing to export: no paper stored for {_span(opts)}")
     if output is None:
         sys.stdout.write(text)
     else:
@@ -745,6 +786,12 @@ def failure(exc: Exception) -> ArxivFilterError:
             configure_logging(env_value("ARXIVFILTER_LOG_LEVEL") or "info")
         log.debug("internal error", error=str(error), traceback=error.traceback)
     return error
+
+
+def _span(opts: pipeline.Options) -> str:
+    if opts.date is not None:
+        return opts.date.isoformat()
+    return f"{opts.date_from or '…'} .. {opts.date_to or '…'}"
 
 
 def _dash(value: object) -> str:

@@ -65,7 +65,14 @@ class ArxivSettings(_Section):
     @classmethod
     def _split(cls, v: Any) -> Any:
         if isinstance(v, str):
-            return [c.strip() for c in v.split(",") if c.strip()]
+            v = [c.strip() for c in v.split(",") if c.strip()]
+        if isinstance(v, list) and all(isinstance(c, str) for c in v):
+            from arxivfilter.taxonomy import canonical_categories
+
+            try:
+                return canonical_categories(v, where="categories")
+            except UsageError as exc:
+                raise ValueError(str(exc)) from None
         return v
 
 
@@ -504,6 +511,15 @@ class Profile:
     examples_file: str | None = None
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # categories this profile needs beyond the configured ones (fetched too; not in the hash:
+    # what is fetched does not change a judgement)
+    categories: tuple[str, ...] = ()
+
+    def scope(self, base: list[str] | None) -> list[str] | None:
+        """The categories this profile reads: ``base`` (None = all) plus its own ones."""
+        if base is None:
+            return None
+        return [*base, *(c for c in self.categories if c not in base)]
 
     @functools.cached_property
     def content_hash(self) -> str:
@@ -529,6 +545,7 @@ _PROFILE_KEYS = [
     "exclude",
     "examples",
     "examples_file",
+    "categories",
 ]
 
 
@@ -571,6 +588,17 @@ def load_profile(path: Path) -> Profile:
     examples_file = data.get("examples_file")
     if examples_file is not None and not isinstance(examples_file, str):
         raise _profile_error(path, "examples_file", "must be a path string")
+    cats = data.get("categories", [])
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise _profile_error(
+            path, "categories", 'must be a list of arXiv categories, e.g. ["cs.AR"]'
+        )
+    from arxivfilter.taxonomy import canonical_categories
+
+    try:
+        categories = canonical_categories(cats, where="categories")
+    except UsageError as exc:
+        raise _profile_error(path, "categories", str(exc).removeprefix("categories: ")) from None
     return Profile(
         name=name,
         description=" ".join(desc.split()),
@@ -582,6 +610,7 @@ def load_profile(path: Path) -> Profile:
         examples_file=examples_file,
         path=path,
         raw=data,
+        categories=tuple(categories),
     )
 
 

@@ -178,15 +178,20 @@ def configured_categories(settings: Settings, value: str | None) -> list[str] | 
         return list(settings.arxiv.categories)
     if value.strip().lower() == "all":
         return None
-    cats = [c.strip() for c in value.split(",") if c.strip()]
-    from arxivfilter.text import is_category
+    from arxivfilter.taxonomy import canonical_categories
 
-    bad = [c for c in cats if not is_category(c)]
-    if bad or not cats:
-        raise UsageError(
-            f"--categories: {bad[0] if bad else value!r} is not an arXiv category (e.g. cs.DC)"
-        )
+    cats = canonical_categories(c for c in value.split(",") if c.strip())
+    if not cats:
+        raise UsageError(f"--categories: {value!r} names no arXiv category (e.g. cs.DC)")
     return cats
+
+
+def fetch_scope(categories: list[str] | None, profiles: Sequence[Profile]) -> list[str] | None:
+    """What a run fetches: the configured (or given) categories and every profile's own, once."""
+    scope = categories
+    for prof in profiles:
+        scope = prof.scope(scope)
+    return scope
 
 
 def check_date(app: App, d: dt.date) -> dt.date:
@@ -209,6 +214,12 @@ class FetchSummary:
     waited_s: float = 0.0
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # damaged source records (a replayed file cut mid-record) by date; None = date unknown
+    damaged: dict[dt.date | None, int] = field(default_factory=dict)
+
+    def damaged_on(self, day: dt.date) -> int:
+        """Damaged records that belong to ``day`` (those of unknown date count for every day)."""
+        return self.damaged.get(day, 0) + self.damaged.get(None, 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -222,13 +233,18 @@ class FetchSummary:
             "waited_s": round(self.waited_s, 1),
             "sources": self.sources,
             "notes": self.notes,
+            "damaged": {
+                (d.isoformat() if d else "unknown"): n
+                for d, n in sorted(self.damaged.items(), key=lambda x: x[0] or dt.date.min)
+            },
         }
 
 
 def _in_scope(entry: Entry, opts: Options) -> bool:
-    d = entry.announce_date
-    if d is None:
-        return False
+    return entry.announce_date is not None and _in_scope_date(entry.announce_date, opts)
+
+
+def _in_scope_date(d: dt.date, opts: Options) -> bool:
     if opts.date is not None:
         return d == opts.date
     if opts.date_from is not None and d < opts.date_from:
@@ -245,6 +261,9 @@ def fetch(app: App, opts: Options) -> FetchSummary:
             check_date(app, opts.date)
         replayed = fetch_replay(opts.source, date=opts.date)
         entries = [e for e in replayed.entries if _in_scope(e, opts)]
+        for day, n in replayed.damaged.items():
+            if day is None or _in_scope_date(day, opts):
+                summary.damaged[day] = summary.damaged.get(day, 0) + n
         for d in sorted({e.announce_date for e in entries if e.announce_date}):
             if not dates.is_mailing_day(d, holidays):
                 log.warning(
@@ -449,8 +468,13 @@ def score(
     kind = app.settings.resolve_scorer(opts.scorer)
     total = ScoreCounts()
     with app.session() as session:
-        work = [(d, store.papers_on(session, d, opts.categories)) for d in day_list]
-    n = sum(len(papers) for _, papers in work) * len(profiles)
+        works = {
+            prof.name: [
+                (d, store.papers_on(session, d, prof.scope(opts.categories))) for d in day_list
+            ]
+            for prof in profiles
+        }
+    n = sum(len(papers) for work in works.values() for _, papers in work)
     if n == 0:
         return total
     if opts.dry_run:
@@ -459,7 +483,7 @@ def score(
             from arxivfilter.score.stage import plan
 
             for prof in profiles:
-                for _d, papers in work:
+                for _d, papers in works[prof.name]:
                     _keys, todo, cached = plan(
                         session, scorer, prof, [p for p, _ in papers], rescore=opts.rescore
                     )
@@ -479,7 +503,7 @@ def score(
         with app.session() as session, app.progress(f"score ({kind})", n) as bar:
             try:
                 for prof in profiles:
-                    for d, papers in work:
+                    for d, papers in works[prof.name]:
                         counts = await score_papers(
                             session,
                             scorer,
@@ -511,7 +535,12 @@ def score(
 
 
 def report(
-    app: App, opts: Options, day_list: Sequence[dt.date], profiles: Sequence[Profile]
+    app: App,
+    opts: Options,
+    day_list: Sequence[dt.date],
+    profiles: Sequence[Profile],
+    *,
+    damaged: dict[dt.date, int] | None = None,
 ) -> ReportResult:
     kind = app.settings.resolve_scorer(opts.scorer)
     with app.session() as session:
@@ -522,6 +551,7 @@ def report(
             day_list,
             categories=opts.categories,
             scorer=kind,
+            damaged=damaged,
         )
 
 
@@ -624,9 +654,8 @@ def run(
     started = time.monotonic()
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError(f"--max-cost must be 0 or more (USD), not {opts.max_cost:g}")
-    profiles = (
-        resolve_profiles(opts, app.settings) if ("score" in stages or "report" in stages) else []
-    )
+    # a fetch reads every category a profile needs, too
+    profiles = resolve_profiles(opts, app.settings)
     # run notifies after report when recipients are configured; `notify` is that stage alone
     auto_notify = command == "run" and "report" in stages and app.settings.notify.configured
     if auto_notify:
@@ -660,8 +689,10 @@ def run(
         rres: ReportResult | None = None
         nres: NotifyResult | None = None
         try:
-            if "fetch" in stages:
-                fsum = fetch(app, opts)
+            if "fetch" in stages or opts.source is not None:
+                # score/report --source: the recorded papers are staged first (no network)
+                scope = fetch_scope(opts.categories, profiles)
+                fsum = fetch(app, dataclasses.replace(opts, categories=scope))
                 log.info("fetch", **fsum.as_dict())
             else:
                 fsum.dates = _dates_without_fetch(app, opts)
@@ -672,7 +703,8 @@ def run(
                 scounts = score(app, opts, day_list, profiles, run_id=run_row.id)
                 log.info("score", **scounts.as_dict())
             if "report" in stages and day_list and not opts.dry_run:
-                rres = report(app, opts, day_list, profiles)
+                damaged = {d: fsum.damaged_on(d) for d in day_list if fsum.damaged_on(d)}
+                rres = report(app, opts, day_list, profiles, damaged=damaged)
                 log.info("report", **rres.as_dict())
             if "notify" in stages and day_list and not opts.dry_run:
                 nres = notify(app, opts, day_list, run_id=run_row.id, automatic=auto_notify)
@@ -702,9 +734,17 @@ def run(
                     session, run_row, status="failed", exit_code=1, message="interrupted"
                 )
             raise
-        exit_code = 1 if (scounts.failed or (scounts.unscored and not opts.dry_run)) else 0
+        n_damaged = sum(fsum.damaged.values())
+        exit_code = (
+            1 if (scounts.failed or (scounts.unscored and not opts.dry_run) or n_damaged) else 0
+        )
         message = None
-        if scounts.unscored and not opts.dry_run:
+        if n_damaged:
+            message = (
+                f"{n_damaged} damaged source record{'s' if n_damaged != 1 else ''} skipped "
+                "(not valid JSON: a file cut mid-record?); the day may be incomplete"
+            )
+        elif scounts.unscored and not opts.dry_run:
             message = f"{scounts.unscored} papers left unscored: --max-cost reached"
         elif scounts.failed:
             message = (
@@ -788,15 +828,15 @@ def _warn_unstored(app: App, opts: Options, days: Sequence[dt.date]) -> None:
 
 
 def _dates_without_fetch(app: App, opts: Options) -> list[dt.date]:
-    holidays = app.settings.holiday_dates
-    if opts.source is not None:
-        # score/report with --source and no --date: every date present in the source
-        result = fetch_replay(opts.source, date=opts.date)
-        return sorted(
-            {e.announce_date for e in result.entries if e.announce_date and _in_scope(e, opts)}
-        )
     if opts.date is not None:
         return [check_date(app, opts.date)]
     if opts.date_from is not None or opts.date_to is not None:
         return []
-    return [dates.latest_listing(app.now(), holidays)]
+    # no --date: the newest stored listing (not today's calendar date, which may not be
+    # fetched yet: after adding a profile, `report` must still write something)
+    with app.session() as session:
+        newest = store.newest_announcement(session, opts.categories)
+    if newest is None:
+        log.warning("the database holds no listing yet: run `arxivfilter fetch` first")
+        return []
+    return [newest]

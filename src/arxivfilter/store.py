@@ -50,6 +50,17 @@ TYPE_RANK = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 3}
 # --------------------------------------------------------------------------- engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite"):
+        return None
+    db_path = url.split("///", 1)[1] if "///" in url else ""
+    db_path = db_path.split("?", 1)[0]
+    if not db_path or db_path == ":memory:" or db_path.startswith("file:"):
+        return None
+    return Path(db_path)
+
+
 def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = True) -> Engine:
     """An engine for ``url`` (SQLite: WAL, busy timeout, foreign keys), migrated to head."""
     kwargs: dict[str, Any] = {}

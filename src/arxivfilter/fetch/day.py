@@ -47,6 +47,8 @@ class FetchResult:
     requests: int = 0
     waited_s: float = 0.0
     note: str | None = None  # "no announcement on D (a Saturday)"
+    # replay: damaged source records by the date they belong to (None: unknown)
+    damaged: dict[dt.date | None, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- merging
@@ -279,8 +281,11 @@ def fetch_live(
 
 def fetch_replay(path: Path, *, date: dt.date | None = None) -> FetchResult:
     """Every entry of a recorded source (``--source``), merged per (id, date). No network."""
-    entries = merge_entries(read_source(path, date=date, require_entries=True))
+    damaged: dict[dt.date | None, int] = {}
+    entries = merge_entries(read_source(path, date=date, require_entries=True, damage=damaged))
     entries = [
         e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
     ]
-    return FetchResult(date=date, entries=entries, source="replay", reason=f"replaying {path}")
+    return FetchResult(
+        date=date, entries=entries, source="replay", reason=f"replaying {path}", damaged=damaged
+    )

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ class ReplayContext:
     date: dt.date | None  # the caller's --date
     folder_date: dt.date | None  # the nearest ``YYYY-MM-DD`` folder above the file
     archived: bool = False  # the bytes are the body of an archived response
+    # line numbers of damaged records (not JSON: a file cut mid-record), shared by the
+    # contexts of one file
+    damaged: list[int] = field(default_factory=list, compare=False)
 
 
 # A reader returns the entries of one body, or None when the body is not its kind after all.
@@ -66,14 +69,20 @@ Sniffer = Callable[[bytes], str | None]
 
 
 def read_source(
-    path: Path, *, date: dt.date | None = None, require_entries: bool = False
+    path: Path,
+    *,
+    date: dt.date | None = None,
+    require_entries: bool = False,
+    damage: dict[dt.date | None, int] | None = None,
 ) -> list[Entry]:
     """Every entry of a file or a folder (read recursively, sorted), each with its date.
 
     Files not understood (unknown shapes, recorded error responses, non-200 archives, records
     with no date to place them on) get one warning each and are skipped; a missing path, or
     one holding nothing recognised, raises SourceError, as does one that yields no entry at
-    all when ``require_entries`` (a ``--source`` given by the user).
+    all when ``require_entries`` (a ``--source`` given by the user). Damaged records (a line
+    that is not JSON, such as a file cut mid-record) are counted in ``damage`` by the date they
+    most likely belong to (the file's own date, else the newest date it holds; None if neither).
     """
     if not path.exists():
         raise SourceError(f"source not found: {path}")
@@ -83,7 +92,7 @@ def read_source(
     reason = "no files"
     for file in files:
         try:
-            found = _read_file(file, date)
+            found = _read_file(file, date, damage)
         except _Skipped as skip:
             log.warning(skip.event, path=str(file), **skip.fields)
             reason = f"{skip.event} ({file.name})"
@@ -137,7 +146,9 @@ def _kind(body: bytes) -> str | None:
     return kind
 
 
-def _read_file(file: Path, date: dt.date | None) -> list[Entry]:
+def _read_file(
+    file: Path, date: dt.date | None, damage: dict[dt.date | None, int] | None = None
+) -> list[Entry]:
     """The entries of one file; raises _Skipped when it yields nothing usable."""
     try:
         body = file.read_bytes()
@@ -145,9 +156,26 @@ def _read_file(file: Path, date: dt.date | None) -> list[Entry]:
         raise SourceError(f"cannot read {file}: {exc}") from exc
     ctx = ReplayContext(path=file, url=str(file), date=date, folder_date=_folder_date(file))
     kind = _kind(body)
-    if kind == "archive":
-        return _read_archive(body, ctx)
-    return _dispatch(kind, body, ctx)
+    found: list[Entry] = []
+    try:
+        found = _read_archive(body, ctx) if kind == "archive" else _dispatch(kind, body, ctx)
+    finally:
+        if ctx.damaged and damage is not None:
+            day = _damage_date(file, ctx, found)
+            damage[day] = damage.get(day, 0) + len(ctx.damaged)
+    return found
+
+
+def _damage_date(file: Path, ctx: ReplayContext, found: list[Entry]) -> dt.date | None:
+    """The date a file's damaged records most likely belong to (None: unknown)."""
+    in_name = _DATE_IN_NAME.findall(file.stem)
+    dated = [e.announce_date for e in found if e.announce_date]
+    return (
+        ctx.date
+        or ctx.folder_date
+        or (_as_date(in_name[0]) if len(in_name) == 1 else None)
+        or (max(dated) if dated else None)
+    )
 
 
 def _read_archive(body: bytes, ctx: ReplayContext) -> list[Entry]:
@@ -158,7 +186,12 @@ def _read_archive(body: bytes, ctx: ReplayContext) -> list[Entry]:
     if raw is None:
         raise _Skipped("archived response without a text body skipped", url=url)
     inner_ctx = ReplayContext(
-        path=ctx.path, url=url, date=ctx.date, folder_date=ctx.folder_date, archived=True
+        path=ctx.path,
+        url=url,
+        date=ctx.date,
+        folder_date=ctx.folder_date,
+        archived=True,
+        damaged=ctx.damaged,
     )
     return _dispatch(_kind(raw), raw, inner_ctx)
 
@@ -363,10 +396,14 @@ def _records(body: bytes, ctx: ReplayContext) -> Iterator[tuple[int, dict[str, A
         try:
             record = json.loads(line)
         except ValueError:
-            log.warning("bad JSON line skipped", path=str(ctx.path), line=number)
+            log.warning("damaged record (not JSON) skipped", path=str(ctx.path), line=number)
+            ctx.damaged.append(number)
             continue
         if isinstance(record, dict):
             yield number, record
+        else:
+            log.warning("damaged record (not an object) skipped", path=str(ctx.path), line=number)
+            ctx.damaged.append(number)
 
 
 def _optional(value: object) -> str | None:

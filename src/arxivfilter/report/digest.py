@@ -156,6 +156,7 @@ def render_digest(
     total_scanned: int,
     scorer: str,
     excerpt_chars: int = 200,
+    damaged: int = 0,
 ) -> str:
     """The digest Markdown of ``profile`` for announcement ``date`` (``papers``: every
     distinct paper of the day with its judgement; the rule picks what is listed)."""
@@ -170,6 +171,9 @@ def render_digest(
         f"**{len(listed)}** papers above threshold ({profile.threshold}/100)"
         f" out of **{total_scanned}** total scanned."
     )
+    if damaged:
+        some = "1 source record was" if damaged == 1 else f"{damaged} source records were"
+        lines += ["", f"**Incomplete:** {some} damaged and could not be read."]
     if failed:
         some = "1 paper was" if len(failed) == 1 else f"{len(failed)} papers were"
         lines += ["", f"{some} not scored; see the end of this digest."]

@@ -8,7 +8,7 @@ categories, with the profile's judgement of its current text, rendered by ``dige
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,13 +142,18 @@ def write_reports(
     *,
     categories: Sequence[str] | None,
     scorer: str,
+    damaged: Mapping[dt.date, int] | None = None,
 ) -> ReportResult:
-    """Digests for ``day_list``, then each profile's running log and feed."""
+    """Digests for ``day_list``, then each profile's running log and feed.
+
+    ``damaged``: source records of a date that could not be read (the digest says so)."""
     root = Path(settings.report.digests_dir)
     result = ReportResult()
-    cats_label = list(categories) if categories is not None else ["all"]
-    newest = store.newest_announcement(session, categories)  # the feeds' window ends here
+    base = list(categories) if categories is not None else None
     for profile in profiles:
+        categories = profile.scope(base)  # the configured categories and the profile's own
+        cats_label = list(categories) if categories is not None else ["all"]
+        newest = store.newest_announcement(session, categories)  # the feeds' window ends here
         folder = root / profile.name
         log_path = folder / "README.md"
         log_text = log_path.read_text(encoding="utf-8") if log_path.is_file() else None
@@ -163,6 +168,7 @@ def write_reports(
                 total_scanned=len(papers),
                 scorer=_digest_scorer(papers, scorer),
                 excerpt_chars=settings.report.excerpt_chars,
+                damaged=(damaged or {}).get(date, 0),
             )
             path = digest_path(root, profile.name, date)
             result.note(path, write_atomic(path, text))
