@@ -38,8 +38,9 @@ def canonical_category(name: str, *, where: str = "--categories") -> str:
     found = _by_folded().get(value.casefold())
     if found is not None:
         return found
-    guess = difflib.get_close_matches(value.casefold(), list(_by_folded()), n=1, cutoff=0.6)
-    hint = f" (did you mean {_by_folded()[guess[0]]}?)" if guess else ""
+    guesses = difflib.get_close_matches(value.casefold(), list(_by_folded()), n=3, cutoff=0.6)
+    names = [_by_folded()[g] for g in guesses]
+    hint = f" (did you mean {' or '.join(names)}?)" if names else ""
     raise UsageError(
         f"{where}: {value!r} is not an arXiv category{hint}; "
         "see https://arxiv.org/category_taxonomy"
