@@ -147,7 +147,7 @@ def test_bidi_controls_removed() -> None:
     """Bidi overrides, isolates and marks (and the BOM) vanish from Markdown and XML text, so
     an unbalanced U+202E in a title cannot reverse the score or link after it."""
     hostile = "RTL \u202eevil\u2066x\u2069 \u200fy\ufeff (95/100)"
-    assert escape_md(hostile) == "RTL evilx y \\(95/100\\)"
+    assert escape_md(hostile) == "RTL evilx y (95/100)"
     assert xml_text(hostile) == "RTL evilx y (95/100)"
 
 

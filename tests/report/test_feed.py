@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
-from arxivfilter.report.escape import xml_text
+from arxivfilter.report.escape import tex_plain, xml_text
 from arxivfilter.report.feed import feed_papers, render_feed
 
 PROFILE = Profile(
@@ -129,7 +129,7 @@ def test_hostile_text_round_trips() -> None:
     by_id = {e.id: e for e in feed.entries}
     for i, t in enumerate(HOSTILE):
         entry = by_id[f"https://arxiv.org/abs/2602.{i:05d}"]
-        assert entry.title == xml_text(t)
+        assert entry.title == xml_text(tex_plain(t))
         assert entry.title_detail.type == "text/plain"
     assert feed.feed.subtitle == "Serving <fast> & cheap."
 
@@ -192,4 +192,31 @@ def test_property_feed_parses(rows: list[tuple[str, str, list[str]]]) -> None:
         for i, (t, a, authors) in enumerate(rows)
     ]
     feed = parse(render_feed(PROFILE, papers, newest=NEWEST))
-    assert [e.title for e in feed.entries] == [xml_text(p.title) or "(untitled)" for p in papers]
+    assert [e.title for e in feed.entries] == [
+        xml_text(tex_plain(p.title)) or "(untitled)" for p in papers
+    ]
+
+
+def test_feed_id_is_unique_to_the_installation() -> None:
+    """Old code: `urn:arxivfilter:<profile>` for every installation, and no rel="self"."""
+    feed = parse(render_feed(PROFILE, [], newest=NEWEST, repository="lab/papers"))
+    raw = "https://raw.githubusercontent.com/lab/papers/HEAD/digests/llm-inference/feed.xml"
+    assert feed.feed.id == raw
+    assert {link.rel: link.href for link in feed.feed.links} == {
+        "self": raw,
+        "alternate": "https://github.com/lab/papers/tree/HEAD/digests/llm-inference",
+    }
+    one = parse(render_feed(PROFILE, [], newest=NEWEST, installation="/srv/a/digests"))
+    other = parse(render_feed(PROFILE, [], newest=NEWEST, installation="/srv/b/digests"))
+    assert one.feed.id != other.feed.id
+    assert one.feed.id.startswith("urn:uuid:") and "llm-inference" not in one.feed.id
+
+
+def test_written_feed_names_the_github_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the nightly Action, GITHUB_REPOSITORY gives the feed its self link."""
+    from arxivfilter.report.outputs import repository
+
+    monkeypatch.setenv("GITHUB_REPOSITORY", "lab/papers")
+    assert repository() == "lab/papers"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "")
+    assert repository() == ""

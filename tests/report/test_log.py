@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
-from arxivfilter.report.escape import collapse
+from arxivfilter.report.escape import tex_plain
 from arxivfilter.report.log import badge_url, parse_sections, render_log, update_log
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -199,7 +199,7 @@ def check_log(md: str, titles_by_day: dict[dt.date, list[str]]) -> None:
         links.append("".join(c.content for c in kids[k + 1 : end] if c.type == "text"))
         assert {c.type for c in kids[k + 1 : end]} <= {"text"}
         assert tokens[i + 4].type == "blockquote_open"
-    want = [collapse(t) or "(untitled)" for d in days for t in sorted(titles_by_day[d])]
+    want = [tex_plain(t) or "(untitled)" for d in days for t in sorted(titles_by_day[d])]
     assert sorted(links) == sorted(want)
 
 

@@ -105,7 +105,7 @@ def authors_line(authors: list[str], limit: int = 3) -> str:
 
 def title_md(paper: ListedPaper) -> str:
     """The escaped title, or a placeholder for an empty one."""
-    return escape_md(paper.title) or UNTITLED
+    return escape_md(paper.title, tex=True) or UNTITLED
 
 
 def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
@@ -129,10 +129,10 @@ def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
         info.append(f"Tags: {tags}")
     info.append(" · ".join(meta))
     lines.append("\\\n".join(info))  # backslash hard breaks survive whitespace trimming
-    tldr = escape_md(paper.tldr)
+    tldr = escape_md(paper.tldr, tex=True)
     if tldr:
         lines += ["", f"**TL;DR**: {tldr}"]
-    quote = escape_quote(excerpt(paper.abstract, excerpt_chars))
+    quote = escape_quote(excerpt(paper.abstract, excerpt_chars), tex=True)
     if quote:
         lines += ["", quote]
     return lines

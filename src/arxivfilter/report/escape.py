@@ -27,7 +27,9 @@ _CONTROL = re.compile(
     r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 # Outside math: every ASCII character Markdown may treat as syntax somewhere in a line.
-_MD_SPECIAL = frozenset("\\`*_[]()#!|<>~&$")
+# Parentheses and "!" are syntax only right after a "]" (links, images), and "[" and "]" are
+# always escaped, so they stay as typed (no "\(", which MkDocs' arithmatex reads as math).
+_MD_SPECIAL = frozenset("\\`*_[]#|<>~&$")
 # Inside math: only what breaks structure or is consumed by Markdown.
 _MATH_SPECIAL = frozenset("`*_[]|<>~&")
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
@@ -64,18 +66,46 @@ def _break_autolinks(escaped: str) -> str:
     return _AUTOLINK.sub("\\\\", escaped)
 
 
-def escape_md(text: str | None) -> str:
-    """``text`` as one line of inert inline Markdown (see the module docstring)."""
+def _styled(style: str, part: str) -> str:
+    """One run of TeX-converted text as Markdown (emphasis only where it can open and close)."""
+    if style == "code":
+        return code_span(part)
+    inner = part.strip()
+    escaped = _escape_chars(inner, _MD_SPECIAL, math=False)
+    if not style or not inner or inner[0] in _ASCII_PUNCT or inner[-1] in _ASCII_PUNCT:
+        return _escape_chars(part, _MD_SPECIAL, math=False)
+    mark = "*" if style == "em" else "**"
+    lead = part[: len(part) - len(part.lstrip())]
+    trail = part[len(part.rstrip()) :]
+    return f"{lead}{mark}{escaped}{mark}{trail}"
+
+
+def _outside_math(text: str, tex: bool) -> str:
+    if not tex:
+        return _escape_chars(text, _MD_SPECIAL, math=False)
+    from arxivfilter.report.tex import text_runs
+
+    return "".join(_styled(style, part) for style, part in text_runs(text))
+
+
+def escape_md(text: str | None, *, tex: bool = False) -> str:
+    """``text`` as one line of inert inline Markdown (see the module docstring).
+
+    ``tex=True`` (titles, abstracts, TL;DRs) also renders text-mode TeX outside math spans:
+    ``\\emph{x}`` as *x*, ````x''`` as “x”, accents as letters (``report/tex.py``).
+    """
     s = collapse(text)
     parts: list[str] = []
     pos = 0
     for m in _MATH.finditer(s):
-        parts.append(_escape_chars(s[pos : m.start()], _MD_SPECIAL, math=False))
+        parts.append(_outside_math(s[pos : m.start()], tex))
         body = m.group(1) if m.group(1) is not None else m.group(2)
         parts.append("$" + _escape_chars(body, _MATH_SPECIAL, math=True) + "$")
         pos = m.end()
-    parts.append(_escape_chars(s[pos:], _MD_SPECIAL, math=False))
+    parts.append(_outside_math(s[pos:], tex))
     out = _break_autolinks("".join(parts))
+    if tex:
+        out = " ".join(out.split())
     # Block starts, should the text ever begin a line: list items, setext underlines,
     # ordered lists ('1.'; ')' and '#', '>', '*', '_', '`' are escaped everywhere).
     if out[:1] in ("-", "+", "="):
@@ -83,12 +113,28 @@ def escape_md(text: str | None) -> str:
     return _LEADING_DIGITS.sub(r"\1\\.", out)
 
 
-def escape_quote(text: str | None) -> str:
+def tex_plain(text: str | None) -> str:
+    """``text`` with its text-mode TeX rendered as plain Unicode (styles dropped, math spans
+    kept as typed): for the feed, which is plain text."""
+    from arxivfilter.report.tex import text_runs
+
+    s = collapse(text)
+    parts: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(s):
+        parts.extend(part for _, part in text_runs(s[pos : m.start()]))
+        parts.append(m.group(0))
+        pos = m.end()
+    parts.extend(part for _, part in text_runs(s[pos:]))
+    return " ".join("".join(parts).split())
+
+
+def escape_quote(text: str | None, *, tex: bool = False) -> str:
     """``text`` as a Markdown block quote: one ``> `` line per paragraph (blank lines
     separate paragraphs), each escaped with :func:`escape_md`; empty text gives ``""``."""
     if not text:
         return ""
-    paragraphs = [escape_md(p) for p in re.split(r"\n\s*\n", text)]
+    paragraphs = [escape_md(p, tex=tex) for p in re.split(r"\n\s*\n", text)]
     paragraphs = [p for p in paragraphs if p]
     return "\n>\n".join("> " + p for p in paragraphs)
 

@@ -17,7 +17,7 @@ from arxivfilter.config import Profile
 from arxivfilter.dates import listing_midnight
 from arxivfilter.models import ListedPaper
 from arxivfilter.report.digest import excerpt, is_listed
-from arxivfilter.report.escape import safe_url, xml_text
+from arxivfilter.report.escape import safe_url, tex_plain, xml_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -57,10 +57,10 @@ def _summary(p: ListedPaper) -> str:
     parts = [f"Relevance {p.relevance}/100, hype {hype}."]
     if p.updated_version is not None:
         parts.append(f"Updated v{p.updated_version}.")
-    for label, value in (("TL;DR", p.tldr), ("Why", p.reason)):
+    for label, value in (("TL;DR", tex_plain(p.tldr)), ("Why", p.reason)):
         if xml_text(value):
             parts.append(f"{label}: {xml_text(value)}")
-    abstract = xml_text(excerpt(p.abstract, 400))
+    abstract = xml_text(tex_plain(excerpt(p.abstract, 400)))
     if abstract:
         parts.append(f"Abstract: {abstract}")
     return "\n".join(parts)
@@ -69,7 +69,7 @@ def _summary(p: ListedPaper) -> str:
 def _entry(feed: ET.Element, p: ListedPaper) -> None:
     entry = _sub(feed, "entry")
     _sub(entry, "id", safe_url(p.arxiv_id))
-    _sub(entry, "title", xml_text(p.title) or "(untitled)", type="text")
+    _sub(entry, "title", xml_text(tex_plain(p.title)) or "(untitled)", type="text")
     _sub(entry, "link", rel="alternate", type="text/html", href=safe_url(p.arxiv_id))
     _sub(
         entry,
@@ -97,27 +97,46 @@ def render_feed(
     newest: dt.date,
     days: int = 30,
     site_url: str = "",
+    repository: str = "",
+    digests_path: str = "digests",
+    installation: str = "",
 ) -> str:
     """The Atom feed of ``profile`` (``papers``: judged papers of any dates; the listing rule
     and the ``days``-day window ending at ``newest`` pick the entries).
 
-    ``site_url``, when given, is the public http(s) URL of the profile's digest folder.
+    Its id and ``rel="self"`` link are unique to the installation: ``site_url`` (the public
+    http(s) URL of the profile's digest folder), else the GitHub ``repository`` (owner/name:
+    the feed's raw URL, the folder's page as ``alternate``), else a URN from ``installation``
+    (a stable string naming this installation, e.g. its digests folder), with no self link.
     """
     name = xml_text(profile.name)
     base = site_url.rstrip("/")
     if base and urlsplit(base).scheme not in ("http", "https"):
         raise ValueError(f"site_url must be an http(s) URL: {site_url!r}")
+    self_url = alternate = ""
+    if base:
+        self_url, alternate = f"{base}/feed.xml", f"{base}/"
+    elif repository:
+        folder = "/".join(quote(p) for p in (*digests_path.strip("/").split("/"), profile.name))
+        self_url = f"https://raw.githubusercontent.com/{repository}/HEAD/{folder}/feed.xml"
+        alternate = f"https://github.com/{repository}/tree/HEAD/{folder}"
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
-    _sub(feed, "id", f"{base}/feed.xml" if base else f"urn:arxivfilter:{quote(name, safe='')}")
+    if self_url:
+        feed_id = self_url
+    else:
+        import uuid
+
+        feed_id = uuid.uuid5(uuid.NAMESPACE_URL, f"arxivfilter:{installation}:{name}").urn
+    _sub(feed, "id", feed_id)
     _sub(feed, "title", f"arxivfilter: {name}", type="text")
     description = xml_text(profile.description)
     if description:
         _sub(feed, "subtitle", description, type="text")
     _sub(feed, "updated", _stamp(newest))
     _sub(_sub(feed, "author"), "name", "arxivfilter")
-    if base:
-        _sub(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feed.xml")
-        _sub(feed, "link", rel="alternate", type="text/html", href=f"{base}/")
+    if self_url:
+        _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+        _sub(feed, "link", rel="alternate", type="text/html", href=alternate)
     for p in feed_papers(papers, profile.threshold, newest=newest, days=days):
         _entry(feed, p)
     ET.indent(feed)

@@ -50,7 +50,7 @@ def _bullet(paper: ListedPaper) -> str:
     extra = f" · updated v{paper.updated_version}" if paper.updated_version is not None else ""
     link = f"[{title_md(paper)}]({safe_url(paper.arxiv_id)})"
     summary = paper.tldr or paper.reason or excerpt(paper.abstract)
-    tldr = escape_md(summary) or "–"
+    tldr = escape_md(summary, tex=True) or "–"
     return f"{head}{link} ({paper.relevance}/100){extra}\n  > **TL;DR**: {tldr}"
 
 

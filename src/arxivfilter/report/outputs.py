@@ -8,6 +8,7 @@ categories, with the profile's judgement of its current text, rendered by ``dige
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,32 @@ def feed_papers_of(
     return recent
 
 
+_REPO = re.compile(r"github\.com[:/]+([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+def repository() -> str:
+    """The GitHub repository (owner/name) this installation publishes from: the Action's
+    ``GITHUB_REPOSITORY``, else the ``origin`` remote of a checkout in the working directory."""
+    from arxivfilter.config import env_value
+
+    named = env_value("GITHUB_REPOSITORY")
+    if named and re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", named):
+        return named
+    try:
+        text = Path(".git/config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    section = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == '[remote "origin"]' and line.startswith("url"):
+            m = _REPO.search(line.partition("=")[2].strip())
+            return m.group(1) if m else ""
+    return ""
+
+
 def _digest_scorer(papers: Sequence[ListedPaper], default: str) -> str:
     kinds = {p.scorer for p in papers if p.scorer}
     if kinds == {"local"}:
@@ -181,7 +208,14 @@ def write_reports(
             days = settings.report.feed_days
             recent = feed_papers_of(session, profile, newest, days, categories, scorer)
             feed = render_feed(
-                profile, recent, newest=newest, days=days, site_url=settings.report.site_url
+                profile,
+                recent,
+                newest=newest,
+                days=days,
+                site_url=settings.report.site_url,
+                repository=repository(),
+                digests_path=settings.report.digests_dir,
+                installation=str(root.resolve()),
             )
             feed_path = folder / "feed.xml"
             result.note(feed_path, write_atomic(feed_path, feed))
