@@ -165,6 +165,7 @@ class ReportSettings(_Section):
     # one threshold for every profile (the workflow's ARXIVFILTER_THRESHOLD); None = each
     # profile's own. Not part of any cache key: changing it re-lists, never re-scores.
     threshold: int | None = Field(default=None, ge=0, le=100)
+    log_weeks: int = Field(default=4, ge=1, le=520)
 
 
 class SiteSettings(_Section):

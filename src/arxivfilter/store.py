@@ -532,6 +532,29 @@ def announcement_dates(
     return sorted(session.exec(stmt).all())
 
 
+def paper_counts(session: Session, categories: Sequence[str] | None = None) -> dict[dt.date, int]:
+    """Distinct papers per announcement date in ``categories`` (None = all): what each day scanned."""
+    stmt = select(col(Announcement.date), func.count(func.distinct(Announcement.arxiv_id)))
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    return {d: int(n) for d, n in session.exec(stmt.group_by(col(Announcement.date)))}
+
+
+def judged_dates(
+    session: Session, profile: str, categories: Sequence[str] | None = None
+) -> set[dt.date]:
+    """Announcement dates with at least one judgement (any status) for ``profile``."""
+    stmt = (
+        select(col(Announcement.date))
+        .join(Judgement, col(Judgement.arxiv_id) == col(Announcement.arxiv_id))
+        .where(Judgement.profile == profile)
+        .distinct()
+    )
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    return set(session.exec(stmt).all())
+
+
 def newest_announcement(
     session: Session, categories: Sequence[str] | None = None
 ) -> dt.date | None:

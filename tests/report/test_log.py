@@ -13,7 +13,13 @@ from markdown_it import MarkdownIt
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
 from arxivfilter.report.escape import tex_plain
-from arxivfilter.report.log import badge_url, parse_sections, render_log, update_log
+from arxivfilter.report.log import (
+    badge_url,
+    month_intact,
+    parse_sections,
+    render_log,
+    render_month,
+)
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 PROFILE = Profile(name="llm-inference", description="Serving.", threshold=70, tags={})
@@ -83,61 +89,46 @@ def test_sections_newest_first_and_empty_days_said() -> None:
     assert day_headings(empty_day) == ["2026-02-23"]
 
 
-def test_update_replaces_a_day() -> None:
-    """Writing a date again replaces its section, keeping the others."""
-    md = render_log(
-        PROFILE, {D1: [paper("2602.00001", D1)], D2: [paper("2602.00002")]}, categories=CATS
-    )
-    updated = update_log(
-        md, PROFILE, D2, [paper("2602.00009"), paper("2602.00008")], categories=CATS
-    )
-    assert day_headings(updated) == ["2026-02-24", "2026-02-23"]
-    assert "2602.00002" not in updated
-    assert updated.index("2602.00008") < updated.index("2602.00009")  # id breaks the tie
-    assert "2602.00001" in updated
-    assert updated.count("<!-- arxivfilter:day 2026-02-24 ") == 1
-
-
-def test_update_inserts_in_order_and_removes_emptied_day() -> None:
-    """A new date lands in date order; a date with nothing listed loses its section."""
-    md = update_log(None, PROFILE, D3, [paper("2602.00003", D3)], categories=CATS)
-    md = update_log(md, PROFILE, D1, [paper("2602.00001", D1)], categories=CATS)
-    md = update_log(md, PROFILE, D2, [paper("2602.00002", D2)], categories=CATS)
-    assert day_headings(md) == ["2026-02-25", "2026-02-24", "2026-02-23"]
-    md = update_log(md, PROFILE, D2, [], categories=CATS)
-    assert day_headings(md) == ["2026-02-25", "2026-02-23"]
-
-
-def test_update_equals_full_render() -> None:
-    """Building the log day by day, in any order, equals rendering it at once, byte for byte."""
-    days = {
-        D1: [paper("2602.00001", D1), paper("2602.00004", D1, relevance=95)],
-        D2: [paper("2602.00002", D2, title=HOSTILE[0])],
-        D3: [paper("2602.00003", D3, tags=[])],
-    }
-    full = render_log(PROFILE, days, categories=CATS)
-    md: str | None = "# some old file without markers\n"
-    for day in (D2, D3, D1):
-        md = update_log(md, PROFILE, day, days[day], categories=CATS)
-    assert md == full
-    assert update_log(full, PROFILE, D2, days[D2], categories=CATS) == full
-
-
-def test_badges_recomputed() -> None:
+def test_badges() -> None:
     """Badges give the total listed, the latest date and the categories, URL-escaped."""
-    md = update_log(None, PROFILE, D1, [], categories=CATS)
+    md = render_log(PROFILE, {}, categories=CATS)
     assert "papers%20listed-0-blue" in md
     assert "latest%20listing-none-green" in md
-    md = update_log(
-        md, PROFILE, D1, [paper("2602.00001", D1), paper("2602.00002", D1)], categories=CATS
+    md = render_log(
+        PROFILE,
+        {D1: [paper("2602.00001", D1), paper("2602.00002", D1)], D2: [paper("2602.00003")]},
+        categories=CATS,
     )
-    md = update_log(md, PROFILE, D2, [paper("2602.00003")], categories=CATS)
     assert "https://img.shields.io/badge/papers%20listed-3-blue" in md
     assert "https://img.shields.io/badge/latest%20listing-2026--02--24-green" in md
     assert "https://img.shields.io/badge/categories-cs.DC%2C%20cs.OS%2C%20cs.LG-orange" in md
-    md = update_log(md, PROFILE, D2, [], categories=CATS)
-    assert "papers%20listed-2-blue" in md
-    assert "2026--02--23" in md
+    md = render_log(PROFILE, {D1: [paper("2602.00001", D1)]}, categories=CATS, weeks=4)
+    assert "listed%20in%204%20weeks-1-blue" in md
+
+
+def test_archive_links_and_month_page() -> None:
+    """The README links every month's archive page; a page holds its days, beside their
+    digests, and ends with a checksum marker that detects hand edits."""
+    md = render_log(
+        PROFILE, {D2: [paper("2602.00001")]}, categories=CATS, months=[(2026, 2), (2026, 1)]
+    )
+    assert md.index("[February 2026](2026/2026-02.md)") < md.index(
+        "[January 2026](2026/2026-01.md)"
+    )
+    page = render_month(
+        PROFILE, (2026, 2), {D1: [paper("2602.00001", D1)], D2: []}, scanned={D2: 5}
+    )
+    assert "## [2026-02-23](2026-02-23.md)" in page
+    assert "Nothing at or above 70/100 among 5 papers." in page
+    assert month_intact(page, (2026, 2))
+    assert not month_intact(page, (2026, 3))
+    assert not month_intact(page.replace("Title", "Tit1e"), (2026, 2))
+    assert not month_intact(page[:-20], (2026, 2))
+    check_log(
+        render_month(PROFILE, (2026, 2), {D1: [paper("2602.00001", D1)]}),
+        {D1: ["Title 2602.00001"]},
+        markers=1,
+    )
 
 
 def test_badge_url_escaping() -> None:
@@ -168,7 +159,7 @@ def test_hostile_titles_cannot_forge_markers() -> None:
     check_log(md, {D2: [p.title for p in papers]})
 
 
-def check_log(md: str, titles_by_day: dict[dt.date, list[str]]) -> None:
+def check_log(md: str, titles_by_day: dict[dt.date, list[str]], markers: int = 0) -> None:
     """The log's structure: one h2 per day, one bullet per paper linked to arXiv, no raw HTML
     but the markers, images only for badges."""
     tokens = MD.parse(md)
@@ -178,6 +169,9 @@ def check_log(md: str, titles_by_day: dict[dt.date, list[str]]) -> None:
     for d in days:
         n = len(titles_by_day[d])
         expected += [f"<!-- arxivfilter:day {d} papers={n} -->", f"<!-- arxivfilter:end {d} -->"]
+    if markers:  # an archive page: its checksum marker closes it
+        assert html[-1].startswith("<!-- arxivfilter:month ")
+        html = html[:-1]
     assert html == expected
     assert day_headings(md) == [d.isoformat() for d in days]
     links: list[str] = []
@@ -225,7 +219,3 @@ def test_property_log_structure(data: dict[dt.date, list[tuple[str, str, list[st
     assert {d: n for d, (n, _) in parse_sections(md).items()} == {
         d: len(ps) for d, ps in sections.items() if ps
     }
-    rebuilt: str | None = None
-    for day, ps in sections.items():
-        rebuilt = update_log(rebuilt, PROFILE, day, ps, categories=CATS)
-    assert (rebuilt or render_log(PROFILE, {}, categories=CATS)) == md

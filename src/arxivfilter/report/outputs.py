@@ -21,7 +21,13 @@ from arxivfilter.config import Profile, Settings
 from arxivfilter.models import Judgement, ListedPaper
 from arxivfilter.report.digest import digest_path, render_digest, select_listed
 from arxivfilter.report.feed import render_feed
-from arxivfilter.report.log import update_log
+from arxivfilter.report.log import (
+    log_start,
+    month_intact,
+    month_path,
+    render_log,
+    render_month,
+)
 from arxivfilter.report.write import write_atomic
 
 REPLACEMENTS = ("replace", "replace-cross")
@@ -126,6 +132,81 @@ def feed_papers_of(
     return recent
 
 
+def _log_days(
+    session: Session,
+    profile: Profile,
+    days: Sequence[dt.date],
+    categories: Sequence[str] | None,
+    scorer: str,
+) -> dict[dt.date, list[ListedPaper]]:
+    """The papers of ``days`` that may be listed (one candidates query, then those only)."""
+    if not days:
+        return {}
+    candidates = store.listing_candidates(
+        session,
+        profile.name,
+        profile.threshold,
+        date_from=min(days),
+        date_to=max(days),
+        categories=categories,
+    )
+    out: dict[dt.date, list[ListedPaper]] = {}
+    for d in days:
+        ids = candidates.get(d)
+        out[d] = listed_papers(session, profile, d, categories, scorer, ids=ids) if ids else []
+    return out
+
+
+def write_log(
+    session: Session,
+    root: Path,
+    profile: Profile,
+    day_list: Sequence[dt.date],
+    *,
+    categories: Sequence[str] | None,
+    labels: list[str],
+    scorer: str,
+    weeks: int,
+    result: ReportResult,
+) -> None:
+    """The running log README (the latest ``weeks`` weeks) and the monthly archive pages,
+    from the database alone: the pages of this run's months are rendered again, and so is
+    any page that is missing or was changed by hand; the README always is."""
+    judged = store.judged_dates(session, profile.name, categories)
+    # only days the profile was scored on (a profile added today has no past to show)
+    scanned = {d: n for d, n in store.paper_counts(session, categories).items() if d in judged}
+    if not scanned:
+        return
+    newest = max(scanned)
+    months = sorted({(d.year, d.month) for d in scanned}, reverse=True)
+    touched = {(d.year, d.month) for d in day_list}
+    for month in months:
+        path = month_path(root, profile.name, month)
+        if month not in touched:
+            try:
+                current = path.read_text(encoding="utf-8") if path.is_file() else None
+            except (OSError, UnicodeDecodeError):
+                current = None
+            if month_intact(current, month):
+                continue
+        days = [d for d in scanned if (d.year, d.month) == month]
+        sections = _log_days(session, profile, days, categories, scorer)
+        text = render_month(profile, month, sections, scanned=scanned)
+        result.note(path, write_atomic(path, text))
+    recent = [d for d in scanned if d >= log_start(newest, weeks)]
+    readme = render_log(
+        profile,
+        _log_days(session, profile, recent, categories, scorer),
+        categories=labels,
+        months=months,
+        scanned=scanned,
+        weeks=weeks,
+        latest=newest,
+    )
+    path = root / profile.name / "README.md"
+    result.note(path, write_atomic(path, readme))
+
+
 _REPO = re.compile(r"github\.com[:/]+([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
@@ -182,8 +263,6 @@ def write_reports(
         cats_label = list(categories) if categories is not None else ["all"]
         newest = store.newest_announcement(session, categories)  # the feeds' window ends here
         folder = root / profile.name
-        log_path = folder / "README.md"
-        log_text = log_path.read_text(encoding="utf-8") if log_path.is_file() else None
         for date in sorted(set(day_list)):
             papers = listed_papers(session, profile, date, categories, scorer)
             if not papers:
@@ -201,9 +280,17 @@ def write_reports(
             result.note(path, write_atomic(path, text))
             listed, _failed = select_listed(papers, profile.threshold)
             result.listed[f"{profile.name} {date.isoformat()}"] = len(listed)
-            log_text = update_log(log_text, profile, date, papers, categories=cats_label)
-        if log_text is not None:
-            result.note(log_path, write_atomic(log_path, log_text))
+        write_log(
+            session,
+            root,
+            profile,
+            day_list,
+            categories=categories,
+            labels=cats_label,
+            scorer=scorer,
+            weeks=settings.report.log_weeks,
+            result=result,
+        )
         if newest is not None:
             days = settings.report.feed_days
             recent = feed_papers_of(session, profile, newest, days, categories, scorer)
