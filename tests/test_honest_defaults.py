@@ -51,9 +51,9 @@ def test_help_says_each_date_default(capsys: pytest.CaptureFixture[str]) -> None
         ("run", "latest listing"),
         ("fetch", "latest listing"),
     ):
-        with pytest.raises(SystemExit):
-            from arxivfilter.cli import cli
+        from arxivfilter.cli import cli
 
+        with pytest.raises(SystemExit):
             cli([command, "--help"], prog_name="arxivfilter")
         text = " ".join(capsys.readouterr().out.split())
         assert needle in text, command
@@ -151,13 +151,6 @@ def test_profile_categories_are_fetched_once_and_scanned(
     plain = Path(f"digests/plain/2025/{DAY}.md").read_text()
     assert "An FPGA accelerator" in hw and "An FPGA accelerator" not in plain
     assert "A serving system" in hw and "A serving system" in plain
-
-
-def test_shipped_llm_inference_reads_cs_ar() -> None:
-    from arxivfilter.config import load_profiles
-
-    (prof,) = load_profiles(["llm-inference"])
-    assert "cs.AR" in prof.categories
 
 
 def test_a_damaged_source_line_is_done_with_failures(

@@ -31,7 +31,7 @@ from arxivfilter.config import Profile, Settings
 from arxivfilter.export import export_records
 from arxivfilter.fetch.replay import read_source
 from arxivfilter.models import Entry, Judgement
-from arxivfilter.report.escape import collapse, xml_text
+from arxivfilter.report.escape import tex_plain, xml_text
 from arxivfilter.report.log import parse_sections
 from arxivfilter.report.outputs import write_reports
 from arxivfilter.text import normalise, normalise_author
@@ -150,19 +150,23 @@ def _check_digest(md: str, listed: list[str], failed: int, scanned: int) -> None
     tokens = MD.parse(md)
     every = list(_walk(tokens))
     kinds = [t.type for t in every]
-    assert not set(kinds) & {"html_block", "html_inline", "image", "table_open", "fence"}
+    assert not set(kinds) & {"html_inline", "image", "table_open", "fence"}
     assert "code_block" not in kinds
+    html = [t.content.strip() for t in every if t.type == "html_block"]
+    details = r"</details>|<details>\n<summary>(Tag legend|Just missed: [^<>]*)</summary>"
+    assert all(re.fullmatch(details, h) for h in html), html
+    found = re.search(r"<summary>Just missed: (\d+) paper", md)
+    missed = int(found.group(1)) if found else 0
     for t in every:
         if t.type == "link_open":
             assert re.fullmatch(r"https://arxiv\.org/(abs|pdf)/[\w./-]+", t.attrs["href"])
     assert len(_headings(tokens, "h1")) == 1
-    assert _headings(tokens, "h3") == [collapse(t) or "(untitled)" for t in listed]
+    assert _headings(tokens, "h3") == [tex_plain(t) or "(untitled)" for t in listed]
     assert len(_headings(tokens, "h2")) == (1 if failed else 0)
-    assert kinds.count("hr") == len(listed) + (1 if failed else 0)
-    assert kinds.count("list_item_open") == failed
-    assert (
-        f"**{len(listed)}** papers above threshold (50/100) out of **{scanned}** total scanned."
-        in md.splitlines()
+    assert kinds.count("hr") == len(listed) + (1 if failed else 0) + (1 if missed else 0)
+    assert kinds.count("list_item_open") == failed + missed
+    assert any(
+        line.startswith(f"**{len(listed)}** of **{scanned}** paper") for line in md.splitlines()
     )
 
 
@@ -176,12 +180,13 @@ def _check_log(log: str, day: dt.date, listed: list[str]) -> None:
         f"<!-- arxivfilter:end {day} -->",
     ]
     assert {d: n for d, (n, _) in parse_sections(log).items()} == {day: len(listed)}
-    assert [t.type for t in every].count("list_item_open") == len(listed)
+    # one bullet per listed paper, and one link to the month's archive page
+    assert [t.type for t in every].count("list_item_open") == len(listed) + 1
     for t in every:
         if t.type == "link_open":
             href = t.attrs["href"]
             assert href.startswith(("https://arxiv.org/abs/", "https://img.shields.io/")) or (
-                href == f"{day:%Y}/{day}.md"
+                href in (f"{day:%Y}/{day}.md", f"{day:%Y}/{day:%Y-%m}.md")
             )
 
 
@@ -271,4 +276,6 @@ def test_no_text_breaks_the_digest_log_or_feed(
         _check_log((folder / "README.md").read_text(encoding="utf-8"), day, titles)
         feed = feedparser.parse((folder / "feed.xml").read_bytes())
         assert not feed.bozo, feed.get("bozo_exception")
-        assert [e.title for e in feed.entries] == [xml_text(t) or "(untitled)" for t in titles]
+        assert [e.title for e in feed.entries] == [
+            xml_text(tex_plain(t)) or "(untitled)" for t in titles
+        ]

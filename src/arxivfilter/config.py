@@ -166,6 +166,8 @@ class ReportSettings(_Section):
     # profile's own. Not part of any cache key: changing it re-lists, never re-scores.
     threshold: int | None = Field(default=None, ge=0, le=100)
     log_weeks: int = Field(default=4, ge=1, le=520)
+    just_missed_margin: int = Field(default=10, ge=0, le=100)
+    just_missed_max: int = Field(default=5, ge=0, le=100)
 
 
 class SiteSettings(_Section):

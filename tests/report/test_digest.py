@@ -101,12 +101,19 @@ def heading_texts(md: str, level: str) -> list[str]:
     return texts
 
 
+DETAILS = r"</details>|<details>\n<summary>(Tag legend|Just missed: [^<>]*)</summary>"
+
+
 def check_structure(md: str, titles: list[str], failed: int) -> None:
     """The digest's block structure is exactly what the papers call for, whatever the text."""
     tokens = MD.parse(md)
     every = walk(tokens)
     kinds = [t.type for t in every]
-    assert "html_block" not in kinds
+    html = [t.content.strip() for t in every if t.type == "html_block"]
+    # only the collapsed sections: "Just missed" and the tag legend
+    assert all(re.fullmatch(DETAILS, h) for h in html), html
+    found = re.search(r"<summary>Just missed: (\d+) paper", md)
+    missed = int(found.group(1)) if found else 0
     assert "html_inline" not in kinds
     assert "image" not in kinds
     assert "table_open" not in kinds
@@ -118,9 +125,10 @@ def check_structure(md: str, titles: list[str], failed: int) -> None:
     assert len(heading_texts(md, "h1")) == 1
     assert heading_texts(md, "h3") == [tex_plain(t) or "(untitled)" for t in titles]
     assert len(heading_texts(md, "h2")) == (1 if failed else 0)
-    assert kinds.count("hr") == len(titles) + (1 if failed else 0)
-    assert sum(1 for t in tokens if t.type == "bullet_list_open") == (1 if failed else 0)
-    assert sum(1 for t in tokens if t.type == "list_item_open") == failed
+    assert kinds.count("hr") == len(titles) + (1 if failed else 0) + (1 if missed else 0)
+    lists = (1 if failed else 0) + (1 if missed else 0)
+    assert sum(1 for t in tokens if t.type == "bullet_list_open") == lists
+    assert sum(1 for t in tokens if t.type == "list_item_open") == failed + missed
     # GFM autolinks (not modelled by markdown-it): no bare scheme or www. outside our links.
     bare = re.sub(r"\]\(https://arxiv\.org/[^)]*\)", "]()", md)
     assert not re.search(r"(?<!\\)://", bare)
@@ -130,13 +138,16 @@ def check_structure(md: str, titles: list[str], failed: int) -> None:
 def test_counts_line_exact() -> None:
     """The counts line has exactly the documented form."""
     md = render([paper("2602.00001"), paper("2602.00002", relevance=10)], total_scanned=7)
-    assert "**1** papers above threshold (70/100) out of **7** total scanned." in md.splitlines()
+    assert (
+        "**1** of **7** papers listed (relevance ≥ 70/100), scanned in all categories."
+        in md.splitlines()
+    )
 
 
 def test_distinct_papers_counted_once() -> None:
     """A paper given twice (new and cross) is counted and shown once."""
     md = render([paper("2602.00001", announce_type="cross"), paper("2602.00001")])
-    assert "**1** papers above threshold" in md
+    assert "**1** of **" in md
     assert md.count("### Title 2602.00001") == 1
 
 
@@ -186,7 +197,7 @@ def test_entry_lines() -> None:
 
 def test_hype_dash_when_missing() -> None:
     """A judgement without hype shows an en dash."""
-    assert "**Relevance: 80/100 | Hype: –** — It is about serving." in render([paper(hype=None)])
+    assert "**Relevance: 80/100** — It is about serving." in render([paper(hype=None)])
 
 
 def test_excerpt_cuts_at_word() -> None:
@@ -250,7 +261,7 @@ def test_failed_section_at_end() -> None:
 def test_local_scorer_header() -> None:
     """A digest scored locally says so in its header."""
     md = render([paper(scorer="local", hype=None)], scorer="local")
-    header = md.split("**1** papers above threshold", 1)[0]
+    header = md.split("---", 1)[0]
     assert "local scorer" in header
     assert "local scorer" not in render([paper()])
 
@@ -258,10 +269,10 @@ def test_local_scorer_header() -> None:
 def test_zero_listed_is_valid() -> None:
     """A day with nothing listed still renders a header and the counts line."""
     md = render([paper(relevance=5)], total_scanned=1)
-    assert "**0** papers above threshold (70/100) out of **1** total scanned." in md
+    assert "**0** of **1** paper listed (relevance ≥ 70/100), scanned in all categories." in md
     check_structure(md, [], 0)
     md = render([], total_scanned=0)
-    assert "**0** papers above threshold (70/100) out of **0** total scanned." in md
+    assert "**0** of **0** papers listed (relevance ≥ 70/100), scanned in all categories." in md
 
 
 def test_hostile_titles_inert() -> None:
@@ -322,7 +333,7 @@ def test_real_day(samples: Path) -> None:
     check_structure(md, [p.title for p in listed], 0)
     headings = heading_texts(md, "h3")
     assert len(headings) == len(set(headings)) == len(listed)
-    assert f"**{len(listed)}** papers above threshold (70/100) out of **{len(papers)}**" in md
+    assert f"**{len(listed)}** of **{len(papers)}** paper" in md
 
 
 TEXT = st.lists(

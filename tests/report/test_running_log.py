@@ -15,7 +15,17 @@ from arxivfilter.report.log import log_start, render_log, render_month
 from tests.test_cli import run_cli
 
 DAYS = ["2026-01-29", "2026-01-30", "2026-02-02", "2026-02-03"]
-WORDS = "speculative decoding KV cache serving system GPU latency throughput".split()
+WORDS = [
+    "speculative",
+    "decoding",
+    "KV",
+    "cache",
+    "serving",
+    "system",
+    "GPU",
+    "latency",
+    "throughput",
+]
 
 
 def _source(path: Path) -> Path:

@@ -8,6 +8,7 @@ not scored, so nothing disappears silently. Same input, same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,6 +71,22 @@ def distinct(papers: Iterable[ListedPaper]) -> list[ListedPaper]:
     return [best[k] for k in sorted(best)]
 
 
+def just_missed(
+    papers: Iterable[ListedPaper], threshold: int, margin: int, limit: int
+) -> list[ListedPaper]:
+    """The best ``limit`` papers scoring in ``[threshold - margin, threshold)`` that the
+    listing rule would list at a lower threshold, in digest order."""
+    if margin <= 0 or limit <= 0:
+        return []
+    floor = max(0, threshold - margin)
+    near = [
+        p
+        for p in distinct(papers)
+        if p.relevance is not None and p.relevance < threshold and is_listed(p, floor)
+    ]
+    return sorted(near, key=sort_key)[:limit]
+
+
 def select_listed(
     papers: Iterable[ListedPaper], threshold: int
 ) -> tuple[list[ListedPaper], list[ListedPaper]]:
@@ -109,8 +126,8 @@ def title_md(paper: ListedPaper) -> str:
 
 
 def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
-    hype = f"{paper.hype}/100" if paper.hype is not None else "–"
-    score = f"**Relevance: {paper.relevance}/100 | Hype: {hype}**"
+    score = f"**Relevance: {paper.relevance}/100"
+    score += f" | Hype: {paper.hype}/100**" if paper.hype is not None else "**"
     reason = escape_md(paper.reason)
     lines = [f"### {title_md(paper)}", "", f"{score} — {reason}" if reason else score, ""]
     tags = " ".join(t for t in (code_span(t) for t in paper.tags) if t)
@@ -133,9 +150,65 @@ def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
     if tldr:
         lines += ["", f"**TL;DR**: {tldr}"]
     quote = escape_quote(excerpt(paper.abstract, excerpt_chars), tex=True)
-    if quote:
+    if quote and not _repeats(paper.tldr, paper.abstract, excerpt_chars):
         lines += ["", quote]
     return lines
+
+
+def _words(text: str | None) -> list[str]:
+    return re.findall(r"\w+", (text or "").lower())
+
+
+def _repeats(tldr: str | None, abstract: str | None, excerpt_chars: int) -> bool:
+    """True when the excerpt would mostly repeat the TL;DR (a local TL;DR taken from the
+    abstract's opening): then the excerpt adds nothing and is left out."""
+    said = set(_words(tldr))
+    shown = _words(excerpt(abstract, excerpt_chars))
+    if not said or not shown:
+        return False
+    return sum(w in said for w in shown) >= 0.6 * len(shown)
+
+
+def _near_miss(paper: ListedPaper) -> str:
+    link = f"[{title_md(paper)}]({safe_url(paper.arxiv_id)})"
+    reason = escape_md(paper.reason)
+    return f"- {link} ({paper.relevance}/100)" + (f" — {reason}" if reason else "")
+
+
+def _tag_legend(profile: Profile, listed: list[ListedPaper]) -> list[str]:
+    """Counts per tag of the listed papers, then what each of those tags means (collapsed)."""
+    counts: dict[str, int] = {}
+    for p in listed:
+        for t in p.tags:
+            counts[t] = counts.get(t, 0) + 1
+    if not counts:
+        return []
+    order = sorted(counts, key=lambda t: (-counts[t], t))
+    line = "**Tags today**: " + " · ".join(f"{code_span(t)} {counts[t]}" for t in order)
+    legend = [f"{code_span(t)}: {escape_md(profile.tags[t])}" for t in order if profile.tags.get(t)]
+    if not legend:
+        return [line]
+    body = "\\\n".join(legend)  # one paragraph, a tag a line (backslash hard breaks)
+    return [line, "", "<details>", "<summary>Tag legend</summary>", "", body, "", "</details>"]
+
+
+def opener(
+    listed: int,
+    scanned: int,
+    threshold: int,
+    categories: list[str] | None,
+    missed: int,
+    margin: int,
+) -> str:
+    """The line a reader reads first: what was listed, of what, from where."""
+    cats = ", ".join(collapse(c) for c in categories) if categories else "all categories"
+    line = (
+        f"**{listed}** of **{scanned}** paper{'' if scanned == 1 else 's'} listed"
+        f" (relevance ≥ {threshold}/100), scanned in {escape_md(cats)}"
+    )
+    if missed:
+        line += f"; {missed} just missed ({max(0, threshold - margin)}–{threshold - 1})"
+    return line + "."
 
 
 def _unscored(paper: ListedPaper) -> str:
@@ -157,20 +230,39 @@ def render_digest(
     scorer: str,
     excerpt_chars: int = 200,
     damaged: int = 0,
+    categories: list[str] | None = None,
+    missed_margin: int = 10,
+    missed_max: int = 5,
 ) -> str:
     """The digest Markdown of ``profile`` for announcement ``date`` (``papers``: every
-    distinct paper of the day with its judgement; the rule picks what is listed)."""
+    distinct paper of the day with its judgement; the rule picks what is listed).
+
+    ``categories``: what the day scanned (None = all); the next ``missed_max`` papers within
+    ``missed_margin`` below the threshold are listed, collapsed, under "Just missed"."""
     listed, failed = select_listed(papers, profile.threshold)
+    missed = just_missed(papers, profile.threshold, missed_margin, missed_max)
     lines = [f"# {escape_md(profile.name)}: arXiv digest for {date.isoformat()}", ""]
+    lines += [
+        opener(
+            len(listed),
+            total_scanned,
+            profile.threshold,
+            categories,
+            len(missed),
+            missed_margin,
+        ),
+        "",
+    ]
     description = escape_quote(profile.description)
     if description:
         lines += [description, ""]
     if scorer == "local":
         lines += ["*Scored offline by the local scorer: relevance only, no hype scores.*", ""]
-    lines.append(
-        f"**{len(listed)}** papers above threshold ({profile.threshold}/100)"
-        f" out of **{total_scanned}** total scanned."
-    )
+    legend = _tag_legend(profile, listed)
+    if legend:
+        lines += [*legend, ""]
+    if lines[-1] == "":
+        lines.pop()
     if damaged:
         some = "1 source record was" if damaged == 1 else f"{damaged} source records were"
         lines += ["", f"**Incomplete:** {some} damaged and could not be read."]
@@ -180,6 +272,17 @@ def render_digest(
     for paper in listed:
         lines += ["", "---", ""]
         lines += _entry(paper, excerpt_chars)
+    if missed:
+        floor = max(0, profile.threshold - missed_margin)
+        lines += ["", "---", "", "<details>"]
+        lines += [
+            f"<summary>Just missed: {len(missed)} paper{'' if len(missed) == 1 else 's'}"
+            f" scoring {floor}–{profile.threshold - 1} (lower the threshold to list them)"
+            "</summary>",
+            "",
+        ]
+        lines += [_near_miss(p) for p in missed]
+        lines += ["", "</details>"]
     if failed:
         lines += ["", "---", "", f"## Not scored ({len(failed)})", ""]
         lines += [_unscored(p) for p in failed]

@@ -106,8 +106,9 @@ def render_feed(
 
     Its id and ``rel="self"`` link are unique to the installation: ``site_url`` (the public
     http(s) URL of the profile's digest folder), else the GitHub ``repository`` (owner/name:
-    the feed's raw URL, the folder's page as ``alternate``), else a URN from ``installation``
-    (a stable string naming this installation, e.g. its digests folder), with no self link.
+    the feed's raw URL, the folder's page as ``alternate``), else a URN naming
+    ``installation`` if given; with neither, ``urn:arxivfilter:<profile>`` and no self link
+    (set ``[report] site_url`` to publish a feed).
     """
     name = xml_text(profile.name)
     base = site_url.rstrip("/")
@@ -123,10 +124,10 @@ def render_feed(
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
     if self_url:
         feed_id = self_url
+    elif installation:
+        feed_id = f"urn:arxivfilter:{quote(installation, safe='')}:{quote(name, safe='')}"
     else:
-        import uuid
-
-        feed_id = uuid.uuid5(uuid.NAMESPACE_URL, f"arxivfilter:{installation}:{name}").urn
+        feed_id = f"urn:arxivfilter:{quote(name, safe='')}"
     _sub(feed, "id", feed_id)
     _sub(feed, "title", f"arxivfilter: {name}", type="text")
     description = xml_text(profile.description)

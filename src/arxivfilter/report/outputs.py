@@ -275,6 +275,9 @@ def write_reports(
                 scorer=_digest_scorer(papers, scorer),
                 excerpt_chars=settings.report.excerpt_chars,
                 damaged=(damaged or {}).get(date, 0),
+                categories=categories,
+                missed_margin=settings.report.just_missed_margin,
+                missed_max=settings.report.just_missed_max,
             )
             path = digest_path(root, profile.name, date)
             result.note(path, write_atomic(path, text))
@@ -302,7 +305,6 @@ def write_reports(
                 site_url=settings.report.site_url,
                 repository=repository(),
                 digests_path=settings.report.digests_dir,
-                installation=str(root.resolve()),
             )
             feed_path = folder / "feed.xml"
             result.note(feed_path, write_atomic(feed_path, feed))
