@@ -53,8 +53,8 @@ def feed_papers(
 
 
 def _summary(p: ListedPaper) -> str:
-    hype = f"{p.hype}/100" if p.hype is not None else "–"
-    parts = [f"Relevance {p.relevance}/100, hype {hype}."]
+    hype = f", hype {p.hype}/100" if p.hype is not None else ""
+    parts = [f"Relevance {p.relevance}/100{hype}."]
     if p.updated_version is not None:
         parts.append(f"Updated v{p.updated_version}.")
     for label, value in (("TL;DR", tex_plain(p.tldr)), ("Why", p.reason)):
