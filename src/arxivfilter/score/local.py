@@ -90,7 +90,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -106,7 +106,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-VERSION = "local-2"
+VERSION = "local-3"
 IDF_FILE = "local_idf.json.gz"
 CAL_MID = 0.0598
 CAL_SCALE = 0.018
@@ -222,6 +222,12 @@ class Params:
     tldr_words: int = 50
     cal_mid: float = CAL_MID
     cal_scale: float = CAL_SCALE
+    # above relevance 70 the logit is compressed by this factor, so the top of a day is
+    # ordered rather than tied at 100 (70 keeps its raw anchor; see "Calibration")
+    top_slope: float = 0.5
+    # exclude: the strongest single clause of the exclude text (features the profile's own
+    # query does not use), weighed on the raw scale (see "How a paper is scored")
+    exclude_clause_weight: float = 0.04
     # with liked examples: rows (examples, a, b, c) of logit = a * lexical logit + b * f + c
     blend: tuple[tuple[int, float, float, float], ...] = BLEND
 
@@ -287,6 +293,10 @@ class _ProfileQueries:
     exclude: _Query | None
     tags: dict[str, _Query]
     vocabulary: frozenset[str]  # every feature any of the queries weighs
+    # each clause of the exclude text ("Model training and pre-training recipes"), without
+    # the features the profile's own query weighs ("serving" in "with no serving angle")
+    clauses: tuple[tuple[str, _Query], ...] = ()
+    evidence: dict[str, frozenset[str]] = field(default_factory=dict)  # tag -> features
 
 
 _PROFILE_MEMO: dict[tuple[str, Params, str], _ProfileQueries] = {}
@@ -310,6 +320,36 @@ def _tag_queries(profile: Profile, idf: _Idf, p: Params) -> dict[str, _Query]:
     return out
 
 
+_CLAUSE_SPLIT = re.compile(r"[,.;:()]|\b(?:and|or|with|that|which|unrelated to)\b")
+
+
+def _exclude_clauses(text: str, main: _Query, idf: _Idf) -> list[tuple[str, _Query]]:
+    """(its words, query) for each clause of the exclude text that keeps a feature the
+    profile's own query does not weigh."""
+    out: list[tuple[str, _Query]] = []
+    for clause in _CLAUSE_SPLIT.split(text or ""):
+        toks = tokens(clause)
+        feats = [f for f in _features(toks) if not set(f.split(" ")) & main.weights.keys()]
+        if feats:
+            words = " ".join(w for st, w in toks if st not in main.weights)
+            out.append((words, _query([(feats, 1.0)], idf)))
+    return out
+
+
+def _tag_evidence(profile: Profile) -> dict[str, frozenset[str]]:
+    """Per tag, the features whose presence in a paper earns it: the tag's name as a phrase
+    and the two-word phrases of its meaning (single common words such as "inference" or
+    "cache" are not evidence)."""
+    out: dict[str, frozenset[str]] = {}
+    for name, meaning in profile.tags.items():
+        name_f = features(name.replace("-", " "))
+        phrase = " ".join(name_f) if len(name_f) == 2 else (name_f[0] if len(name_f) == 1 else "")
+        meaning_f = [f for f in features(meaning) if " " in f]
+        found = {f for f in (phrase, *meaning_f) if f}
+        out[name] = frozenset(found)
+    return out
+
+
 def _profile_queries(profile: Profile) -> _ProfileQueries:
     idf = idf_table()
     p = PARAMS
@@ -326,7 +366,13 @@ def _profile_queries(profile: Profile) -> _ProfileQueries:
         vocabulary = set(main.weights).union(*(q.weights for q in tags.values()))
         if exclude is not None:
             vocabulary |= set(exclude.weights)
-        got = _ProfileQueries(main, exclude, tags, frozenset(vocabulary))
+        clauses = _exclude_clauses(profile.exclude, main, idf)
+        for _, q in clauses:
+            vocabulary |= set(q.weights)
+        evidence = _tag_evidence(profile)
+        for feats in evidence.values():
+            vocabulary |= feats
+        got = _ProfileQueries(main, exclude, tags, frozenset(vocabulary), tuple(clauses), evidence)
         if len(_PROFILE_MEMO) > 64:
             _PROFILE_MEMO.clear()
         _PROFILE_MEMO[key] = got
@@ -382,10 +428,25 @@ def _match(q: _Query, doc: _Doc) -> float:
     return total / q.mass
 
 
+def _clause_penalty(pq: _ProfileQueries, doc: _Doc) -> tuple[float, str]:
+    """(share, words) of the exclude clause the paper's title matches most: the share of the
+    clause's weight its title holds. A title is what a paper is about ("... Training"); a
+    word of the abstract ("accuracy") is not."""
+    title = set(doc.features[0])
+    best, words = 0.0, ""
+    for text, q in pq.clauses:
+        m = math.fsum(w for t, w in q.weights.items() if t in title) / q.mass
+        if m >= 0.4 and m > best:  # most of the clause, not one of its words
+            best, words = m, text
+    return best, words
+
+
 def _raw(pq: _ProfileQueries, doc: _Doc) -> float:
     raw = _match(pq.main, doc)
     if pq.exclude is not None:
         raw -= PARAMS.exclude_weight * _match(pq.exclude, doc)
+    if pq.clauses and PARAMS.exclude_clause_weight:
+        raw -= PARAMS.exclude_clause_weight * _clause_penalty(pq, doc)[0]
     return raw
 
 
@@ -425,46 +486,120 @@ def blended_logit(
     return max(-50.0, min(50.0, a * lexical_logit(raw, params) + b * learned + c))
 
 
-def logit_relevance(z: float) -> int:
-    """A logit as the 0-100 relevance."""
-    return max(0, min(100, round(100.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))))))
+_Z70 = math.log(0.7 / 0.3)  # the logit of relevance 70
+
+
+def logit_relevance(z: float, params: Params | None = None) -> int:
+    """A logit as the 0-100 relevance (compressed above 70 by ``top_slope``)."""
+    z = max(-50.0, min(50.0, z))
+    if z > _Z70:
+        z = _Z70 + (z - _Z70) * (params or PARAMS).top_slope
+    return max(0, min(100, round(100.0 / (1.0 + math.exp(-z)))))
 
 
 def to_relevance(raw: float, params: Params | None = None) -> int:
     """The calibrated 0-100 relevance of a lexical raw score (see the module docstring)."""
-    return logit_relevance(lexical_logit(raw, params))
+    return logit_relevance(lexical_logit(raw, params), params)
+
+
+def sentences(abstract: str) -> list[str]:
+    """The abstract's sentences (abbreviations such as "e.g." do not end one)."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(" ".join(abstract.split())):
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        elif piece:
+            out.append(piece)
+    return out
+
+
+# what a contribution sentence says: what is proposed, built or shown
+_PROPOSE = re.compile(
+    r"\b(?:we|this (?:paper|work|article|study)|our (?:work|paper|approach|system|method))\s+"
+    r"(?:\w+\s+){0,2}?(?:propose|present|introduce|design|develop|build|implement|describe|"
+    r"formulate|derive|contribute|offer|release|devise|leverage|demonstrate|show|study|"
+    r"investigate|analy[sz]e|explore|evaluate|characteri[sz]e|prove|tackle|address)",
+    re.IGNORECASE,
+)
+_NAMED = re.compile(
+    r"^(?:to (?:address|tackle|bridge|overcome|solve|fill|close) [^,]+, )?"
+    r"(?:we|this paper|this work|in this (?:paper|work),)\b|"
+    r"\b[A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*,? (?:is|a|an)\b|\bcalled\b|\bnamed\b|\bdubbed\b",
+)
+_RESULT = re.compile(
+    r"\b(?:achiev|improv|reduc|outperform|speed|accelerat|lower|increas|cut|sav|boost|"
+    r"up to|by up|faster|higher|lower|fewer|less)\w*",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d(?:[\d.,]*)\s*(?:%|x\b|×|times|percent|ms|s\b|GB|TB)|\b\d+(?:\.\d+)?x\b")
+_BACKGROUND = re.compile(
+    r"^(?:the |with the |as |in recent|recent|large language models|llms |however|despite|"
+    r"while |although |existing |current |traditional |prior |modern |today)",
+    re.IGNORECASE,
+)
+
+
+def _sentence_score(sentence: str, position: int) -> float:
+    score = 0.0
+    if _PROPOSE.search(sentence):
+        score += 3.0
+    elif _NAMED.search(sentence):
+        score += 1.5
+    if _NUMBER.search(sentence):
+        score += 2.0 if _RESULT.search(sentence) else 1.0
+    elif _RESULT.search(sentence):
+        score += 0.5
+    if _BACKGROUND.search(sentence):
+        score -= 1.5
+    if position == 0 and score <= 0:
+        score -= 1.0  # an opening with no cue is scene-setting
+    return score
 
 
 def tldr(abstract: str, max_words: int | None = None) -> str | None:
-    """The abstract's leading sentences, at most ``max_words`` words (cut with "…" if needed)."""
+    """What the paper contributes, in at most ``max_words`` words: its contribution
+    sentence (what is proposed, built or shown), then its best result sentence (one with
+    numbers), in the abstract's order; the opening sentences only when nothing says what
+    the paper does. Cut with "…" if a sentence alone is too long."""
     limit = max_words or PARAMS.tldr_words
-    head = abstract.split(maxsplit=limit + 1)[: limit + 1]
-    text = " ".join(head)
-    if not text:
+    parts = sentences(abstract)
+    if not parts:
         return None
-    sentences: list[str] = []
-    for piece in _SENTENCE_END.split(text):
-        if sentences and _ABBREVIATION.search(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {piece}"
-        else:
-            sentences.append(piece)
+    scored = [(_sentence_score(t, i), i) for i, t in enumerate(parts)]
+    best = max(scored, key=lambda x: (x[0], -x[1]))
+    if best[0] <= 0:
+        chosen = [0]
+    else:
+        chosen = [best[1]]
+        results = [
+            (sc, i) for sc, i in scored if i != best[1] and _NUMBER.search(parts[i]) and sc >= 1.0
+        ]
+        if results:
+            extra = max(results, key=lambda x: (x[0], -x[1]))[1]
+            if len(parts[best[1]].split()) + len(parts[extra].split()) <= limit:
+                chosen.append(extra)
+        if len(chosen) == 1 and best[1] + 1 < len(parts):
+            nxt = best[1] + 1
+            if len(parts[best[1]].split()) + len(parts[nxt].split()) <= limit * 0.7:
+                chosen.append(nxt)
     words: list[str] = []
-    for i, sentence in enumerate(sentences):
-        sw = sentence.split()
-        complete = i + 1 < len(sentences) or len(head) <= limit
-        if len(words) + len(sw) > limit or not complete:
-            break
-        words += sw
-    if not words:
-        words = head[:limit]
-        if len(head) > limit or not words[-1].endswith((".", "!", "?")):
-            words[-1] = words[-1].rstrip(",;:") + "…"
+    for i in sorted(chosen):
+        words += parts[i].split()
+    if len(words) > limit:
+        words = words[:limit]
+        words[-1] = words[-1].rstrip(",;:") + "…"
     return " ".join(words)
 
 
 def _tags(pq: _ProfileQueries, doc: _Doc) -> list[str]:
+    """The best-matching tags that the paper also gives evidence for: the tag's name as a
+    phrase, or a two-word phrase of its meaning, in the title or abstract."""
     p = PARAMS
-    sims = sorted((-_match(q, doc), name) for name, q in pq.tags.items())
+    sims = sorted(
+        (-_match(q, doc), name)
+        for name, q in pq.tags.items()
+        if not pq.evidence.get(name) or pq.evidence[name] & doc.tf.keys()
+    )
     if not sims:
         return []
     floor = max(p.tag_floor, p.tag_relative * -sims[0][0])
@@ -483,6 +618,35 @@ def _surface(doc: _Doc, term: str) -> str:
             if i + 1 < len(toks) and toks[i + 1][0] == second:
                 return f"{word} {toks[i + 1][1]}"
     return term
+
+
+def _profile_phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
+    """(features, as the profile writes it) for each keyword and tag name, longest first."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    for text in (*profile.keywords, *(n.replace("-", " ") for n in profile.tags)):
+        feats = tuple(f for f in features(text) if " " not in f)
+        if feats:
+            out.append((feats, text))
+    return sorted(set(out), key=lambda x: (-len(x[0]), x[1]))
+
+
+def _matched_phrases(profile: Profile, doc: _Doc, pq: _ProfileQueries) -> list[str]:
+    """The profile's own keywords and tag names the paper contains (as whole phrases),
+    most weighty first: what a person would say the paper matches."""
+    weight = {t: w for w, t in _contributions(pq.main, doc)}
+    found: list[tuple[float, str]] = []
+    covered: set[str] = set()
+    for feats, text in _profile_phrases(profile):
+        key = " ".join(feats)
+        present = (key in doc.tf) if len(feats) == 2 else (len(feats) == 1 and feats[0] in doc.tf)
+        if len(feats) > 2:
+            present = all(f"{a} {b}" in doc.tf for a, b in pairwise(feats))
+        if not present or set(feats) <= covered:
+            continue
+        w = sum(weight.get(f, 0.0) for f in feats) + weight.get(key, 0.0)
+        found.append((w, text))
+        covered |= set(feats)
+    return [t for _, t in sorted(found, key=lambda x: (-x[0], x[1]))]
 
 
 def _lexical_terms(pq: _ProfileQueries, doc: _Doc) -> list[str]:
@@ -506,28 +670,50 @@ def _lexical_terms(pq: _ProfileQueries, doc: _Doc) -> list[str]:
     return [_surface(doc, t) for t in shown]
 
 
-def _reason(pq: _ProfileQueries, doc: _Doc) -> str:
-    shown = _lexical_terms(pq, doc)
-    if not shown:
-        return "local lexical match: no words in common with the profile"
-    return "local lexical match: " + ", ".join(shown)
+def _whole_words(doc: _Doc, terms: list[str], raw: str) -> list[str]:
+    """Terms that are whole words of the paper, not pieces of a hyphenated one ("fine" of
+    "Fine-Grained")."""
+    low = raw.lower()
+    return [t for t in terms if not re.search(rf"(?:\w-{re.escape(t)}|{re.escape(t)}-\w)", low)]
 
 
-def _learned_reason(pq: _ProfileQueries, doc: _Doc, n_examples: int, top: list[str]) -> str:
-    learned = ", ".join(_surface(doc, t) for t in top) or "nothing in common"
-    lexical = ", ".join(_lexical_terms(pq, doc)[:3]) or "no words in common"
-    return f"local model of {n_examples} liked papers: {learned}; lexical match: {lexical}"
+def _reason(profile: Profile, pq: _ProfileQueries, doc: _Doc, raw_text: str) -> str:
+    """ "matches: speculative decoding, KV cache; penalised: training" (a person's words)."""
+    shown = _matched_phrases(profile, doc, pq)[:4]
+    if len(shown) < 2:
+        extra = _whole_words(doc, _lexical_terms(pq, doc), raw_text)
+        shown += [t for t in extra if all(t.lower() not in s.lower() for s in shown)][
+            : 3 - len(shown)
+        ]
+    text = "matches: " + ", ".join(shown) if shown else "no match with the profile"
+    penalty, words = _clause_penalty(pq, doc) if pq.clauses else (0.0, "")
+    if penalty * PARAMS.exclude_clause_weight >= 0.005 and words:
+        title = {st for st, _ in doc.tokens[0]}
+        hit = [w for st, w in tokens(words) if st in title][:3]
+        if hit:
+            text += "; penalised: " + " ".join(dict.fromkeys(hit))
+    return text
 
 
-def _judge(pq: _ProfileQueries, paper: PaperText, model: LearnedModel | None) -> JudgementResult:
+def _learned_reason(
+    profile: Profile, pq: _ProfileQueries, doc: _Doc, n_examples: int, top: list[str], raw: str
+) -> str:
+    learned = ", ".join(_whole_words(doc, [_surface(doc, t) for t in top], raw)) or "nothing"
+    return f"{_reason(profile, pq, doc, raw)}; like {n_examples} liked papers in: {learned}"
+
+
+def _judge(
+    profile: Profile, pq: _ProfileQueries, paper: PaperText, model: LearnedModel | None
+) -> JudgementResult:
     doc = _doc(pq, paper)
+    raw_text = f"{paper.title} {paper.abstract}"
     if model is None:
         relevance = to_relevance(_raw(pq, doc))
-        reason = _reason(pq, doc)
+        reason = _reason(profile, pq, doc, raw_text)
     else:
         learned, top = model.evaluate(*doc.features)
         relevance = logit_relevance(blended_logit(_raw(pq, doc), learned, model.n_examples))
-        reason = _learned_reason(pq, doc, model.n_examples, top)
+        reason = _learned_reason(profile, pq, doc, model.n_examples, top, raw_text)
     return JudgementResult(
         status="ok",
         relevance=relevance,
@@ -541,7 +727,7 @@ def _judge(pq: _ProfileQueries, paper: PaperText, model: LearnedModel | None) ->
 def score(profile: Profile, paper: PaperText, model: LearnedModel | None = None) -> JudgementResult:
     """Judge one paper: a pure function of its text, the profile (and the model trained on
     its examples, if any) and the scorer version."""
-    return _judge(_profile_queries(profile), paper, model)
+    return _judge(profile, _profile_queries(profile), paper, model)
 
 
 def score_many(
@@ -549,7 +735,7 @@ def score_many(
 ) -> list[JudgementResult]:
     """Judge papers one by one (each result is independent of the others)."""
     pq = _profile_queries(profile)
-    return [_judge(pq, paper, model) for paper in papers]
+    return [_judge(profile, pq, paper, model) for paper in papers]
 
 
 def logit(profile: Profile, paper: PaperText, model: LearnedModel | None = None) -> float:
@@ -659,7 +845,7 @@ class LocalScorer:
         model = self.learned_model(profile)
         for paper in papers:
             try:
-                result = _judge(pq, paper, model)
+                result = _judge(profile, pq, paper, model)
             except Exception as exc:  # one odd paper must not sink the run
                 result = JudgementResult(status="failed", error=f"local scorer: {exc!r}"[:500])
             sink.judgement(paper, result)
