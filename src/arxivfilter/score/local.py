@@ -17,11 +17,18 @@ How a paper is scored
   * ``match(query) = BM25(paper, query) / total query weight``: BM25 (``k1``, ``b``, the
     title's words counted ``title_weight`` times) summed over the features the paper shares
     with the query, divided by what the query weighs in all (0 .. k1 + 1).
-  * ``raw = match(profile) - exclude_weight * match(exclude)``.
+  * ``raw = match(profile) - exclude_weight * match(exclude)
+    - exclude_clause_weight * title share of the best exclude clause``: the exclude text
+    is split into clauses ("Model training", "pre-training recipes", ...), each without the
+    features the profile's own query weighs; a clause counts when the paper's title holds at
+    least 40 % of its weight (a "... Training" title for a profile that excludes training).
 
 Calibration: raw -> relevance 0-100
-  ``relevance = round(100 / (1 + exp(-(raw - CAL_MID) / CAL_SCALE)))`` with ``CAL_MID =
-  0.0598`` and ``CAL_SCALE = 0.018``:
+  ``z = (raw - CAL_MID) / CAL_SCALE``, above ``z70 = logit(0.7)`` compressed to ``z70 +
+  top_slope * (z - z70)``, then ``relevance = round(100 / (1 + exp(-z)))`` with ``CAL_MID =
+  0.0598``, ``CAL_SCALE = 0.018`` and ``top_slope = 0.5`` (since ``local-3``: before, a
+  quarter of a day's listed papers tied at 100; June-July, tuned on: 1.2 % at 100). The
+  table below is the uncompressed scale; 70 is unchanged:
 
   =====  =========  ==============================================================
   raw    relevance  what it looks like
@@ -64,9 +71,13 @@ With liked examples (``examples``, ``examples_file``): lexical + learned -> rele
 Tags: the same match against each tag alone (name twice, meaning once; features shared by
 many tags down-weighted), only tags of the profile's vocabulary, at most ``max_tags``, each at
 least ``tag_floor`` and ``tag_relative`` of the best; none below relevance
-``tag_min_relevance`` (a graph paper's "edge" is not the ``edge`` tag). TL;DR: the abstract's
-leading sentences, at most 50 words. Hype is None. Reason: the paper's words that weighed most
-(with a model: "local model of N liked papers: <its top features>; lexical match: <words>").
+``tag_min_relevance`` (a graph paper's "edge" is not the ``edge`` tag), and only tags the
+paper gives evidence for (the tag's name as a phrase, or a two-word phrase of its meaning).
+TL;DR: the contribution sentence (what is proposed, built or shown) and the best result
+sentence with numbers, at most 50 words; the opening only when no sentence says what the
+paper does. Hype is None. Reason: the profile's keywords and tag names the paper holds,
+"matches: KV cache, speculative decoding; penalised: training" (with a model: "...; like N
+liked papers in: <its top features>"), never a piece of a hyphenated word.
 
 Measured (``bench/local_auc.py``, ROC-AUC; tuned on June-July only, August-16 September held
 out): llm-systems 0.709 pooled / 0.907 Jun-Jul / 0.644 Aug-Sep; llm-inference 0.731 / 0.909 /
