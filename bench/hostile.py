@@ -9,8 +9,9 @@ one byte every 2 s). ``--src`` runs the commands against another source tree (e.
 ``--src ../main/src`` for the code before the change), through ``PYTHONPATH``. A command
 still running after ``--cap-seconds`` is killed and reported as ``still running``.
 
-Printed: one line per fault: mode, exit code (or "still running"), wall seconds, the last
-line of stderr (traceback or one-line error), and the peak memory of the command.
+Printed: one line per fault: mode, exit code (or "still running"), wall seconds, the peak
+memory of the commands so far, the files (and stderr) holding 8 or more characters of the
+API key's secret part, and the last line of stderr (traceback or one-line error).
 """
 
 from __future__ import annotations
@@ -89,6 +90,22 @@ def faults(url: str) -> list[tuple[str, list[str], dict[str, str]]]:
     ]
 
 
+KEY_CORE = "Zq8vT3mK9wLx2Rb7Hc4Nd1Fs6Gj0Pe5Yu"  # the test key minus "sk-proj-"
+
+
+def key_files(work: Path, err: bytes) -> list[str]:
+    """Files under ``work`` (database, digests, feeds) and stderr holding 8+ characters of the key."""
+    pieces = [KEY_CORE[i : i + 8].encode() for i in range(len(KEY_CORE) - 7)]
+    found = [
+        str(path.relative_to(work))
+        for path in sorted(work.rglob("*"))
+        if path.is_file() and any(piece in path.read_bytes() for piece in pieces)
+    ]
+    if any(piece in err for piece in pieces):
+        found.append("stderr")
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=ROOT / "src")
@@ -132,7 +149,11 @@ def main() -> int:
                 lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
                 last = lines[-1][:160] if lines else ""
                 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-                print(f"{name:55s} exit {code:>13s}  {wall:7.1f} s  peak<= {peak:6.0f} MB  {last}")
+                leaked = key_files(work, err)
+                leak = f"  key found in {leaked}" if leaked else ""
+                print(
+                    f"{name:55s} exit {code:>13s}  {wall:7.1f} s  peak<= {peak:6.0f} MB{leak}  {last}"
+                )
                 sys.stdout.flush()
     return 0
 
