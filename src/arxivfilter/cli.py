@@ -261,6 +261,12 @@ def _summary_table(summary: pipeline.RunSummary) -> None:
         )
         if s.prefiltered:
             table.add_row("prefilter", f"{s.prefiltered} judged locally only")
+        if s.pending or s.batches_open:
+            table.add_row(
+                "pending",
+                f"{s.pending} papers in {s.batches_open} open batches (collected by the next run"
+                " or `arxivfilter batches`)",
+            )
         table.add_row(
             "LLM calls",
             f"{s.calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens)",
@@ -366,6 +372,18 @@ def report(
     _execute(
         "report", ("report",), as_json, date=date, date_from=date_from, date_to=date_to,
         source=source, categories=categories, profiles=profile, scorer=scorer,
+    )  # fmt: skip
+
+
+@cli.command()
+def batches(
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Batch mode: store the results of finished batches (waiting up to [llm]
+    batch_wait_seconds) and rewrite the digests of the dates they belong to."""
+    _execute(
+        "batches", ("score", "report"), as_json, profiles=profile, collect_only=True
     )  # fmt: skip
 
 

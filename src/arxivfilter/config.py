@@ -87,7 +87,7 @@ class StorageSettings(_Section):
 
 
 #: ``[llm] mode``: how requests reach the server
-LLM_MODES: tuple[str, ...] = ("direct",)
+LLM_MODES: tuple[str, ...] = ("direct", "batch")
 
 
 class LlmSettings(_Section):
@@ -107,6 +107,10 @@ class LlmSettings(_Section):
     price_provider: str = ""
     price_model: str = ""
     mode: str = "direct"
+    batch_wait_seconds: float = Field(default=0.0, ge=0)
+    batch_poll_seconds: float = Field(default=5.0, gt=0)
+    batch_max_requests: int = Field(default=50_000, ge=1, le=50_000)
+    batch_max_mb: float = Field(default=190.0, gt=0, le=200)
     passes: int = Field(default=1, ge=1, le=2)
     second_pass_margin: int = Field(default=10, ge=0, le=100)
     service_tier: str = ""

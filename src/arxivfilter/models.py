@@ -201,6 +201,53 @@ class Run(SQLModel, table=True):
     finished_at: dt.datetime | None = None
 
 
+class LlmBatch(SQLModel, table=True):
+    """One submitted batch of the provider's Batch API (``[llm] mode = "batch"``).
+
+    ``status`` is the provider's (validating, in_progress, finalizing, completed, expired,
+    failed, cancelling, cancelled), or ``uploaded`` between the file upload and the batch's
+    creation; ``collected_at`` is set once its results are stored.
+    """
+
+    __tablename__ = "llm_batches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: str | None = Field(default=None, max_length=128, index=True)
+    input_file_id: str = Field(max_length=128)
+    output_file_id: str | None = Field(default=None, max_length=128)
+    error_file_id: str | None = Field(default=None, max_length=128)
+    status: str = Field(max_length=16)
+    base_url: str = Field(max_length=255)
+    model: str = Field(max_length=128)
+    requests: int = 0
+    run_id: int | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    checked_at: dt.datetime | None = None
+    collected_at: dt.datetime | None = None
+
+
+class LlmBatchRequest(SQLModel, table=True):
+    """One line of a batch: the papers it asks about and the cache keys it will fill.
+
+    ``status``: ``pending`` (in an open batch), ``done`` (its judgements are stored),
+    ``requeued`` (expired, failed or missing from the output: asked again by a later run).
+    """
+
+    __tablename__ = "llm_batch_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch: int = Field(index=True)  # llm_batches.id
+    custom_id: str = Field(max_length=64)
+    profile: str = Field(max_length=64)
+    question: str = Field(default="full", max_length=16)
+    prompt_hash: str = Field(max_length=64)
+    profile_hash: str = Field(max_length=64)
+    arxiv_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cache_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    text_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)
+
+
 class Notification(SQLModel, table=True):
     """One delivery of one announcement date to one recipient over one channel.
 

@@ -80,6 +80,7 @@ class Options:
     max_cost: float | None = None
     refresh: bool = False
     dry_run: bool = False
+    collect_only: bool = False  # batch mode: store finished batches' results, submit nothing
 
 
 class App:
@@ -391,9 +392,15 @@ def build_scorer(app: App, kind: str) -> Any:
         return LocalScorer(examples=examples_from_db(app.engine))
     from arxivfilter.score.llm import build_llm_scorer
 
-    return build_llm_scorer(
+    llm = build_llm_scorer(
         app.settings, http_client=app._llm_http, engine=app.engine, **app.scorer_hooks
     )
+    if app.settings.llm.mode == "batch":
+        from arxivfilter.score.batch import build_batch_scorer
+
+        hooks = {k: v for k, v in app.scorer_hooks.items() if k in ("sleep", "clock")}
+        return build_batch_scorer(app.settings, llm, **hooks)
+    return llm
 
 
 def ensure_examples(app: App, opts: Options, profiles: Sequence[Profile]) -> None:
@@ -447,6 +454,40 @@ def price_fn(settings: Settings) -> Callable[[LlmCall], float | None]:
     return Prices.from_settings(settings).call_cost
 
 
+def collect_batches(
+    app: App, profiles: Sequence[Profile], *, run_id: int | None = None
+) -> ScoreCounts:
+    """Batch mode: store what finished batches hold (waiting up to ``batch_wait_seconds``)."""
+    total = ScoreCounts()
+    if app.settings.llm.mode != "batch" or app.settings.resolve_scorer(None) != "llm":
+        return total
+    scorer = build_scorer(app, "llm")
+
+    async def _go() -> None:
+        try:
+            with app.session() as session:
+                got = await scorer.collect(
+                    session,
+                    profiles,
+                    wait_seconds=app.settings.llm.batch_wait_seconds,
+                    run_id=run_id,
+                )
+                total.judged, total.failed, total.calls = got.judged, got.failed, got.calls
+                total.prompt_tokens, total.completion_tokens = (
+                    got.prompt_tokens,
+                    got.completion_tokens,
+                )
+                total.cached_tokens, total.cost_usd = got.cached_tokens, got.cost_usd
+                total.pending, total.batches_open = got.pending + got.requeued, got.open_batches
+                if got.papers:
+                    total.extra_dates = store.dates_of_papers(session, got.papers)
+        finally:
+            await scorer.aclose()
+
+    asyncio.run(_go())
+    return total
+
+
 def first_pass(settings: Settings, scorer: Any) -> tuple[Any, int] | None:
     """The short first pass (``[llm] passes = 2``): a sibling scorer asking relevance only."""
     if settings.llm.passes < 2:
@@ -475,6 +516,8 @@ def score(
             for prof in profiles
         }
     n = sum(len(papers) for work in works.values() for _, papers in work)
+    if opts.collect_only:
+        return collect_batches(app, profiles, run_id=run_id)
     if n == 0:
         return total
     if opts.dry_run:
@@ -499,9 +542,35 @@ def score(
     prefilter = (build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
     first = first_pass(app.settings, scorer) if kind == "llm" else None
 
+    batch = getattr(scorer, "collect", None)
+
+    async def _collect(session: Any, wait: float) -> None:
+        assert batch is not None
+        got = await batch(session, profiles, wait_seconds=wait, run_id=run_id)
+        total.judged += got.judged
+        total.failed += got.failed
+        total.calls += got.calls
+        total.prompt_tokens += got.prompt_tokens
+        total.completion_tokens += got.completion_tokens
+        total.cached_tokens += got.cached_tokens
+        total.cost_usd += got.cost_usd
+        total.batches_open = got.open_batches
+        total.pending = got.pending + got.requeued  # requeued: submitted again next run
+        if got.papers:
+            total.extra_dates |= store.dates_of_papers(session, got.papers)
+        log.info(
+            "batches collected",
+            collected=got.batches,
+            judged=got.judged,
+            requeued=got.requeued,
+            still_open=got.open_batches,
+        )
+
     async def _all() -> None:
         with app.session() as session, app.progress(f"score ({kind})", n) as bar:
             try:
+                if batch is not None:  # results that came in since the last run, first
+                    await _collect(session, 0.0)
                 for prof in profiles:
                     for d, papers in works[prof.name]:
                         counts = await score_papers(
@@ -522,6 +591,9 @@ def score(
                             "scored", profile=prof.name, date=d.isoformat(), **counts.as_dict()
                         )
                         total.merge(counts)
+                if batch is not None:  # what this run submitted, if it finishes in time
+                    wait = app.settings.llm.batch_wait_seconds if total.pending else 0.0
+                    await _collect(session, wait)
             finally:
                 aclose = getattr(scorer, "aclose", None)
                 if aclose is not None:
@@ -696,12 +768,14 @@ def run(
                 log.info("fetch", **fsum.as_dict())
             else:
                 fsum.dates = _dates_without_fetch(app, opts)
-            day_list = days_to_work(app, opts, fsum)
+            day_list = [] if opts.collect_only else days_to_work(app, opts, fsum)
             if "fetch" not in stages:
                 _warn_unstored(app, opts, day_list)
-            if "score" in stages and day_list:
+            if "score" in stages and (day_list or opts.collect_only):
                 scounts = score(app, opts, day_list, profiles, run_id=run_row.id)
                 log.info("score", **scounts.as_dict())
+            if scounts.extra_dates and not opts.dry_run:  # batch results for earlier dates
+                day_list = sorted(set(day_list) | scounts.extra_dates)
             if "report" in stages and day_list and not opts.dry_run:
                 damaged = {d: fsum.damaged_on(d) for d in day_list if fsum.damaged_on(d)}
                 rres = report(app, opts, day_list, profiles, damaged=damaged)

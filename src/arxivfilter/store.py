@@ -29,6 +29,8 @@ from arxivfilter.models import (
     Entry,
     Judgement,
     ListedPaper,
+    LlmBatch,
+    LlmBatchRequest,
     LlmCall,
     LlmMode,
     Notification,
@@ -1049,3 +1051,74 @@ def ok_judgements(session: Session, profile: str, profile_hash: str) -> list[Jud
         JudgementRow(a, i or 0, s, th, r, h, list(tags or []), tl, re_)
         for a, i, s, th, r, h, tags, tl, re_ in session.execute(stmt)
     ]
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def _commit(session: Session, what: str) -> None:
+    try:
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(f"database error while saving {what}: {_db_message(exc)}") from None
+
+
+def save_batch(
+    session: Session, batch: LlmBatch, requests: Sequence[LlmBatchRequest] = ()
+) -> LlmBatch:
+    """Insert or update a batch (and insert its request lines) in one transaction."""
+    session.add(batch)
+    session.flush()
+    for r in requests:
+        r.batch = batch.id or 0
+        session.add(r)
+    _commit(session, "a batch")
+    session.refresh(batch)
+    return batch
+
+
+def open_batches(session: Session) -> list[LlmBatch]:
+    """Batches whose results are not stored yet, oldest first."""
+    stmt = select(LlmBatch).where(col(LlmBatch.collected_at).is_(None)).order_by(col(LlmBatch.id))
+    return list(session.exec(stmt).all())
+
+
+def batch_requests(session: Session, batch: int) -> list[LlmBatchRequest]:
+    stmt = select(LlmBatchRequest).where(LlmBatchRequest.batch == batch)
+    return list(session.exec(stmt.order_by(col(LlmBatchRequest.id))).all())
+
+
+def pending_cache_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` a pending batch line will fill."""
+    wanted = set(keys)
+    stmt = select(LlmBatchRequest.cache_keys).where(LlmBatchRequest.status == "pending")
+    found: set[str] = set()
+    for row in session.exec(stmt).all():
+        found.update(k for k in row if k in wanted)
+    return found
+
+
+def pending_papers(session: Session) -> int:
+    """Papers in batch lines not collected yet."""
+    stmt = select(LlmBatchRequest.arxiv_ids).where(LlmBatchRequest.status == "pending")
+    return sum(len(row) for row in session.exec(stmt).all())
+
+
+def set_request_status(session: Session, requests: Sequence[LlmBatchRequest], status: str) -> None:
+    for r in requests:
+        r.status = status
+        session.add(r)
+    _commit(session, "batch lines")
+
+
+def dates_of_papers(session: Session, ids: Iterable[str]) -> set[dt.date]:
+    """The announcement dates of these papers."""
+    ids = sorted(set(ids))
+    out: set[dt.date] = set()
+    for i in range(0, len(ids), 500):
+        stmt = select(col(Announcement.date)).where(
+            col(Announcement.arxiv_id).in_(ids[i : i + 500])
+        )
+        out.update(session.exec(stmt.distinct()).all())
+    return out

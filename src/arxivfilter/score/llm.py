@@ -230,6 +230,22 @@ class _Job:
     fatal: UpstreamError | None = None
 
 
+class _NoSink:
+    """A sink for building request bodies only (nothing is judged)."""
+
+    def judgement(self, paper: PaperText, result: JudgementResult) -> None:
+        raise AssertionError("no judgement while building a request")
+
+    def llm_call(self, call: LlmCall) -> None:
+        raise AssertionError("no call while building a request")
+
+    def may_start_call(self) -> bool:
+        return False
+
+
+_NO_SINK = _NoSink()
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, _TotalTimeout):
         return True
@@ -414,6 +430,11 @@ class LlmScorer:
             )
 
     @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client (the batch scorer uses it for the Files and Batch endpoints)."""
+        return self._client
+
+    @property
     def question(self) -> Question:
         """What this scorer's calls ask (the full judgement, or the first pass)."""
         return self._question
@@ -430,6 +451,37 @@ class LlmScorer:
             clock=self._clock,
             question=question,
         )
+
+    def request_body(self, profile: Profile, papers: Sequence[PaperText]) -> dict[str, Any]:
+        """The chat-completions body a direct call would send for ``papers`` (a batch line's)."""
+        size = self._llm.papers_per_call
+        job = _Job(
+            profile=profile,
+            sink=_NO_SINK,
+            system=self._question.system(self._templates, profile, size),
+            schema=self._question.schema(profile, size),
+            prompt_hash=self.prompt_hash(profile),
+        )
+        user = user_message(self._templates, papers, abstract_chars=self._llm.abstract_chars)
+        messages = [{"role": "system", "content": job.system}, {"role": "user", "content": user}]
+        stored = self._load_mode() if self._load_mode else None
+        args = self._request_args(job, messages, stored if stored in MODES else MODES[0])
+        body = {k: v for k, v in args.items() if k != "extra_body"}
+        body.update(args.get("extra_body") or {})
+        return body
+
+    def parse_reply(
+        self, profile: Profile, content: str | None, ids: Sequence[str]
+    ) -> tuple[dict[str, JudgementResult], dict[str, str]]:
+        """A reply's judgements by (safe) paper id, and errors, as for a direct call."""
+        results, errors = parse_answer(
+            content, profile, list(ids), normalise=self._question.normalise
+        )
+        results = {
+            i: r.model_copy(update={"tldr": self._redact(r.tldr), "reason": self._redact(r.reason)})
+            for i, r in results.items()
+        }
+        return results, errors
 
     async def aclose(self) -> None:
         """Close the HTTP client if this scorer built it (call inside the event loop that used it)."""

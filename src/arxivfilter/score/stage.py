@@ -8,6 +8,7 @@ Results are stored one by one as they arrive, so a killed run keeps what it paid
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import re
@@ -77,6 +78,9 @@ class ScoreCounts:
     unscored: int = 0  # left unscored by --max-cost
     prefiltered: int = 0  # judged by the local prefilter instead of the LLM
     second_pass: int = 0  # papers whose first-pass relevance sent them to the full pass
+    pending: int = 0  # papers in a submitted batch, not finished yet (not a failure)
+    batches_open: int = 0
+    extra_dates: set[dt.date] = field(default_factory=set)  # dates whose judgements arrived
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -94,6 +98,8 @@ class ScoreCounts:
             "unscored",
             "prefiltered",
             "second_pass",
+            "pending",
+            "batches_open",
             "calls",
             "prompt_tokens",
             "completion_tokens",
@@ -103,6 +109,7 @@ class ScoreCounts:
         self.cost_usd += other.cost_usd
         self.cost_unknown = self.cost_unknown or other.cost_unknown
         self.errors.extend(other.errors)
+        self.extra_dates |= other.extra_dates
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -113,6 +120,8 @@ class ScoreCounts:
             "unscored": self.unscored,
             "prefiltered": self.prefiltered,
             "second_pass": self.second_pass,
+            "pending": self.pending,
+            "batches_open": self.batches_open,
             "llm_calls": self.calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -194,6 +203,13 @@ class StoreSink:
             self.counts.failed += 1
             if result.error and len(self.counts.errors) < 20:
                 self.counts.errors.append(f"{paper.arxiv_id}: {result.error}")
+        if self.on_result:
+            self.on_result()
+
+    def pending(self, paper: PaperText) -> None:
+        """The paper is in a submitted batch: its judgement comes with a later collection."""
+        self.done.add(paper.arxiv_id)
+        self.counts.pending += 1
         if self.on_result:
             self.on_result()
 
@@ -452,6 +468,8 @@ async def _first_pass(
                 error = results[t.arxiv_id].error
                 if error and len(counts.errors) < 20:
                     counts.errors.append(f"{t.arxiv_id}: {error}")
+            elif t.arxiv_id in sink.done:  # in a submitted batch
+                counts.pending += 1
             else:
                 counts.unscored += 1
             if on_result:
