@@ -53,6 +53,8 @@ from arxivfilter.text import normalise
 log = structlog.get_logger(__name__)
 
 ENDPOINT = "/v1/chat/completions"
+#: Azure OpenAI's batch lines and batches name the endpoint without the version prefix
+AZURE_ENDPOINT = "/chat/completions"
 TERMINAL = frozenset({"completed", "expired", "failed", "cancelled"})
 RAW_REPLY_CHARS = 8000
 
@@ -100,6 +102,9 @@ class BatchScorer:
         self._clock = clock
         self._base_url = display_url(client.base_url)
         self._prices = Prices.from_settings(settings)
+        host = (client.base_url.host or "").lower()
+        azure = host.endswith((".openai.azure.com", ".cognitiveservices.azure.com"))
+        self._endpoint = AZURE_ENDPOINT if azure else ENDPOINT
 
     @property
     def model(self) -> str:
@@ -152,7 +157,7 @@ class BatchScorer:
                         {
                             "custom_id": custom_id,
                             "method": "POST",
-                            "url": ENDPOINT,
+                            "url": self._endpoint,
                             "body": self._llm.request_body(profile, group),
                         },
                         ensure_ascii=False,
@@ -199,7 +204,7 @@ class BatchScorer:
         data.seek(0)
         try:
             uploaded = await self._client.files.create(
-                file=("arxivfilter-batch.jsonl", data.read()), purpose="batch"
+                file=("arxivfilter-batch.jsonl", data), purpose="batch"
             )
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
             raise self._upstream("uploading a batch file", exc) from None
@@ -220,7 +225,7 @@ class BatchScorer:
         try:
             batch = await self._client.batches.create(
                 input_file_id=row.input_file_id,
-                endpoint="/v1/chat/completions",
+                endpoint=self._endpoint,  # type: ignore[arg-type]
                 completion_window="24h",
                 metadata={"arxivfilter_batch": str(row.id)},
             )
