@@ -54,7 +54,7 @@ def quiet() -> None:
 
 class Stub:
     def __init__(self, work: Path, *args: str) -> None:
-        port_file = work / "port"
+        port_file = work / f"port-{time.monotonic_ns()}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.stub_batch", "--port-file", str(port_file), *args],
             cwd=ROOT,

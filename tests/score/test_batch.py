@@ -304,3 +304,29 @@ def test_requests_have_the_documented_shapes(tmp_path: Path) -> None:
     assert seen["create"]["input_file_id"] == "file-abc"
     assert seen["create"]["endpoint"] == "/v1/chat/completions"
     assert seen["create"]["completion_window"] == "24h"
+
+
+@pytest.mark.parametrize("batch_stub", [["--batch-seconds", "1"]], indirect=True)
+def test_batches_command_collects_and_rewrites_the_digest(
+    batch_stub: BatchStub,
+    stub_llm: StubServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`arxivfilter batches` stores finished results and rewrites the date's digest."""
+    from arxivfilter.cli import main
+
+    source = write_source(8)
+    batch_run(batch_stub, "cmd.db", source)
+    assert "not scored yet" in digest("cmd.db")  # the pending papers, until collected
+    for name, value in env(batch_stub.base_url, "cmd.db", ARXIVFILTER_LLM__MODE="batch").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ARXIVFILTER_LLM__BATCH_WAIT_SECONDS", "30")
+    monkeypatch.setenv("ARXIVFILTER_LLM__BATCH_POLL_SECONDS", "0.2")
+    capsys.readouterr()  # the first run's log lines
+    code = main(["batches", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert (out["score"]["judged"], out["score"]["pending"]) == (8, 0)
+    run(stub_llm.base_url, "direct.db", source)
+    assert digest("cmd.db") == digest("direct.db")
