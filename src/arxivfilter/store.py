@@ -1099,6 +1099,37 @@ def pending_cache_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return found
 
 
+def save_batch_results(
+    session: Session,
+    calls: Sequence[LlmCall],
+    judgements: Sequence[Judgement],
+    requests: Sequence[LlmBatchRequest],
+) -> None:
+    """A collected batch in one transaction: its call rows, its judgements (insert or replace
+    by cache key, as :func:`save_judgement`) and its lines marked done."""
+    existing = judgements_for_keys(session, [j.cache_key for j in judgements])
+    for j in judgements:
+        old = existing.get(j.cache_key)
+        if old is not None:
+            for name in ("status", "relevance", "hype", "tags", "tldr", "reason", "error"):
+                setattr(old, name, getattr(j, name))
+            old.run_id, old.scorer, old.model, old.created_at = (
+                j.run_id,
+                j.scorer,
+                j.model,
+                utcnow(),
+            )
+            j = old
+        existing[j.cache_key] = j
+        session.add(j)
+    for call in calls:
+        session.add(call)
+    for r in requests:
+        r.status = "done"
+        session.add(r)
+    _commit(session, "a batch's results")
+
+
 def pending_papers(session: Session) -> int:
     """Papers in batch lines not collected yet."""
     stmt = select(LlmBatchRequest.arxiv_ids).where(LlmBatchRequest.status == "pending")

@@ -149,7 +149,8 @@ class BatchScorer:
         lines: list[LlmBatchRequest] = []
         written = 0
         try:
-            for group in groups:
+            bodies = self._llm.request_bodies(profile, groups)
+            for group, body in zip(groups, bodies, strict=True):
                 group_keys = [keys[p.arxiv_id] for p in group]
                 custom_id = "r-" + hashlib.sha256("\x1f".join(group_keys).encode()).hexdigest()[:40]
                 line = (
@@ -158,7 +159,7 @@ class BatchScorer:
                             "custom_id": custom_id,
                             "method": "POST",
                             "url": self._endpoint,
-                            "body": self._llm.request_body(profile, group),
+                            "body": body,
                         },
                         ensure_ascii=False,
                     ).encode()
@@ -331,6 +332,8 @@ class BatchScorer:
             return
         requeue: list[LlmBatchRequest] = []
         done: list[LlmBatchRequest] = []
+        calls: list[LlmCall] = []
+        judged: list[Judgement] = []
         for req in store.batch_requests(session, row.id or 0):
             if req.status != "pending":
                 continue
@@ -345,10 +348,12 @@ class BatchScorer:
                     )
                     log.info("batch line requeued", custom_id=req.custom_id, code=code)
                 continue
-            self._store_line(session, req, profile, response.get("body") or {}, run_id, counts)
+            call, rows = self._line(req, profile, response.get("body") or {}, run_id, counts)
+            calls.append(call)
+            judged.extend(rows)
             done.append(req)
+        store.save_batch_results(session, calls, judged, done)
         store.set_request_status(session, requeue, "requeued")
-        store.set_request_status(session, done, "done")
         counts.requeued += sum(len(r.arxiv_ids) for r in requeue)
         counts.batches += 1
         row.collected_at = utcnow()
@@ -361,15 +366,15 @@ class BatchScorer:
             requeued=len(requeue),
         )
 
-    def _store_line(
+    def _line(
         self,
-        session: Session,
         req: LlmBatchRequest,
         profile: Profile,
         body: dict[str, Any],
         run_id: int | None,
         counts: CollectCounts,
-    ) -> None:
+    ) -> tuple[LlmCall, list[Judgement]]:
+        """One output line as its call row and judgements (stored by the caller, together)."""
         scorer = (
             self._llm
             if req.question == self.question.name
@@ -398,7 +403,6 @@ class BatchScorer:
             raw_reply=(content or "")[:RAW_REPLY_CHARS].replace("\x00", ""),
             error=normalise("; ".join(dict.fromkeys(errors.values()))) if errors else None,
         )
-        store.save_llm_call(session, call)
         cost = self._prices.cost_usd(
             call.model,
             call.prompt_tokens,
@@ -411,6 +415,7 @@ class BatchScorer:
         counts.completion_tokens += call.completion_tokens or 0
         counts.cached_tokens += call.cached_tokens or 0
         counts.cost_usd += cost or 0.0
+        rows: list[Judgement] = []
         for arxiv_id, key, text_hash, sid in zip(
             req.arxiv_ids, req.cache_keys, req.text_hashes, ids, strict=True
         ):
@@ -418,8 +423,7 @@ class BatchScorer:
                 status="failed",
                 error=f"invalid answer in a batch: {errors.get(sid, 'no entry for the paper')}",
             )
-            store.save_judgement(
-                session,
+            rows.append(
                 Judgement(
                     cache_key=key,
                     arxiv_id=arxiv_id,
@@ -444,6 +448,7 @@ class BatchScorer:
                 counts.judged += 1
             else:
                 counts.failed += 1
+        return call, rows
 
 
 def build_batch_scorer(settings: Settings, llm: LlmScorer, **hooks: Any) -> BatchScorer:

@@ -31,7 +31,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -452,8 +452,10 @@ class LlmScorer:
             question=question,
         )
 
-    def request_body(self, profile: Profile, papers: Sequence[PaperText]) -> dict[str, Any]:
-        """The chat-completions body a direct call would send for ``papers`` (a batch line's)."""
+    def request_bodies(
+        self, profile: Profile, groups: Sequence[Sequence[PaperText]]
+    ) -> Iterator[dict[str, Any]]:
+        """The chat-completions body a direct call would send for each group of papers."""
         size = self._llm.papers_per_call
         job = _Job(
             profile=profile,
@@ -462,13 +464,18 @@ class LlmScorer:
             schema=self._question.schema(profile, size),
             prompt_hash=self.prompt_hash(profile),
         )
-        user = user_message(self._templates, papers, abstract_chars=self._llm.abstract_chars)
-        messages = [{"role": "system", "content": job.system}, {"role": "user", "content": user}]
         stored = self._load_mode() if self._load_mode else None
-        args = self._request_args(job, messages, stored if stored in MODES else MODES[0])
-        body = {k: v for k, v in args.items() if k != "extra_body"}
-        body.update(args.get("extra_body") or {})
-        return body
+        mode = stored if stored in MODES else MODES[0]
+        for papers in groups:
+            user = user_message(self._templates, papers, abstract_chars=self._llm.abstract_chars)
+            messages = [
+                {"role": "system", "content": job.system},
+                {"role": "user", "content": user},
+            ]
+            args = self._request_args(job, messages, mode)
+            body = {k: v for k, v in args.items() if k != "extra_body"}
+            body.update(args.get("extra_body") or {})
+            yield body
 
     def parse_reply(
         self, profile: Profile, content: str | None, ids: Sequence[str]
