@@ -321,6 +321,7 @@ def test_batches_command_collects_and_rewrites_the_digest(
     assert "not scored yet" in digest("cmd.db")  # the pending papers, until collected
     for name, value in env(batch_stub.base_url, "cmd.db", ARXIVFILTER_LLM__MODE="batch").items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ARXIVFILTER_ARXIV__CATEGORIES", "cs.DC")  # as the runs' --categories
     monkeypatch.setenv("ARXIVFILTER_LLM__BATCH_WAIT_SECONDS", "30")
     monkeypatch.setenv("ARXIVFILTER_LLM__BATCH_POLL_SECONDS", "0.2")
     capsys.readouterr()  # the first run's log lines
