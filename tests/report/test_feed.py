@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from xml.etree import ElementTree
 
 import feedparser
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from arxivfilter.config import Profile
@@ -48,6 +49,9 @@ def paper(arxiv_id: str, day: dt.date = NEWEST, **kw: object) -> ListedPaper:
     }
     base.update(kw)
     return ListedPaper(**base)  # type: ignore[arg-type]
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def parse(xml: str) -> feedparser.FeedParserDict:
@@ -175,6 +179,8 @@ def test_byte_identical() -> None:
         max_size=5,
     )
 )
+@example([("Ä»", "", [])])  # found by hypothesis: feedparser "repairs" it to 'Ļ'
+@example([("Ä©", "", [])])
 def test_property_feed_parses(rows: list[tuple[str, str, list[str]]]) -> None:
     """For any stored (normalised) Unicode titles, abstracts and authors: no bozo, titles round-trip."""
     from arxivfilter.text import normalise
@@ -191,8 +197,12 @@ def test_property_feed_parses(rows: list[tuple[str, str, list[str]]]) -> None:
         )
         for i, (t, a, authors) in enumerate(rows)
     ]
-    feed = parse(render_feed(PROFILE, papers, newest=NEWEST))
-    assert [e.title for e in feed.entries] == [
+    xml = render_feed(PROFILE, papers, newest=NEWEST)
+    parse(xml)  # feedparser reads it as a well-formed Atom feed
+    # the titles as the XML carries them: feedparser itself "repairs" text that looks like
+    # mojibake (a stored 'Ä»' reads back as 'Ļ'), so it cannot be the round-trip oracle
+    entries = ElementTree.fromstring(xml.encode("utf-8")).iter(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}title") for e in entries] == [
         xml_text(tex_plain(p.title)) or "(untitled)" for p in papers
     ]
 
