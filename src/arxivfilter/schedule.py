@@ -18,7 +18,7 @@ import datetime as dt
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -32,10 +32,24 @@ from arxivfilter.errors import ConfigError
 
 log = structlog.get_logger(__name__)
 
+if TYPE_CHECKING:
+    # APScheduler 3.x ships no types: the part of CronTrigger used here, typed.
+    class _TypedCronTrigger:
+        timezone: dt.tzinfo
+
+        def __init__(self, **fields: Any) -> None: ...
+
+        def get_next_fire_time(
+            self, previous_fire_time: dt.datetime | None, now: dt.datetime
+        ) -> dt.datetime | None: ...
+
+else:
+    _TypedCronTrigger = CronTrigger
+
 JOB_ID = "arxivfilter-run"
 
 
-class DstSafeCronTrigger(CronTrigger):
+class DstSafeCronTrigger(_TypedCronTrigger):
     """CronTrigger that does not skip the first day after a daylight-saving change.
 
     APScheduler 3.x steps days by adding 24 hours, so a next fire time computed before the
@@ -64,7 +78,7 @@ class DstSafeCronTrigger(CronTrigger):
         return nxt
 
 
-def make_trigger(settings: Settings) -> CronTrigger:
+def make_trigger(settings: Settings) -> DstSafeCronTrigger:
     """The cron trigger of ``[schedule]``; a bad expression or zone is a config error (exit 2)."""
     try:
         tz = ZoneInfo(settings.schedule.timezone)
