@@ -109,3 +109,28 @@ def parse(html: str) -> list[tuple[str, list[tuple[str, str | None]], str]]:
 
     P().feed(html)
     return found
+
+
+def test_text_mode_tex_is_rendered_in_both_parts_as_in_the_feed() -> None:
+    (inf,) = load_profiles(["llm-inference"])
+    from arxivfilter.notify.select import Section
+
+    p = paper(
+        "2602.00001",
+        99,
+        title=r"\emph{Fast} ``paged'' attention -- at $O(n)$ \cite{x}",
+        tldr=r"We cut latency by 30\% with \textbf{paging} <b>.",
+    )
+    msg = build_message(
+        Selection(D, [Section(inf, [p])]),
+        MailContext(sender="d@example.org", recipient="a@x.org"),
+        message_id="<m@example.org>",
+        now=dt.datetime(2026, 2, 24, tzinfo=dt.UTC),
+    )
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "1. Fast “paged” attention – at $O(n)$" in text
+    assert "TL;DR: We cut latency by 30% with paging <b>." in text
+    assert "\\emph" not in html and "\\textbf" not in html and "``" not in html
+    assert "Fast “paged” attention – at $O(n)$" in html
+    assert "30% with paging &lt;b&gt;." in html

@@ -21,7 +21,7 @@ import css_inline
 
 from arxivfilter.models import ListedPaper
 from arxivfilter.notify.select import Selection
-from arxivfilter.report.escape import collapse, safe_url
+from arxivfilter.report.escape import collapse, safe_url, tex_plain
 
 MAX_AUTHORS = 6
 
@@ -135,6 +135,11 @@ def _e(text: str | None) -> str:
     return html.escape(collapse(text), quote=True)
 
 
+def _t(text: str | None) -> str:
+    """A title or TL;DR: text-mode TeX rendered as the feed renders it, then escaped."""
+    return html.escape(tex_plain(text), quote=True)
+
+
 def render_html(selection: Selection, ctx: MailContext) -> str:
     """The HTML part, CSS inlined (``style`` attributes, no ``<style>`` left)."""
     shown, left_out = _limited(selection, ctx.max_papers)
@@ -154,7 +159,7 @@ def render_html(selection: Selection, ctx: MailContext) -> str:
         for p in papers:
             abs_url = safe_url(p.arxiv_id)
             out.append(f'<div class="paper" id="{_e(p.arxiv_id)}">')
-            out.append(f'<a class="title" href="{_e(abs_url)}">{_e(p.title) or "(untitled)"}</a>')
+            out.append(f'<a class="title" href="{_e(abs_url)}">{_t(p.title) or "(untitled)"}</a>')
             out.append(
                 f'<p class="meta"><span class="score">{_e(_score(p))}</span> · '
                 f"{_e(p.arxiv_id)} · {_e(_authors(p))}</p>"
@@ -163,7 +168,7 @@ def render_html(selection: Selection, ctx: MailContext) -> str:
                 tags = "".join(f'<span class="tag">{_e(t)}</span>' for t in p.tags)
                 out.append(f'<p class="meta">{tags}</p>')
             if p.tldr:
-                out.append(f'<p class="tldr">{_e(p.tldr)}</p>')
+                out.append(f'<p class="tldr">{_t(p.tldr)}</p>')
             links = " ".join(
                 f'<a href="{_e(url)}">{_e(label)}</a>' for label, url in _links(p, name, ctx)
             )
@@ -196,14 +201,14 @@ def render_text(selection: Selection, ctx: MailContext) -> str:
         lines += [f"== {collapse(name)} ==", ""]
         for p in papers:
             n += 1
-            lines.append(f"{n}. {collapse(p.title) or '(untitled)'}")
+            lines.append(f"{n}. {tex_plain(p.title) or '(untitled)'}")
             lines.append(f"   {_score(p)} · {p.arxiv_id}")
             if _authors(p):
                 lines.append(f"   {_authors(p)}")
             if p.tags:
                 lines.append(f"   tags: {', '.join(collapse(t) for t in p.tags)}")
             if p.tldr:
-                lines.append(f"   TL;DR: {collapse(p.tldr)}")
+                lines.append(f"   TL;DR: {tex_plain(p.tldr)}")
             for label, url in _links(p, name, ctx):
                 lines.append(f"   {label}: {url}")
             lines.append("")
