@@ -760,6 +760,83 @@ def schedule(
     raise typer.Exit(scheduling.serve(settings, job))
 
 
+# --------------------------------------------------------------------------- feedback
+
+FeedbackIds = Annotated[list[str] | None, typer.Argument(help="arXiv ids, e.g. 2506.04456.")]
+OneProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", help="The profile (default: the only one configured)."),
+]
+UndoOpt = Annotated[bool, typer.Option("--undo", help="Remove the verdict on these papers.")]
+
+
+def _verdict(ids: list[str] | None, profile: str | None, verdict: str | None) -> None:
+    from arxivfilter import feedback
+
+    prof = feedback.resolve_profile(profile)
+    wanted = feedback.normalise_ids(ids or [])
+    app = _app()
+    try:
+        change = feedback.record(app.engine, prof, wanted, verdict, app.now().date())
+    finally:
+        app.close()
+    what = "removed the verdict on" if verdict is None else f"{verdict}d"
+    if change.changed:
+        out.print(f"{prof.name}: {what} {', '.join(change.changed)} ({change.path})", markup=False)
+    if change.unchanged:
+        out.print(f"{prof.name}: unchanged {', '.join(change.unchanged)}", markup=False)
+
+
+@cli.command()
+def like(ids: FeedbackIds = None, profile: OneProfileOpt = None, undo: UndoOpt = False) -> None:
+    """Record that you liked papers (the local scorer learns from them; --undo removes)."""
+    _verdict(ids, profile, None if undo else "like")
+
+
+@cli.command()
+def dislike(ids: FeedbackIds = None, profile: OneProfileOpt = None, undo: UndoOpt = False) -> None:
+    """Record that you disliked papers (strong negatives for the local scorer; --undo removes)."""
+    _verdict(ids, profile, None if undo else "dislike")
+
+
+@cli.command("feedback")
+def feedback_cmd(profile: OneProfileOpt = None, as_json: JsonOpt = False) -> None:
+    """List your likes and dislikes of a profile (config/profiles/NAME.feedback.tsv)."""
+    from arxivfilter import feedback
+
+    prof = feedback.resolve_profile(profile)
+    verdicts = sorted(feedback.read_feedback(prof).values())
+    app = _app()
+    try:
+        feedback.sync_engine(app.engine, prof)
+    finally:
+        app.close()
+    if as_json:
+        _print_json(
+            {
+                "profile": prof.name,
+                "path": str(feedback.feedback_path(prof)),
+                "feedback": [
+                    {"arxiv_id": v.arxiv_id, "verdict": v.verdict, "date": _iso(v.date)}
+                    for v in verdicts
+                ],
+            }
+        )
+        return
+    for v in verdicts:
+        out.print(f"{v.arxiv_id}\t{v.verdict}\t{_iso(v.date)}", markup=False)
+    likes = sum(1 for v in verdicts if v.verdict == "like")
+    err.print(
+        f"{prof.name}: {likes} liked, {len(verdicts) - likes} disliked"
+        f" ({feedback.feedback_path(prof)})",
+        markup=False,
+    )
+
+
+def _iso(day: dt.date) -> str | None:
+    return None if day == dt.date.min else day.isoformat()
+
+
 @cli.command()
 def version() -> None:
     """Print the version."""

@@ -25,6 +25,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from arxivfilter.text import parse_arxiv_id
 log = structlog.get_logger(__name__)
 
 ID_COLUMN = "arxiv_id"
+BOOTSTRAP_ROUNDS = 1000  # draws of days for the gain's interval
 FAILED_SCORE = -1.0  # the ranking score of a failed or missing judgement
 
 
@@ -278,6 +280,10 @@ class EvalReport:
     month_examples: dict[str, int] = field(default_factory=dict)  # examples left out, by month
     without_examples: Metrics | None = None
     months_without_examples: list[tuple[str, Metrics]] | None = None
+    # 95 % bootstrap interval over days of the gain, pooled ("all") and by month
+    gain_intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    learned_weight: float | None = None  # the weight the model earned (0: lexical alone)
+    learned_why: str = ""
 
     @property
     def _plain_months(self) -> dict[str, Metrics]:
@@ -338,6 +344,9 @@ class EvalReport:
                 "roc_auc_without": _round(w.roc_auc),
                 "average_precision_without": _round(w.average_precision),
                 "roc_auc_gain": _gain(self.metrics.roc_auc, w.roc_auc),
+                "roc_auc_gain_interval": _interval(self.gain_intervals.get("all")),
+                "weight": self.learned_weight,
+                "weight_reason": self.learned_why,
             }
         if self.months is not None:
             plain = self._plain_months
@@ -345,7 +354,11 @@ class EvalReport:
                 {"month": month, **row.as_dict()}
                 | {"examples_excluded": self.month_examples.get(month, 0)}
                 | (
-                    {"roc_auc_without_examples": _round(plain[month].roc_auc)}
+                    {
+                        "roc_auc_without_examples": _round(plain[month].roc_auc),
+                        "roc_auc_gain": _gain(row.roc_auc, plain[month].roc_auc),
+                        "roc_auc_gain_interval": _interval(self.gain_intervals.get(month)),
+                    }
                     if month in plain
                     else {}
                 )
@@ -377,12 +390,16 @@ class EvalReport:
                 f"without the {self.examples_used} liked examples (lexical only, same papers): "
                 f"ROC-AUC {_f(w.roc_auc)}, average precision {_f(w.average_precision)}; "
                 f"examples add {'-' if gain is None else f'{gain:+.3f}'} ROC-AUC"
+                f"{_ci(self.gain_intervals.get('all'))}"
+            )
+            lines.append(
+                f"the learned model's earned weight {self.learned_weight:.1f} ({self.learned_why})"
             )
         if self.months:
             plain = self._plain_months
             lines.append("")
             head = ("month", "papers", "pos", "ROC-AUC", "AP", "listed", "P", "R", "F1", "P@k")
-            extra = f" {'no-ex':>7}" if plain else ""
+            extra = f" {'no-ex':>7} {'gain [95% over days]':>23}" if plain else ""
             extra += f" {'ex':>4}" if self.month_examples else ""
             lines.append(
                 "{:<8} {:>6} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}".format(*head) + extra
@@ -392,11 +409,18 @@ class EvalReport:
                     f"{month:<8} {r.papers:>6} {r.positives:>5} {_f(r.roc_auc):>7} "
                     f"{_f(r.average_precision):>6} {r.listed:>6} {_f(r.precision):>6} "
                     f"{_f(r.recall):>6} {_f(r.f1):>6} {_f(r.precision_at_k):>6}"
-                    + (f" {_f(plain[month].roc_auc):>7}" if month in plain else "")
+                    + (
+                        f" {_f(plain[month].roc_auc):>7} {_gain_cell(r, plain[month], self.gain_intervals.get(month)):>23}"
+                        if month in plain
+                        else ""
+                    )
                     + (f" {self.month_examples.get(month, 0):>4}" if self.month_examples else "")
                 )
             if plain:
-                lines.append("no-ex: ROC-AUC of the same papers without the liked examples")
+                lines.append(
+                    "no-ex: ROC-AUC of the same papers without the liked examples; gain: the"
+                    " difference, with its 95 % bootstrap interval over days"
+                )
             if self.month_examples:
                 lines.append("ex: liked examples of the month, left out of the universe")
         lines.extend(f"note: {n}" for n in self.notes)
@@ -417,6 +441,19 @@ def _gain(with_: float | None, without: float | None) -> float | None:
     if with_ is None or without is None:
         return None
     return round(round(with_, 4) - round(without, 4), 4)
+
+
+def _interval(value: tuple[float, float] | None) -> list[float] | None:
+    return None if value is None else [round(value[0], 4), round(value[1], 4)]
+
+
+def _ci(value: tuple[float, float] | None) -> str:
+    return "" if value is None else f" [{value[0]:+.3f}, {value[1]:+.3f}]"
+
+
+def _gain_cell(with_: Metrics, without: Metrics, ci: tuple[float, float] | None) -> str:
+    gain = _gain(with_.roc_auc, without.roc_auc)
+    return ("-" if gain is None else f"{gain:+.3f}") + _ci(ci)
 
 
 def _f(value: float | None) -> str:
@@ -522,6 +559,7 @@ def run_eval(
             f"{_d(date_to)})"
         )
     _store(app, uni, categories)
+    _store_history(app, result.entries, categories, date_to, examples)
     by_day: dict[dt.date, list[str]] = {}
     for arxiv_id, d in uni.dates.items():
         by_day.setdefault(d, []).append(arxiv_id)
@@ -568,9 +606,15 @@ def run_eval(
 
     ids = sorted(uni.dates)
     pooled, months = _metrics(ids, uni.dates, relevance, gold.ids, profile.threshold, by_month)
-    plain, plain_months, used = _without_examples(
+    plain, plain_months, used, plain_rel, model = _without_examples(
         app, scorer_obj, profile, ids, uni.dates, gold.ids, by_month
     )
+    intervals: dict[str, tuple[float, float] | None] = {}
+    if model is not None:
+        intervals["all"] = gain_interval(ids, uni.dates, relevance, plain_rel, gold.ids)
+        for month, _ in months or []:
+            sub = [i for i in ids if _month(uni.dates[i]) == month]
+            intervals[month] = gain_interval(sub, uni.dates, relevance, plain_rel, gold.ids)
     notes = []
     if gold.invalid:
         notes.append(f"{gold.invalid} label rows without an arXiv id were skipped")
@@ -602,6 +646,9 @@ def run_eval(
         month_examples=_by_month(uni.excluded) if by_month else {},
         without_examples=plain,
         months_without_examples=plain_months,
+        gain_intervals=intervals,
+        learned_weight=model.weight if model is not None else None,
+        learned_why=model.why if model is not None else "",
     )
 
 
@@ -613,22 +660,69 @@ def _without_examples(
     dates: dict[str, dt.date],
     positives: frozenset[str],
     by_month: bool,
-) -> tuple[Metrics | None, list[tuple[str, Metrics]] | None, int]:
+) -> tuple[
+    Metrics | None,
+    list[tuple[str, Metrics]] | None,
+    int,
+    dict[str, tuple[str, int | None]],
+    Any,
+]:
     """What the liked examples add: the same papers scored lexically (local scorer only).
 
-    Not cached (the lexical score takes well under a millisecond a paper); (None, None, 0)
-    when the scorer is not the local one or learned nothing.
+    Not cached (the lexical score takes well under a millisecond a paper); (None, None, 0,
+    {}, None) when the scorer is not the local one or learned nothing. The trained model is
+    compared whatever weight it earned (with weight 0 the two rows are the same).
     """
-    learned_model = getattr(scorer, "learned_model", None)
-    model = learned_model(profile) if learned_model is not None else None
+    trained = getattr(scorer, "trained_model", None)
+    model = trained(profile) if trained is not None else None
     if model is None:
-        return None, None, 0
+        return None, None, 0, {}, None
     with app.session() as session:
         texts = [paper_text(p) for p in _papers(session, ids)]
     results = local.score_many(profile, texts)
     relevance = {t.arxiv_id: ("ok", r.relevance) for t, r in zip(texts, results, strict=True)}
     pooled, months = _metrics(ids, dates, relevance, positives, profile.threshold, by_month)
-    return pooled, months, model.n_examples
+    return pooled, months, model.n_examples, relevance, model
+
+
+def gain_interval(
+    ids: Sequence[str],
+    dates: dict[str, dt.date],
+    with_: dict[str, tuple[str, int | None]],
+    without: dict[str, tuple[str, int | None]],
+    positives: frozenset[str],
+    rounds: int = BOOTSTRAP_ROUNDS,
+) -> tuple[float, float] | None:
+    """95 % interval of ROC-AUC(with) - ROC-AUC(without), resampling whole days (seed 0).
+
+    Days, not papers: labels cluster by day, so resampling papers would understate the
+    spread. Draws with one class only are left out; None when fewer than 20 draws remain.
+    """
+    by_day: dict[dt.date, list[str]] = {}
+    for i in ids:
+        by_day.setdefault(dates[i], []).append(i)
+    keys = sorted(by_day)
+    if not keys:
+        return None
+
+    def score(rel: dict[str, tuple[str, int | None]], i: str) -> float:
+        status, value = rel.get(i, ("missing", None))
+        return float(value) if status == "ok" and value is not None else FAILED_SCORE
+
+    cached = {i: (score(with_, i), score(without, i), i in positives) for i in ids}
+    rng = random.Random(0)
+    diffs: list[float] = []
+    for _ in range(rounds):
+        drawn = [cached[i] for day in rng.choices(keys, k=len(keys)) for i in by_day[day]]
+        labels = [y for _, _, y in drawn]
+        a = roc_auc([w for w, _, _ in drawn], labels)
+        b = roc_auc([w for _, w, _ in drawn], labels)
+        if a is not None and b is not None:
+            diffs.append(a - b)
+    if len(diffs) < 20:
+        return None
+    diffs.sort()
+    return diffs[int(0.025 * len(diffs))], diffs[max(0, int(0.975 * len(diffs)) - 1)]
 
 
 def _store(app: pipeline.App, uni: Universe, categories: Sequence[str] | None) -> None:
@@ -642,6 +736,30 @@ def _store(app: pipeline.App, uni: Universe, categories: Sequence[str] | None) -
         store.store_entries(session, [*uni.entries, *inside], categories=categories)
         if outside:
             store.store_entries(session, outside, categories=None)
+
+
+def _store_history(
+    app: pipeline.App,
+    entries: Sequence[Entry],
+    categories: Sequence[str] | None,
+    date_to: dt.date | None,
+    examples: set[str],
+) -> None:
+    """The source's other papers of the categories up to ``--to``: the reader's database as
+    it stood on the evaluated days, where the learned model takes its negatives (the
+    period its liked papers cover; ``score/learned.py``). Not scored, not in the universe."""
+    if not examples:
+        return
+    wanted = set(categories) if categories is not None else None
+    rest = [
+        e
+        for e in entries
+        if e.announce_date is not None
+        and (date_to is None or e.announce_date <= date_to)
+        and (wanted is None or wanted & set(e.categories))
+    ]
+    with app.session() as session:
+        store.store_entries(session, rest, categories=categories)
 
 
 async def _score_days(

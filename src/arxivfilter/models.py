@@ -10,7 +10,8 @@ Tables: :class:`Paper` (one row per arXiv id, latest version), :class:`Announcem
 (keyed by the cache key), :class:`LlmCall` (every call, for audit and cost),
 :class:`Run` (every command that changes state), :class:`LlmMode` (the structured
 output mode a server accepted), :class:`Notification` (the delivery ledger: one row per
-recipient x announcement date x channel, so nothing is sent twice).
+recipient x announcement date x channel, so nothing is sent twice), :class:`Feedback` (a
+reader's like/dislike per profile and paper).
 """
 
 from __future__ import annotations
@@ -270,6 +271,24 @@ class Notification(SQLModel, table=True):
     run_id: int | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
     sent_at: dt.datetime | None = None
+
+
+class Feedback(SQLModel, table=True):
+    """A reader's verdict on one paper for one profile (``like``/``dislike``).
+
+    Mirrors ``config/profiles/NAME.feedback.tsv`` (the source of truth, committed): see
+    ``arxivfilter/feedback.py``. No foreign key: a liked paper need not be stored yet.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("profile", "arxiv_id", name="uq_feedback"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile: str = Field(max_length=64, index=True)
+    arxiv_id: str = Field(max_length=32)
+    verdict: str = Field(max_length=8)  # like | dislike
+    date: dt.date
+    created_at: dt.datetime = Field(default_factory=utcnow)
 
 
 # --------------------------------------------------------------------------- views

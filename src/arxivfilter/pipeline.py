@@ -411,13 +411,13 @@ def ensure_examples(app: App, opts: Options, profiles: Sequence[Profile]) -> Non
     there, so an id arXiv does not know is not asked for again. Failure is a warning: the
     local scorer then falls back to its lexical score.
     """
-    from arxivfilter.score.learned import profile_example_ids
+    from arxivfilter.score.learned import judged_ids
 
     if opts.source is not None:
         return
     wanted: set[str] = set()
     for prof in profiles:
-        wanted |= profile_example_ids(prof)
+        wanted |= judged_ids(prof)  # liked examples and like/dislike feedback
     if not wanted:
         return
     with app.session() as session:

@@ -1,10 +1,12 @@
-"""The learned half of the local scorer: liked examples, training, blending, on real abstracts."""
+"""The learned half of the local scorer: liked examples, the reader's own negatives, the earned
+blend weight, on real abstracts."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import dataclasses
-import gzip
+import datetime as dt
 import json
 import os
 import subprocess
@@ -65,10 +67,45 @@ def liked(samples: Path) -> list[PaperText]:
 
 
 @pytest.fixture(scope="module")
-def model(liked: list[PaperText]) -> learned.LearnedModel:
-    """The model trained on all 98 liked papers."""
-    got = learned.train(liked)
-    assert got is not None
+def others(samples: Path, liked: list[PaperText]) -> tuple[list[PaperText], dict[str, dt.date]]:
+    """The reader's other papers of June-July (cs.DC/cs.OS dumps, not liked) and every date."""
+    ids = {p.arxiv_id for p in liked}
+    dates: dict[str, dt.date] = {}
+    for folder in sorted(samples.glob("E_paper_metadata/*/systems_subset")):
+        with (folder / "index.tsv").open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                dates.setdefault(row["id"], dt.date.fromisoformat(row["first_seen_file_date"]))
+    texts: dict[str, PaperText] = {}
+    for path in sorted(samples.glob("E_paper_metadata/*/systems_subset/2025-0[67].jsonl")):
+        texts.update(_read(path))
+    cats = {p.categories[0] for p in liked}
+    rest = [
+        texts[k]
+        for k in sorted(texts)
+        if k not in ids
+        and k in dates
+        and cats & set(texts[k].categories)
+        and {"cs.DC", "cs.OS"} & set(texts[k].categories)
+    ]
+    return rest, dates
+
+
+def _training(
+    liked: list[PaperText],
+    others: tuple[list[PaperText], dict[str, dt.date]],
+    disliked: list[PaperText] | None = None,
+) -> learned.TrainingSet:
+    rest, dates = others
+    return learned.TrainingSet(liked=liked, disliked=disliked or [], unlabelled=rest, dates=dates)
+
+
+@pytest.fixture(scope="module")
+def model(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]]
+) -> learned.LearnedModel:
+    """The model trained on all 98 liked papers against the other June-July papers."""
+    got = learned.train(_profile("llm-systems"), _training(liked, others))
+    assert got is not None and got.weight > 0
     return got
 
 
@@ -79,11 +116,14 @@ def day(samples: Path) -> list[PaperText]:
         p for p in _read(samples / DAY).values() if {"cs.DC", "cs.OS", "cs.LG"} & set(p.categories)
     ]
     assert len(papers) == 320
-    assert not {p.arxiv_id for p in papers} & set(learned.background().ids)
     return papers
 
 
 # --------------------------------------------------------------------------- example ids
+
+
+def _write_profile_text(description: str) -> Profile:
+    return Profile(name="mine", description=description, threshold=70, tags={})
 
 
 def _write_profile(folder: Path, extra: str) -> Profile:
@@ -170,8 +210,8 @@ def test_example_texts_from_the_database(tmp_path: Path, liked: list[PaperText])
     warnings = [e for e in logs if e["log_level"] == "warning"]
     assert len(warnings) == 1 and warnings[0]["missing"] == 2 and warnings[0]["examples"] == 5
     loader = learned.examples_from_db(engine)
-    assert [p.arxiv_id for p in loader(profile)] == [p.arxiv_id for p in got]
-    assert loader(_profile("llm-inference")) == []
+    assert [p.arxiv_id for p in loader(profile).liked] == [p.arxiv_id for p in got]
+    assert not loader(_profile("llm-inference"))
     engine.dispose()
 
 
@@ -187,65 +227,95 @@ def test_model_shape(model: learned.LearnedModel, liked: list[PaperText]) -> Non
     assert model.weights.get("kv cach", 0) > 0  # a phrase of the liked papers
 
 
-def test_training_is_deterministic(liked: list[PaperText]) -> None:
-    """Retraining on the same examples (any order) gives the same weights and hash."""
-    subset = liked[:20]
-    first = learned.train(subset)
+def test_training_is_deterministic(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]]
+) -> None:
+    """Retraining on the same papers (any order) gives the same weights, blend and hash."""
+    profile = _profile("llm-systems")
+    subset = liked[:40]
+    first = learned.train(profile, _training(subset, others))
     learned._MODELS.clear()
-    again = learned.train(list(reversed(subset)) + subset[:3])
+    rest, dates = others
+    shuffled = learned.TrainingSet(
+        liked=list(reversed(subset)) + subset[:3], unlabelled=list(reversed(rest)), dates=dates
+    )
+    again = learned.train(profile, shuffled)
     assert first is not None and again is not None
     assert again is not first
-    assert (first.sha, dict(first.weights), first.bias) == (
+    assert (first.sha, dict(first.weights), first.bias, first.weight) == (
         again.sha,
         dict(again.weights),
         again.bias,
+        again.weight,
     )
 
 
-def test_same_hash_in_a_fresh_process(liked: list[PaperText]) -> None:
-    """Another interpreter (another hash seed) trains the same model from the same examples."""
-    subset = liked[:15]
-    here = learned.train(subset)
+def test_same_hash_in_a_fresh_process(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]]
+) -> None:
+    """Another interpreter (another hash seed) trains the same model from the same papers."""
+    rest, dates = others
+    subset, negatives = liked[:30], rest[:200]
+    profile = _profile("llm-systems")
+    ts = learned.TrainingSet(liked=subset, unlabelled=negatives, dates=dates)
+    here = learned.train(profile, ts)
     assert here is not None
     code = (
-        "import sys, json; from arxivfilter.models import PaperText;"
+        "import sys, json, datetime as dt; from arxivfilter.models import PaperText;"
+        "from arxivfilter.config import load_profiles;"
         "from arxivfilter.score import learned;"
-        "papers = [PaperText.model_validate(p) for p in json.load(sys.stdin)];"
-        "print(learned.train(papers).sha)"
+        "d = json.load(sys.stdin); P = PaperText.model_validate;"
+        "ts = learned.TrainingSet(liked=[P(p) for p in d['liked']],"
+        " unlabelled=[P(p) for p in d['rest']],"
+        " dates={k: dt.date.fromisoformat(v) for k, v in d['dates'].items()});"
+        "print(learned.train(load_profiles(['llm-systems'])[0], ts).sha)"
     )
+    payload = {
+        "liked": [p.model_dump() for p in subset],
+        "rest": [p.model_dump() for p in negatives],
+        "dates": {k: v.isoformat() for k, v in dates.items()},
+    }
     out = subprocess.run(
         [sys.executable, "-c", code],
-        input=json.dumps([p.model_dump() for p in subset]),
+        input=json.dumps(payload),
         capture_output=True,
         text=True,
         check=True,
+        cwd=ROOT,
         env={**os.environ, "PYTHONHASHSEED": "4242"},
     ).stdout.strip()
     assert out == here.sha
 
 
-def test_different_examples_give_a_different_key(liked: list[PaperText]) -> None:
-    """Another set of examples is another model: the prompt hash (hence cache key) changes."""
+def test_different_papers_give_a_different_key(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]]
+) -> None:
+    """Another set of liked or disliked papers is another model: the prompt hash (hence the
+    cache key) changes; the same papers in another order keep it."""
     profile = _profile("llm-systems")
-    a = LocalScorer(examples={"llm-systems": liked[:20]})
-    b = LocalScorer(examples={"llm-systems": liked[:21]})
-    same = LocalScorer(examples={"llm-systems": list(reversed(liked[:20]))})
+    rest, dates = others
+    a = LocalScorer(examples={"llm-systems": _training(liked, others)})
+    b = LocalScorer(examples={"llm-systems": _training(liked[:-1], others)})
+    c = LocalScorer(examples={"llm-systems": _training(liked, (rest[1:], dates), rest[:1])})
+    same = LocalScorer(examples={"llm-systems": _training(list(reversed(liked)), others)})
     lexical = LocalScorer()
     assert a.prompt_hash(profile) == same.prompt_hash(profile)
-    assert len({a.prompt_hash(profile), b.prompt_hash(profile), lexical.prompt_hash(profile)}) == 3
+    keys = {s.prompt_hash(profile) for s in (a, b, c, lexical)}
+    assert len(keys) == 4
     assert lexical.prompt_hash(profile) == local.prompt_hash(profile)
 
 
-def test_example_in_background_is_not_a_negative() -> None:
-    """A liked paper that is also a background paper is left out of the negatives."""
-    bg = learned.background()
-    blob = (ROOT / "src/arxivfilter/score" / learned.BACKGROUND_FILE).read_bytes()
-    rows = json.loads(gzip.decompress(blob))["papers"]
-    first = next(r for r in rows if r[1] == "cs.DC")
-    example = PaperText(arxiv_id=first[0], title=first[2], abstract=first[3], categories=[first[1]])
-    got = learned.train([example])
-    assert got is not None and first[0] in bg.ids
-    assert got.score(example) > 0
+def test_liked_paper_among_the_others_is_not_a_negative(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]]
+) -> None:
+    """A liked (or disliked) paper also listed among the reader's other papers counts once,
+    with its verdict: the same model as without the duplicate."""
+    profile = _profile("llm-systems")
+    rest, dates = others
+    plain = learned.train(profile, _training(liked, others, rest[:2]))
+    dup = learned.train(profile, _training(liked, (rest + liked[:5], dates), rest[:2]))
+    assert plain is not None and dup is not None
+    assert dup.sha == plain.sha and dup.n_negatives == plain.n_negatives
 
 
 # --------------------------------------------------------------------------- scoring
@@ -260,14 +330,17 @@ def test_scores_match_the_vector_definition(
         assert model.score(paper) == pytest.approx(model.decision(vec), abs=1e-9)
 
 
-def test_independent_of_other_papers(liked: list[PaperText], day: list[PaperText]) -> None:
+def test_independent_of_other_papers(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]], day: list[PaperText]
+) -> None:
     """A paper's judgement with examples is the same alone, among the day's, in any order."""
     profile = _profile("llm-systems")
-    scorer = LocalScorer(examples={"llm-systems": liked})
+    scorer = LocalScorer(examples={"llm-systems": _training(liked, others)})
+    assert scorer.learned_model(profile) is not None
     together = scorer.score_many(profile, day)
     backwards = scorer.score_many(profile, list(reversed(day)))[::-1]
     assert together == backwards
-    fresh = LocalScorer(examples={"llm-systems": liked})
+    fresh = LocalScorer(examples={"llm-systems": _training(liked, others)})
     for i in (0, 31, 200, 319):
         assert fresh.score(profile, day[i]) == together[i]
 
@@ -290,13 +363,93 @@ def test_relevance_and_threshold_on_a_real_day(
     assert (local.score(profile, graphs, model).relevance or 0) < 25
 
 
-def test_blend_weights_follow_the_number_of_examples() -> None:
-    """Few examples lean on the lexical match, many on the model; flat beyond the table."""
-    few, many = local.blend_weights(12), local.blend_weights(78)
-    assert few[0] > many[0] and few[1] < many[1]
-    assert local.blend_weights(3) == few and local.blend_weights(500) == many
-    mid = local.blend_weights(30)
-    assert few[1] < mid[1] < many[1]
+def test_earned_weight_is_zero_with_too_little_evidence(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]], day: list[PaperText]
+) -> None:
+    """Few liked papers, no negatives, or too few periods: weight 0, and the scorer is the
+    lexical one exactly (same judgements, same cache key)."""
+    profile = _profile("llm-systems")
+    rest, dates = others
+    few = learned.train(profile, _training(liked[:5], others))
+    bare = learned.train(profile, liked)  # liked papers alone: no negatives
+    one_day = learned.train(
+        profile,
+        learned.TrainingSet(
+            liked=liked[:20], unlabelled=rest, dates=dict.fromkeys(dates, dt.date(2025, 7, 1))
+        ),
+    )
+    for model in (few, bare, one_day):
+        assert model is not None and model.weight == 0.0 and model.why
+    scorer = LocalScorer(examples={"llm-systems": _training(liked[:5], others)})
+    assert scorer.learned_model(profile) is None
+    assert scorer.trained_model(profile) is not None
+    assert scorer.prompt_hash(profile) == local.prompt_hash(profile)
+    assert scorer.score_many(profile, day[:20]) == local.score_many(profile, day[:20])
+
+
+def _synthetic(
+    seed: int, n: int, start: dt.date, signal: bool
+) -> list[tuple[PaperText, bool, dt.date]]:
+    """Made-up papers: filler words, some carrying the profile's phrases; liked when they do
+    (``signal``: what the lexical score already sees) or at random."""
+    import random
+
+    rng = random.Random(seed)
+    filler = [f"zq{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(300)]
+    out = []
+    for i in range(n):
+        on = rng.random() < 0.2
+        words = rng.choices(filler, k=60) + (["LLM", "serving", "KV", "cache"] if on else [])
+        rng.shuffle(words)
+        liked = (on and rng.random() < 0.8) if signal else rng.random() < 0.15
+        paper = PaperText(
+            arxiv_id=f"2601.{seed:01d}{i:04d}",
+            title=" ".join(words[:8]),
+            abstract=" ".join(words[8:]),
+            categories=["cs.DC"],
+        )
+        out.append((paper, liked, start + dt.timedelta(days=i % 56)))
+    return out
+
+
+@pytest.mark.parametrize("signal", [True, False])
+def test_examples_never_make_a_later_period_clearly_worse(signal: bool) -> None:
+    """Synthetic: liked papers the lexical score already explains, or liked at random. The
+    earned weight is decided on the first period; on a later one, with examples is never
+    clearly worse than without (and with random likes the model earns no weight at all)."""
+    profile = _write_profile_text("LLM serving systems with a KV cache")
+    early = _synthetic(1, 600, dt.date(2025, 6, 1), signal)
+    late = _synthetic(2, 600, dt.date(2025, 8, 1), signal)
+    ts = learned.TrainingSet(
+        liked=[p for p, y, _ in early if y],
+        unlabelled=[p for p, y, _ in early if not y],
+        dates={p.arxiv_id: d for p, _, d in early},
+    )
+    model = learned.train(profile, ts)
+    assert model is not None
+    if not signal:
+        assert model.weight == 0.0, model.why
+    labels = [y for _, y, _ in late]
+    without = learned.roc_auc([local.logit(profile, p) for p, _, _ in late], labels)
+    with_ = learned.roc_auc([local.logit(profile, p, model) for p, _, _ in late], labels)
+    assert without is not None and with_ is not None
+    assert with_ >= without - 0.02, (with_, without, model.weight, model.why)
+
+
+def test_dislikes_are_strong_negatives(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]]
+) -> None:
+    """A disliked paper scores lower than when it is merely one of the reader's other papers."""
+    profile = _profile("llm-systems")
+    rest, dates = others
+    plain = learned.train(profile, _training(liked, others))
+    target = max(rest, key=lambda p: plain.score(p) if plain else 0.0)
+    hated = learned.train(
+        profile, _training(liked, ([p for p in rest if p is not target], dates), [target])
+    )
+    assert plain is not None and hated is not None
+    assert hated.n_disliked == 1
+    assert hated.score(target) < plain.score(target)
 
 
 # --------------------------------------------------------------------------- fallbacks
@@ -324,10 +477,13 @@ def test_no_example_source_is_lexical_and_quiet(day: list[PaperText]) -> None:
     assert not [e for e in logs if e["log_level"] == "warning"]
 
 
-def test_judge_uses_the_model(liked: list[PaperText], day: list[PaperText]) -> None:
+def test_judge_uses_the_model(
+    liked: list[PaperText], others: tuple[list[PaperText], dict[str, dt.date]], day: list[PaperText]
+) -> None:
     """``judge`` hands the sink the same judgements as ``score_many`` (model included)."""
     profile = _profile("llm-systems")
-    scorer = LocalScorer(examples={"llm-systems": liked})
+    scorer = LocalScorer(examples={"llm-systems": _training(liked, others)})
+    assert scorer.learned_model(profile) is not None
     sink = LocalSink()
     asyncio.run(scorer.judge(profile, day[:25], sink))
     assert [r for _, r in sink.got] == scorer.score_many(profile, day[:25])

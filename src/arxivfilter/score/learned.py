@@ -1,85 +1,114 @@
-"""The learned half of the local scorer: a linear model trained on a profile's liked papers.
+"""The learned half of the local scorer: a linear model of what the reader liked, whose
+weight in the blend is earned on the reader's own papers.
 
-arxiv-sanity-lite's trick. A profile names papers its reader liked (``examples = [ids]`` and
-``examples_file``, a TSV/CSV with an ``arxiv_id`` column beside the profile); a logistic
-regression over TF-IDF tells them apart from a fixed background of other papers, and its
-score is blended with the lexical one (``local.py``) into the 0-100 relevance.
+arxiv-sanity-lite's trick, made so that examples never hurt. A profile's liked papers are its
+``examples``, the ids of its ``examples_file`` and its ``like`` feedback
+(``config/profiles/NAME.feedback.tsv``, ``arxivfilter/feedback.py``); its disliked papers are
+the ``dislike`` feedback. A logistic regression over TF-IDF tells the liked papers apart from
+
+  * the disliked ones (strong negatives: each weighs ``dislike_weight`` ordinary negatives),
+  * the reader's own other papers: the database's papers announced in the liked papers'
+    primary categories during the period the feedback covers (the first to the last judged
+    paper's date, at least ``min_days`` long), at most ``max_negatives`` of them (an even,
+    id-ordered sample). Nothing shipped, nothing from another field.
+
+The weight ``w`` of the model in the blend is decided from the same papers by time-ordered
+cross-validation (:func:`earn_weight`): the papers are cut into ``folds`` consecutive periods
+(by date), a model trained on the other periods scores each one, its decision ``f`` is put on
+the lexical logit's scale (``g = scale * f + shift``, matching the out-of-fold mean and
+spread), and ``w`` is the share of ``g`` in ``(1 - w) * lexical + w * g`` that maximises the
+mean held-out ROC-AUC over the grid 0, 0.1, .. 1 (the smallest within ``tie`` of the best).
+``w`` stays 0 -- the lexical score alone -- when the liked papers are fewer than
+``min_liked``, fewer than two periods hold ``min_fold_liked`` of them, the model alone
+ranks held-out papers no better than chance (ROC-AUC within ``signal_se`` standard errors
+of 0.5), the mean gain minus its standard error over periods is below ``min_gain``, or
+some period loses more than ``max_fold_loss``. With ``w = 0`` the scorer uses no model at all (the
+lexical score and cache key, unchanged).
 
 What keeps a judgement a function of its inputs (DESIGN.md)
-  * The background ships with the package (``learned_background.json.gz``, built by
-    ``bench/build_background.py``: 1,719 CC0 arXiv abstracts of December 2025, every
-    category, none of the labelled evaluation set). Never the day's papers, never the database.
+  * The model depends on the reader's feedback and on stored papers of the period that
+    feedback covers, never on the day being scored (a day after the last judged paper is
+    outside the period): a new day leaves the model, and its cache key, as they are.
   * The examples' text comes from the database (or the ``--source`` that ``eval`` stored),
-    never from the network: :func:`example_texts`.
-  * Training is deterministic (sorted inputs, L-BFGS, no randomness) and its weights are
-    rounded to ``decimals`` places; their hash (:attr:`LearnedModel.sha`) goes into the
-    local scorer's prompt hash, hence into the cache key: new examples re-score.
-  * scikit-learn is imported only here, inside :func:`train`, so only when a profile has
-    examples that were found.
+    never from the network: :func:`training_set`.
+  * Training is deterministic (sorted inputs, L-BFGS, no randomness); weights, scale, shift
+    and ``w`` are rounded; their hash (:attr:`LearnedModel.sha`) goes into the local
+    scorer's prompt hash, hence into the cache key: new feedback re-scores.
+  * scikit-learn is imported only here, inside :func:`train`.
 
 Model
   * Features: the lexical scorer's stems and adjacent-stem bigrams, title counted
     ``title_weight`` times; sublinear tf (1 + log tf) times the shipped IDF table; L2 norm.
-  * Vocabulary: features in at least ``min_df`` training papers (examples + background).
-  * Negatives: the background minus any example. Each background paper weighs
-    ``1 + category_boost * share ** category_power`` (200, squared), ``share`` being the
-    fraction of the examples whose primary category is that paper's: the examples' own field
-    supplies the negatives that matter (for a cs.DC reader, other cs.DC papers weigh ~100x),
-    as arxiv-sanity's negatives are the reader's own feed, while the rest still teaches
-    "LLM but not systems". The examples together weigh as much as the background.
-    L2-regularised logistic regression (L-BFGS), ``C = c``.
-  * Output: the decision function ``f`` (log-odds, examples against background).
+  * Vocabulary: features in at least ``min_df`` training papers.
+  * The liked papers together weigh as much as the negatives. L2-regularised logistic
+    regression (L-BFGS), ``C = c``.
 
-Tuned on June-July 2025 only (``bench/local_auc.py --tune``): 5-fold cross-validation of
-ROC-AUC on the labelled cs.DC/cs.OS papers, and on them plus held-out background papers of
-the default feed (cs.DC/cs.OS/cs.LG) as extra negatives. A boost of 1000 scores best on the
-first (0.920 blended) but lets cs.LG papers about LLM quality through on the second (0.931);
-200 gives 0.916 and 0.935; no boost 0.888 and 0.928. ``C`` 0.1-1 changes little.
+Settings tuned on June-July 2025 only (``bench/local_auc.py``); reported on August and
+September (README "Accuracy").
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
+import datetime as dt
 import hashlib
 import io
 import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from importlib import resources
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from arxivfilter import feedback
 from arxivfilter.config import Profile
 from arxivfilter.errors import ConfigError
-from arxivfilter.models import Paper, PaperText
-from arxivfilter.score.local import _features, idf_table, tokens
+from arxivfilter.models import Announcement, Paper, PaperText
+from arxivfilter.score.local import (
+    _doc,
+    _features,
+    _profile_queries,
+    _raw,
+    idf_table,
+    lexical_logit,
+    tokens,
+)
 from arxivfilter.text import parse_arxiv_id
 
 log = structlog.get_logger(__name__)
 
-BACKGROUND_FILE = "learned_background.json.gz"
 ID_COLUMN = "arxiv_id"
 
 
 @dataclass(frozen=True)
 class LearnParams:
-    """Everything that shapes a trained model besides its examples (hashed into the key)."""
+    """Everything that shapes a trained model besides its papers (hashed into the key)."""
 
     c: float = 0.3
     title_weight: float = 2.0
     min_df: int = 2
-    category_boost: float = 200.0
-    category_power: float = 2.0
     tol: float = 1e-6
     max_iter: int = 5000
     decimals: int = 4
+    dislike_weight: float = 5.0  # a disliked paper weighs this many ordinary negatives
+    max_negatives: int = 2000
+    min_days: int = 28  # the negatives' period: at least this long, ending at the last verdict
+    # the earned weight: time-ordered cross-validation
+    folds: int = 4
+    min_liked: int = 10
+    min_fold_liked: int = 3
+    min_negatives: int = 50
+    min_gain: float = 0.01
+    max_fold_loss: float = 0.02
+    tie: float = 0.002  # gains this close to the best count as equal (the smaller weight wins)
+    signal_se: float = 2.0  # the model alone: held-out ROC-AUC this many standard errors > 0.5
+    grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 LEARN = LearnParams()
@@ -139,15 +168,25 @@ def profile_example_ids(profile: Profile) -> set[str]:
     ids = {_normalise_id(raw, where) for raw in profile.examples}
     if profile.examples_file:
         ids.update(read_examples_file(_examples_path(profile)))
-    return ids
+    return ids | feedback.likes(profile)
+
+
+def profile_disliked_ids(profile: Profile) -> set[str]:
+    """The profile's disliked papers (its ``dislike`` feedback), minus any liked one."""
+    return feedback.dislikes(profile) - profile_example_ids(profile)
+
+
+def judged_ids(profile: Profile) -> set[str]:
+    """Every paper the reader gave a verdict on (liked examples and feedback)."""
+    return profile_example_ids(profile) | feedback.dislikes(profile)
 
 
 def has_examples(profile: Profile) -> bool:
-    """Whether the profile names liked papers at all (no file is read)."""
-    return bool(profile.examples or profile.examples_file)
+    """Whether the profile names liked papers or has feedback at all."""
+    return bool(profile.examples or profile.examples_file or feedback.read_feedback(profile))
 
 
-# --------------------------------------------------------------------------- example texts
+# --------------------------------------------------------------------------- the reader's papers
 
 
 def _paper_text(paper: Paper) -> PaperText:
@@ -165,6 +204,57 @@ def _paper_text(paper: Paper) -> PaperText:
     )
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """What a model learns from: liked, disliked and the reader's other papers, with dates.
+
+    ``dates``: id -> announcement date (first), for the time-ordered folds; a paper without
+    one counts as of the last date.
+    """
+
+    liked: Sequence[PaperText]
+    disliked: Sequence[PaperText] = ()
+    unlabelled: Sequence[PaperText] = ()
+    dates: Mapping[str, dt.date] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.liked)
+
+
+def _load(session: Session, ids: Sequence[str]) -> dict[str, PaperText]:
+    found: dict[str, PaperText] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        for paper in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk))):
+            found[paper.arxiv_id] = _paper_text(paper)
+    return found
+
+
+def _dates(session: Session, ids: Sequence[str]) -> dict[str, dt.date]:
+    """First announcement date of each id (else its first version's publication date)."""
+    out: dict[str, dt.date] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rows = session.exec(
+            select(col(Announcement.arxiv_id), col(Announcement.date)).where(
+                col(Announcement.arxiv_id).in_(chunk)
+            )
+        )
+        for arxiv_id, day in rows:
+            if arxiv_id not in out or day < out[arxiv_id]:
+                out[arxiv_id] = day
+        missing = [k for k in chunk if k not in out]
+        if missing:
+            for arxiv_id, published in session.exec(
+                select(col(Paper.arxiv_id), col(Paper.published)).where(
+                    col(Paper.arxiv_id).in_(missing)
+                )
+            ):
+                if published is not None:
+                    out[arxiv_id] = published.date()
+    return out
+
+
 def example_texts(session: Session, profile: Profile) -> list[PaperText]:
     """The stored text of the profile's liked papers, sorted by id.
 
@@ -173,11 +263,7 @@ def example_texts(session: Session, profile: Profile) -> list[PaperText]:
     ids = sorted(profile_example_ids(profile))
     if not ids:
         return []
-    found: dict[str, PaperText] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        for paper in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk))):
-            found[paper.arxiv_id] = _paper_text(paper)
+    found = _load(session, ids)
     missing = len(ids) - len(found)
     if missing and found:  # none found: the scorer says so once (scoring lexically)
         log.warning(
@@ -189,14 +275,59 @@ def example_texts(session: Session, profile: Profile) -> list[PaperText]:
     return [found[k] for k in sorted(found)]
 
 
-def examples_from_db(engine: Engine) -> Callable[[Profile], list[PaperText]]:
-    """An example source for :class:`~arxivfilter.score.local.LocalScorer` reading ``engine``."""
+def training_set(
+    session: Session, profile: Profile, params: LearnParams | None = None
+) -> TrainingSet:
+    """The profile's liked and disliked papers and the reader's other papers (see the module
+    docstring: same categories, the period the verdicts cover)."""
+    p = params or LEARN
+    liked = example_texts(session, profile)
+    if not liked:
+        return TrainingSet(liked=[])
+    disliked_ids = sorted(profile_disliked_ids(profile))
+    found = _load(session, disliked_ids)
+    disliked = [found[k] for k in disliked_ids if k in found]
+    judged = [e.arxiv_id for e in liked] + [d.arxiv_id for d in disliked]
+    dates = _dates(session, judged)
+    cats = sorted({e.categories[0] for e in liked if e.categories})
+    unlabelled: list[PaperText] = []
+    if dates and cats:
+        last = max(dates.values())
+        first = min(min(dates.values()), last - dt.timedelta(days=p.min_days - 1))
+        rows = session.exec(
+            select(col(Announcement.arxiv_id), col(Announcement.date)).where(
+                col(Announcement.category).in_(cats),
+                col(Announcement.date) >= first,
+                col(Announcement.date) <= last,
+            )
+        )
+        seen: dict[str, dt.date] = {}
+        skip = set(judged) | profile_example_ids(profile) | feedback.dislikes(profile)
+        for arxiv_id, day in rows:
+            if arxiv_id not in skip and (arxiv_id not in seen or day < seen[arxiv_id]):
+                seen[arxiv_id] = day
+        ids = sorted(seen)
+        if len(ids) > p.max_negatives:  # an even sample in id order (deterministic)
+            step = len(ids) / p.max_negatives
+            ids = [ids[int(i * step)] for i in range(p.max_negatives)]
+        texts = _load(session, ids)
+        unlabelled = [texts[k] for k in ids if k in texts]
+        dates = {**dates, **{k: seen[k] for k in ids}}
+    return TrainingSet(liked=liked, disliked=disliked, unlabelled=unlabelled, dates=dates)
 
-    def load(profile: Profile) -> list[PaperText]:
+
+def examples_from_db(engine: Engine) -> Callable[[Profile], TrainingSet]:
+    """A training source for :class:`~arxivfilter.score.local.LocalScorer` reading ``engine``.
+
+    The profile's feedback file is mirrored into the database first (``feedback.sync``).
+    """
+
+    def load(profile: Profile) -> TrainingSet:
         if not has_examples(profile):
-            return []
+            return TrainingSet(liked=[])
+        feedback.sync_engine(engine, profile)
         with Session(engine) as session:
-            return example_texts(session, profile)
+            return training_set(session, profile)
 
     return load
 
@@ -213,7 +344,8 @@ def vector(
     counts: dict[str, float] = dict(Counter(abstract))
     for f in title:
         counts[f] = counts.get(f, 0.0) + p.title_weight
-    weights = {t: (1.0 + math.log(c)) * idf(t) for t, c in counts.items()}
+    get, default, log_ = idf.weights.get, idf.default, math.log
+    weights = {t: (1.0 + log_(c)) * get(t, default) for t, c in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {t: w / norm for t, w in weights.items()}
 
@@ -223,43 +355,16 @@ def text_vector(paper: PaperText, params: LearnParams | None = None) -> dict[str
     return vector(_features(tokens(paper.title)), _features(tokens(paper.abstract)), params)
 
 
-@dataclass(frozen=True)
-class Background:
-    """The shipped negatives: ids, primary categories, vectors, and the file's hash."""
-
-    ids: tuple[str, ...]
-    primary: tuple[str, ...]
-    vectors: tuple[dict[str, float], ...]
-    sha: str
-
-
-_BACKGROUND: dict[float, Background] = {}
-
-
-def background(params: LearnParams | None = None) -> Background:
-    """The shipped background corpus, vectorised once per process."""
-    p = params or LEARN
-    got = _BACKGROUND.get(p.title_weight)
-    if got is None:
-        blob = resources.files("arxivfilter.score").joinpath(BACKGROUND_FILE).read_bytes()
-        rows = json.loads(gzip.decompress(blob))["papers"]
-        got = Background(
-            tuple(r[0] for r in rows),
-            tuple(r[1] for r in rows),
-            tuple(vector(_features(tokens(r[2])), _features(tokens(r[3])), p) for r in rows),
-            hashlib.sha256(blob).hexdigest(),
-        )
-        _BACKGROUND.clear()
-        _BACKGROUND[p.title_weight] = got
-    return got
-
-
 # --------------------------------------------------------------------------- the model
 
 
 @dataclass(frozen=True)
 class LearnedModel:
-    """A trained linear model: feature weights, bias, what it was trained on, and its hash."""
+    """A trained linear model, its earned weight in the blend, and its hash.
+
+    ``weight``: the model's share ``w`` of the blend (0: the lexical score alone);
+    ``scale``/``shift`` put its decision on the lexical logit's scale.
+    """
 
     weights: Mapping[str, float]
     bias: float
@@ -267,6 +372,13 @@ class LearnedModel:
     params: LearnParams
     sha: str
     train_seconds: float
+    weight: float = 0.0
+    scale: float = 1.0
+    shift: float = 0.0
+    n_disliked: int = 0
+    n_negatives: int = 0
+    gains: tuple[float, ...] = ()  # mean held-out ROC-AUC gain over lexical, per grid weight
+    why: str = ""  # why the weight is what it is
 
     @property
     def n_examples(self) -> int:
@@ -285,11 +397,11 @@ class LearnedModel:
             counts[f] = counts.get(f, 0.0) + self.params.title_weight
         idf = idf_table()
         idf_get, default = idf.weights.get, idf.default
-        get, log = self.weights.get, math.log
+        get, log_ = self.weights.get, math.log
         norm2 = dot = 0.0
         pushes: list[tuple[float, str]] = []
         for t, c in counts.items():
-            x = (1.0 + log(c)) * idf_get(t, default)
+            x = (1.0 + log_(c)) * idf_get(t, default)
             norm2 += x * x
             w = get(t)
             if w is not None:
@@ -309,95 +421,300 @@ class LearnedModel:
         f, _ = self.evaluate(_features(tokens(paper.title)), _features(tokens(paper.abstract)), 0)
         return f
 
-
-def _hash(weights: Mapping[str, float], bias: float, params: LearnParams, bg: str) -> str:
-    payload = {
-        "weights": sorted(weights.items()),
-        "bias": bias,
-        "params": asdict(params),
-        "background": bg,
-        "idf": idf_table().sha,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    def blend(self, lexical: float, decision: float) -> float:
+        """The relevance logit: ``(1 - w) * lexical + w * (scale * decision + shift)``."""
+        w = self.weight
+        return max(-50.0, min(50.0, (1.0 - w) * lexical + w * (self.scale * decision + self.shift)))
 
 
-def _sample_weights(
-    primaries: Iterable[str], examples: Sequence[PaperText], p: LearnParams
-) -> list[float]:
-    share = Counter(e.categories[0] if e.categories else "" for e in examples)
-    n = len(examples)
-    return [
-        1.0 + p.category_boost * (share[c] / n) ** p.category_power if c else 1.0 for c in primaries
-    ]
+def _hash(model: Mapping[str, object]) -> str:
+    payload = dict(model) | {"idf": idf_table().sha}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Mann-Whitney ROC-AUC (ties counted half); None without both classes."""
+    pairs = sorted(zip(scores, labels, strict=True))
+    n_pos = sum(1 for _, y in pairs if y)
+    n_neg = len(pairs) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    rank_sum = 0.0
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
+            j += 1
+        mid = (i + j) / 2 + 1
+        rank_sum += mid * sum(1 for k in range(i, j + 1) if pairs[k][1])
+        i = j + 1
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 _MODELS: dict[str, LearnedModel] = {}
 
 
-def train(
-    examples: Sequence[PaperText],
-    params: LearnParams | None = None,
-    *,
-    holdout: Collection[str] = (),
-) -> LearnedModel | None:
-    """Train on liked papers against the shipped background; None without usable examples.
+@dataclass
+class _Data:
+    ids: list[str]
+    labels: list[int]
+    weights: list[float]
+    dates: list[dt.date]
+    vectors: list[dict[str, float]]
+    lexical: list[float]
+    params: LearnParams = LEARN
+    _matrix: Any = None
+    _names: list[str] = field(default_factory=list)
 
-    Deterministic: the same examples (ids, text, categories) give the same weights and hash.
-    ``holdout``: background ids left out (for cross-validation in ``bench/local_auc.py``).
+    def matrix(self) -> Any:
+        """The papers' vectors as one sparse matrix over the features in ``min_df`` papers."""
+        if self._matrix is None:
+            from scipy.sparse import csr_matrix
+
+            df = Counter(t for d in self.vectors for t in d)
+            kept = sorted(t for t, c in df.items() if c >= self.params.min_df)
+            vocab = {t: j for j, t in enumerate(kept)}
+            r, c, v = [], [], []
+            for i, d in enumerate(self.vectors):
+                for t, x in d.items():
+                    j = vocab.get(t)
+                    if j is not None:
+                        r.append(i)
+                        c.append(j)
+                        v.append(x)
+            self._matrix = csr_matrix((v, (r, c)), shape=(len(self.vectors), len(vocab)))
+            self._names = kept
+        return self._matrix
+
+
+def _fit(data: _Data, rows: Sequence[int], p: LearnParams) -> Any:
+    """Logistic regression on ``rows`` of ``data`` (the liked weigh as much as the rest)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    idx = np.asarray(rows)
+    labels = np.asarray(data.labels)[idx]
+    raw = np.asarray(data.weights)[idx]
+    pos, neg = raw[labels == 1].sum(), raw[labels == 0].sum()
+    weights = np.where(labels == 1, raw * (neg / pos), raw)
+    model = LogisticRegression(C=p.c, solver="lbfgs", tol=p.tol, max_iter=p.max_iter)
+    model.fit(data.matrix()[idx], labels, sample_weight=weights / weights.mean())
+    return model
+
+
+def _rounded(data: _Data, model: Any, p: LearnParams) -> tuple[dict[str, float], float]:
+    coef = [round(float(w), p.decimals) for w in model.coef_[0]]
+    kept = {t: w for t, w in zip(data._names, coef, strict=True) if w != 0.0}
+    return kept, round(float(model.intercept_[0]), p.decimals)
+
+
+def _time_folds(data: _Data, p: LearnParams) -> list[list[int]]:
+    """Consecutive periods holding about as many liked papers each (cut between dates)."""
+    liked_dates = sorted(d for d, y in zip(data.dates, data.labels, strict=True) if y)
+    k = min(p.folds, len(liked_dates) // max(1, p.min_fold_liked))
+    if k < 2:
+        return []
+    cuts = [liked_dates[(len(liked_dates) * j) // k] for j in range(1, k)]
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for i, day in enumerate(data.dates):
+        folds[sum(1 for cut in cuts if day >= cut)].append(i)
+    return folds
+
+
+@dataclass(frozen=True)
+class Earned:
+    """The outcome of :func:`earn_weight`."""
+
+    weight: float
+    scale: float
+    shift: float
+    gains: tuple[float, ...]
+    why: str
+
+
+def earn_weight(data: _Data, p: LearnParams) -> Earned:
+    """The model's share of the blend, from time-ordered cross-validation (module docstring)."""
+    n_liked = sum(data.labels)
+    n_neg = len(data.labels) - n_liked
+    if n_liked < p.min_liked:
+        return Earned(0.0, 1.0, 0.0, (), f"{n_liked} liked papers (fewer than {p.min_liked})")
+    if n_neg < p.min_negatives:
+        return Earned(0.0, 1.0, 0.0, (), f"{n_neg} negatives (fewer than {p.min_negatives})")
+    folds = _time_folds(data, p)
+    folds = [f for f in folds if sum(data.labels[i] for i in f) >= p.min_fold_liked]
+    folds = [f for f in folds if len(f) - sum(data.labels[i] for i in f) >= 1]
+    if len(folds) < 2:
+        return Earned(0.0, 1.0, 0.0, (), "too few periods with enough liked papers")
+    every = set(range(len(data.ids)))
+    held: list[tuple[list[int], list[float]]] = []
+    matrix = data.matrix()
+    for test in folds:
+        model = _fit(data, sorted(every - set(test)), p)
+        held.append((test, [float(x) for x in model.decision_function(matrix[test])]))
+    lex = [data.lexical[i] for test, _ in held for i in test]
+    dec = [f for _, fs in held for f in fs]
+    sd_f = _sd(dec)
+    scale = _sd(lex) / sd_f if sd_f > 0 else 0.0
+    shift = _mean(lex) - scale * _mean(dec)
+    scale, shift = round(scale, p.decimals), round(shift, p.decimals)
+    per_fold: list[list[float]] = []
+    for test, fs in held:
+        labels = [bool(data.labels[i]) for i in test]
+        row = []
+        for w in p.grid:
+            blended = [
+                (1 - w) * data.lexical[i] + w * (scale * f + shift)
+                for i, f in zip(test, fs, strict=True)
+            ]
+            row.append(roc_auc(blended, labels) or 0.5)
+        per_fold.append([a - row[0] for a in row])
+    gains = tuple(round(_mean([f[j] for f in per_fold]), 4) for j in range(len(p.grid)))
+    # the learned half alone must rank held-out papers better than chance, clearly
+    alone = _mean([roc_auc(fs, [bool(data.labels[i]) for i in test]) or 0.5 for test, fs in held])
+    n_test_pos = sum(data.labels[i] for test, _ in held for i in test)
+    n_test_neg = sum(len(test) for test, _ in held) - n_test_pos
+    floor = 0.5 + p.signal_se * _hanley_se(alone, n_test_pos, n_test_neg)
+    if alone < floor:
+        return Earned(
+            0.0,
+            scale,
+            shift,
+            gains,
+            f"the model alone ranks held-out papers at {alone:.3f} ROC-AUC (chance + "
+            f"{p.signal_se:g} standard errors: {floor:.3f}): no signal",
+        )
+    spread = [_sd([f[j] for f in per_fold]) / math.sqrt(len(per_fold)) for j in range(len(p.grid))]
+    allowed = [
+        j
+        for j in range(len(p.grid))
+        if gains[j] - spread[j] >= p.min_gain and min(f[j] for f in per_fold) >= -p.max_fold_loss
+    ]
+    best, best_gain = 0.0, 0.0
+    if allowed:  # the smallest weight within ``tie`` of the best gain: lean on the lexical
+        top = max(gains[j] for j in allowed)
+        j = min(j for j in allowed if gains[j] >= top - p.tie)
+        best, best_gain = p.grid[j], gains[j]
+    if best == 0.0:
+        top = max(gains)
+        return Earned(
+            0.0, scale, shift, gains, f"held-out gain at most {top:+.3f} ROC-AUC: not earned"
+        )
+    return Earned(
+        best,
+        scale,
+        shift,
+        gains,
+        f"held-out gain {best_gain:+.3f} ROC-AUC over {len(folds)} periods",
+    )
+
+
+def _hanley_se(auc: float, n_pos: int, n_neg: int) -> float:
+    """Hanley and McNeil's (1982) standard error of a ROC-AUC."""
+    if not n_pos or not n_neg:
+        return 1.0
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (
+        n_pos * n_neg
+    )
+    return math.sqrt(max(var, 0.0))
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return math.fsum(xs) / len(xs) if xs else 0.0
+
+
+def _sd(xs: Sequence[float]) -> float:
+    m = _mean(xs)
+    return math.sqrt(_mean([(x - m) ** 2 for x in xs])) if xs else 0.0
+
+
+def train(
+    profile: Profile,
+    training: TrainingSet | Sequence[PaperText],
+    params: LearnParams | None = None,
+) -> LearnedModel | None:
+    """Train on the reader's papers and earn the blend weight; None without liked papers.
+
+    Deterministic: the same papers (ids, text, categories, dates) and profile give the same
+    weights, blend weight and hash. A bare sequence is liked papers only (no negatives:
+    weight 0).
     """
     p = params or LEARN
-    unique = {e.arxiv_id: e for e in examples if (e.title + e.abstract).strip()}
-    liked = [unique[k] for k in sorted(unique)]
+    ts = training if isinstance(training, TrainingSet) else TrainingSet(liked=list(training))
+    usable = [e for e in ts.liked if (e.title + e.abstract).strip()]
+    liked = sorted({e.arxiv_id: e for e in usable}.values(), key=lambda e: e.arxiv_id)
     if not liked:
         return None
+    liked_ids = {e.arxiv_id for e in liked}
+    disliked = sorted(
+        {e.arxiv_id: e for e in ts.disliked if e.arxiv_id not in liked_ids}.values(),
+        key=lambda e: e.arxiv_id,
+    )
+    skip = liked_ids | {e.arxiv_id for e in disliked}
+    others = sorted(
+        {e.arxiv_id: e for e in ts.unlabelled if e.arxiv_id not in skip}.values(),
+        key=lambda e: e.arxiv_id,
+    )
+    last = max(ts.dates.values(), default=dt.date.max)
+
+    def key(e: PaperText) -> list[object]:
+        return [e.arxiv_id, e.title, e.abstract, e.categories[:1], str(ts.dates.get(e.arxiv_id))]
+
     memo_key = hashlib.sha256(
         json.dumps(
-            [asdict(p), sorted(holdout)]
-            + [[e.arxiv_id, e.title, e.abstract, e.categories[:1]] for e in liked]
+            [asdict(p), profile.content_hash, idf_table().sha]
+            + [["+", *key(e)] for e in liked]
+            + [["-", *key(e)] for e in disliked]
+            + [["0", *key(e)] for e in others]
         ).encode()
     ).hexdigest()
     if memo_key in _MODELS:
         return _MODELS[memo_key]
 
     started = time.perf_counter()
-    import numpy as np
-    from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
-
-    bg = background(p)
-    left_out = set(unique) | set(holdout)
-    keep = [i for i, arxiv_id in enumerate(bg.ids) if arxiv_id not in left_out]
-    docs = [text_vector(e, p) for e in liked] + [bg.vectors[i] for i in keep]
-    bg_weights = _sample_weights((bg.primary[i] for i in keep), liked, p)
-    per_example = math.fsum(bg_weights) / len(liked)
-    weights = np.array([per_example] * len(liked) + bg_weights)
-    labels = np.array([1] * len(liked) + [0] * len(keep))
-
-    df = Counter(t for d in docs for t in d)
-    vocab = {t: j for j, t in enumerate(sorted(t for t, c in df.items() if c >= p.min_df))}
-    rows, cols, vals = [], [], []
-    for i, d in enumerate(docs):
-        for t, x in d.items():
-            j = vocab.get(t)
-            if j is not None:
-                rows.append(i)
-                cols.append(j)
-                vals.append(x)
-    matrix = csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)))
-    model = LogisticRegression(C=p.c, solver="lbfgs", tol=p.tol, max_iter=p.max_iter)
-    model.fit(matrix, labels, sample_weight=weights / weights.mean())
-
-    names = sorted(vocab, key=vocab.__getitem__)
-    coef = [round(float(w), p.decimals) for w in model.coef_[0]]
-    kept = {t: w for t, w in zip(names, coef, strict=True) if w != 0.0}
-    bias = round(float(model.intercept_[0]), p.decimals)
+    papers = [*liked, *disliked, *others]
+    data = _Data(
+        ids=[e.arxiv_id for e in papers],
+        labels=[1] * len(liked) + [0] * (len(disliked) + len(others)),
+        weights=[1.0] * len(liked) + [p.dislike_weight] * len(disliked) + [1.0] * len(others),
+        dates=[ts.dates.get(e.arxiv_id, last) for e in papers],
+        vectors=[],
+        lexical=[],
+        params=p,
+    )
+    pq = _profile_queries(profile)
+    for e in papers:  # one tokenisation a paper for both halves
+        doc = _doc(pq, e)
+        data.lexical.append(lexical_logit(_raw(pq, doc)))
+        data.vectors.append(vector(*doc.features, p))
+    if disliked or others:
+        weights, bias = _rounded(data, _fit(data, range(len(papers)), p), p)
+        earned = earn_weight(data, p)
+    else:
+        weights, bias = {}, 0.0
+        earned = Earned(0.0, 1.0, 0.0, (), "no negatives (no papers of the reader's own)")
+    payload = {
+        "weights": sorted(weights.items()),
+        "bias": bias,
+        "params": asdict(p),
+        "weight": earned.weight,
+        "scale": earned.scale,
+        "shift": earned.shift,
+    }
     result = LearnedModel(
-        weights=kept,
+        weights=weights,
         bias=bias,
         example_ids=tuple(e.arxiv_id for e in liked),
         params=p,
-        sha=_hash(kept, bias, p, bg.sha),
+        sha=_hash(payload),
         train_seconds=time.perf_counter() - started,
+        weight=earned.weight,
+        scale=earned.scale,
+        shift=earned.shift,
+        n_disliked=len(disliked),
+        n_negatives=len(disliked) + len(others),
+        gains=earned.gains,
+        why=earned.why,
     )
     if len(_MODELS) >= 16:
         _MODELS.clear()

@@ -48,25 +48,20 @@ Calibration: raw -> relevance 0-100
   the anchors assume a profile of the shipped kind (a paragraph, a few dozen keywords, a tag
   vocabulary). ``raw_score`` gives the finer number, for ranking (the prefilter) and tuning.
 
-With liked examples (``examples``, ``examples_file``): lexical + learned -> relevance
+With liked examples (``examples``, ``examples_file``, ``like``/``dislike`` feedback)
   A profile whose liked papers are found (their text from the database: ``LocalScorer(
-  examples=...)``) gets a logistic regression trained on them against a shipped background
-  (``learned.py``); its decision ``f`` (log-odds, liked against background) is blended with
-  the lexical score on the logit scale::
+  examples=learned.examples_from_db(engine))``) gets a logistic regression trained on them
+  against the reader's own other papers and dislikes (``learned.py``), and the model earns
+  its share ``w`` of the blend on those papers by time-ordered cross-validation::
 
-      relevance = round(100 / (1 + exp(-(a * (raw - CAL_MID) / CAL_SCALE + b * f + c))))
+      z = (1 - w) * (raw - CAL_MID) / CAL_SCALE + w * (scale * f + shift)
 
-  with ``(a, b, c)`` from ``BLEND``, by the number of examples (linear in log(examples)
-  between its rows, flat beyond). Few examples lean on the lexical match, many on the model:
-  12 examples (0.54, 2.58, 2.19) .. 78 or more (0.18, 5.17, 0.79). Fitted on June-July 2025
-  only (``bench/local_auc.py --tune``, 5-fold cross-validation, each fold's examples the
-  labelled positives of the other folds, subsampled to 12/25/50/all): ``a`` and ``b`` by
-  logistic regression of "on the list" on the two out-of-fold scores, ``c`` so that 70 keeps
-  the lexical anchor's sense: at 70 the blend lists as many June-July papers as the list
-  holds (17.6%), 70-72% of them on it. On the real day 2025-12-16 (cs.DC/cs.OS/cs.LG, not in
-  the background) ``llm-systems`` with its 98 examples lists 2.8% (lexical only 3.4%).
-  Without a source of examples (``LocalScorer()``), or when none is found (a warning), the
-  profile is scored lexically as above. ``logit`` gives the finer number for either.
+  ``f`` the model's decision, ``scale``/``shift`` putting it on the lexical logit's scale;
+  relevance is ``z`` through the calibration above. ``w = 0`` (too little evidence, or the
+  model does not beat the lexical score on held-out periods) is the lexical score exactly:
+  no model, the same cache key. Without a source of examples (``LocalScorer()``), or when
+  none is found (a warning), the profile is scored lexically. ``logit`` gives the finer
+  number for either.
 
 Tags: the same match against each tag alone (name twice, meaning once; features shared by
 many tags down-weighted), only tags of the profile's vocabulary, at most ``max_tags``, each at
@@ -79,16 +74,9 @@ paper does. Hype is None. Reason: the profile's keywords and tag names the paper
 "matches: KV cache, speculative decoding; penalised: training" (with a model: "...; like N
 liked papers in: <its top features>"), never a piece of a hyphenated word.
 
-Measured (``bench/local_auc.py``, ROC-AUC; tuned on June-July only, August-16 September held
-out): llm-systems 0.709 pooled / 0.907 Jun-Jul / 0.644 Aug-Sep; llm-inference 0.731 / 0.909 /
-0.690 (plain TF-IDF cosine against the description: 0.61 / 0.77 / 0.55 and 0.68 / 0.89 / 0.60).
-With its 98 liked examples (June-July positives; scored on the universe minus them)
-llm-systems reaches 0.680 Aug-16 Sep (0.676 Aug, 0.692 Sep; 25 examples 0.663, 50 0.675),
-0.967 on thin March-May (lexical 0.939); cross-validated June-July 0.919 (lexical 0.908).
-The list's broad August-September criterion caps this: logistic regression trained on every
-June-July label, positives and negatives, reaches 0.682 there.
-Speed (``bench/local_speed.py``): about 0.2-0.3 s per 1,000 papers after a 0.1 s start-up;
-with a model about 0.5 s, after 1-3 s of training per profile and process (scikit-learn).
+Measured: README "Accuracy" (``bench/local_auc.py``, ``eval --by-month``). Speed
+(``bench/local_speed.py``, ``bench/learned_speed.py``): about 0.2-0.3 s per 1,000 papers
+lexically; with a model, see the README.
 """
 
 from __future__ import annotations
@@ -113,7 +101,7 @@ from arxivfilter.models import JudgementResult, PaperText
 from arxivfilter.score.base import JudgementSink
 
 if TYPE_CHECKING:
-    from arxivfilter.score.learned import LearnedModel
+    from arxivfilter.score.learned import LearnedModel, TrainingSet
 
 log = structlog.get_logger(__name__)
 
@@ -121,7 +109,8 @@ VERSION = "local-3"
 IDF_FILE = "local_idf.json.gz"
 CAL_MID = 0.0598
 CAL_SCALE = 0.018
-# (examples, lexical weight, learned weight, intercept): see "With liked examples" above
+# Kept in ``Params`` (hence in the lexical prompt hash) only so that lexical judgements keep
+# their cache keys: the blend is the model's own earned weight now (``learned.LearnedModel``)
 BLEND = (
     (12, 0.54, 2.58, 2.19),
     (25, 0.42, 3.18, 1.63),
@@ -239,7 +228,7 @@ class Params:
     # exclude: the strongest single clause of the exclude text (features the profile's own
     # query does not use), weighed on the raw scale (see "How a paper is scored")
     exclude_clause_weight: float = 0.04
-    # with liked examples: rows (examples, a, b, c) of logit = a * lexical logit + b * f + c
+    # unused (the cache key of lexical judgements; see BLEND)
     blend: tuple[tuple[int, float, float, float], ...] = BLEND
 
 
@@ -473,30 +462,6 @@ def lexical_logit(raw: float, params: Params | None = None) -> float:
     return max(-50.0, min(50.0, (raw - p.cal_mid) / p.cal_scale))
 
 
-def blend_weights(n_examples: int, params: Params | None = None) -> tuple[float, float, float]:
-    """(lexical weight, learned weight, intercept) for a model of ``n_examples`` examples.
-
-    Linear in log(examples) between the rows of ``Params.blend``, flat beyond its ends.
-    """
-    table = (params or PARAMS).blend
-    if n_examples <= table[0][0]:
-        return table[0][1:]
-    for (n0, *w0), (n1, *w1) in pairwise(table):
-        if n_examples <= n1:
-            t = (math.log(n_examples) - math.log(n0)) / (math.log(n1) - math.log(n0))
-            a, b, c = (x0 + t * (x1 - x0) for x0, x1 in zip(w0, w1, strict=True))
-            return a, b, c
-    return table[-1][1:]
-
-
-def blended_logit(
-    raw: float, learned: float, n_examples: int, params: Params | None = None
-) -> float:
-    """The relevance logit with a learned model: lexical and learned blended by example count."""
-    a, b, c = blend_weights(n_examples, params)
-    return max(-50.0, min(50.0, a * lexical_logit(raw, params) + b * learned + c))
-
-
 _Z70 = math.log(0.7 / 0.3)  # the logit of relevance 70
 
 
@@ -723,7 +688,7 @@ def _judge(
         reason = _reason(profile, pq, doc, raw_text)
     else:
         learned, top = model.evaluate(*doc.features)
-        relevance = logit_relevance(blended_logit(_raw(pq, doc), learned, model.n_examples))
+        relevance = logit_relevance(model.blend(lexical_logit(_raw(pq, doc)), learned))
         reason = _learned_reason(profile, pq, doc, model.n_examples, top, raw_text)
     return JudgementResult(
         status="ok",
@@ -755,7 +720,7 @@ def logit(profile: Profile, paper: PaperText, model: LearnedModel | None = None)
     doc = _doc(pq, paper)
     if model is None:
         return lexical_logit(_raw(pq, doc))
-    return blended_logit(_raw(pq, doc), model.evaluate(*doc.features, top=0)[0], model.n_examples)
+    return model.blend(lexical_logit(_raw(pq, doc)), model.evaluate(*doc.features, top=0)[0])
 
 
 def prompt_hash(profile: Profile | None = None, model: LearnedModel | None = None) -> str:
@@ -774,17 +739,22 @@ def prompt_hash(profile: Profile | None = None, model: LearnedModel | None = Non
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-ExampleSource = Mapping[str, Sequence[PaperText]] | Callable[[Profile], Sequence[PaperText]]
+# liked papers alone, or a ``learned.TrainingSet``
+ExampleSource = (
+    Mapping[str, "Sequence[PaperText] | TrainingSet"]
+    | Callable[[Profile], "Sequence[PaperText] | TrainingSet"]
+)
 
 
 class LocalScorer:
     """The :class:`~arxivfilter.score.base.Scorer` for offline judgements.
 
-    ``examples`` supplies the text of each profile's liked papers: a mapping from profile
-    name to papers, or a function of the profile (``learned.examples_from_db(engine)``).
-    A profile with examples gets a model trained on them (once per scorer) blended with the
-    lexical score; without a source (the default), or when none of a profile's examples is
-    found (a warning), the profile is scored lexically.
+    ``examples`` supplies each profile's training papers: a mapping from profile name to a
+    ``learned.TrainingSet`` (or to liked papers alone), or a function of the profile
+    (``learned.examples_from_db(engine)``). A profile with examples gets a model trained on
+    them (once per scorer); it is used when it earned a weight (``learned.earn_weight``),
+    else the profile is scored lexically, as without a source or when none of its examples
+    is found (a warning).
     """
 
     kind: str = "local"
@@ -798,21 +768,26 @@ class LocalScorer:
         """The scorer version, which plays the model's part in the cache key."""
         return VERSION
 
-    def learned_model(self, profile: Profile) -> LearnedModel | None:
-        """The model trained on the profile's liked examples, or None (lexical only)."""
+    def trained_model(self, profile: Profile) -> LearnedModel | None:
+        """The model trained on the profile's papers (whatever weight it earned), or None."""
         key = (profile.name, profile.content_hash, profile.examples_file)
         if key not in self._models:
             self._models[key] = self._train(profile)
         return self._models[key]
 
+    def learned_model(self, profile: Profile) -> LearnedModel | None:
+        """The model the scorer uses: the trained one if it earned a weight, else None."""
+        model = self.trained_model(profile)
+        return model if model is not None and model.weight > 0 else None
+
     def _train(self, profile: Profile) -> LearnedModel | None:
         if self._examples is None:
             return None
         if callable(self._examples):
-            texts = list(self._examples(profile))
+            training = self._examples(profile)
         else:
-            texts = list(self._examples.get(profile.name, ()))
-        if not texts:
+            training = self._examples.get(profile.name, ())
+        if not training:
             if profile.examples or profile.examples_file:
                 log.warning(
                     "none of the profile's liked examples is in the database: scoring it "
@@ -823,14 +798,18 @@ class LocalScorer:
             return None
         from arxivfilter.score.learned import train
 
-        model = train(texts)
+        model = train(profile, training)
         if model is None:
             log.warning("the liked examples have no text: scoring lexically", profile=profile.name)
         else:
             log.info(
-                "trained the local model on liked examples",
+                "trained the local model on the reader's papers",
                 profile=profile.name,
                 examples=model.n_examples,
+                negatives=model.n_negatives,
+                disliked=model.n_disliked,
+                weight=model.weight,
+                why=model.why,
                 features=len(model.weights),
                 seconds=round(model.train_seconds, 2),
             )
