@@ -172,6 +172,17 @@ class ReportSettings(_Section):
     log_weeks: int = Field(default=4, ge=1, le=520)
     just_missed_margin: int = Field(default=10, ge=0, le=100)
     just_missed_max: int = Field(default=5, ge=0, le=100)
+    # a link per listed paper in digests and on the web page, "{id}" and "{profile}" filled
+    # in, e.g. https://github.com/OWNER/REPO/issues/new?template=like.yml&title=like+{id}+{profile}
+    # ("" = no link; README "Learning from the reader")
+    feedback_url: str = ""
+
+    @field_validator("feedback_url")
+    @classmethod
+    def _feedback_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL with {id} (and optionally {profile})")
+        return value
 
 
 class SiteSettings(_Section):

@@ -370,3 +370,19 @@ def test_property_structure_holds(rows: list[tuple[str, str, int, str | None]], 
     listed, failed = select_listed(papers, 50)
     check_structure(md, [p.title for p in listed], len(failed))
     assert md == render_digest(profile, DAY, papers, total_scanned=len(papers), scorer="llm")
+
+
+def test_like_hint_and_feedback_link() -> None:
+    """A digest that lists papers ends with the exact like command; ``[report]
+    feedback_url`` adds a link per listed paper with its id and profile filled in."""
+    md = render([paper("2602.00001"), paper("2602.00002", relevance=90)])
+    assert md.rstrip().endswith("lists them).")
+    assert f"`arxivfilter like 2602.00002 --profile {PROFILE.name}`" in md
+    assert "[like](" not in md
+    url = "https://github.com/o/r/issues/new?template=like.yml&title=like+{id}+{profile}"
+    md = render([paper("2602.00001")], feedback_url=url)
+    assert (
+        f"[like](https://github.com/o/r/issues/new?template=like.yml&title=like+2602.00001+{PROFILE.name})"
+        in md
+    )
+    assert "arxivfilter like" not in render([paper(relevance=5)], total_scanned=1)

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote
 
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
@@ -125,7 +126,28 @@ def title_md(paper: ListedPaper) -> str:
     return escape_md(paper.title, tex=True) or UNTITLED
 
 
-def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
+def feedback_link(template: str, profile: str, arxiv_id: str) -> str:
+    """``[report] feedback_url`` with ``{id}`` and ``{profile}`` filled in (URL-quoted)."""
+    return template.replace("{id}", quote(arxiv_id, safe="")).replace(
+        "{profile}", quote(profile, safe="")
+    )
+
+
+def like_command(profile: str, arxiv_id: str) -> str:
+    """The exact command that records a like of ``arxiv_id`` for ``profile``."""
+    return f"arxivfilter like {arxiv_id} --profile {profile}"
+
+
+def _feedback_footer(profile: Profile, listed: list[ListedPaper]) -> list[str]:
+    example = code_span(like_command(profile.name, listed[0].arxiv_id))
+    return [
+        "",
+        f"*Liked a paper?* {example} records it and the next run learns from it (`dislike`"
+        " for the opposite, `like --undo` to take it back, `arxivfilter feedback` lists them).",
+    ]
+
+
+def _entry(paper: ListedPaper, excerpt_chars: int, like_url: str = "") -> list[str]:
     score = f"**Relevance: {paper.relevance}/100"
     score += f" | Hype: {paper.hype}/100**" if paper.hype is not None else "**"
     reason = escape_md(paper.reason)
@@ -138,6 +160,8 @@ def _entry(paper: ListedPaper, excerpt_chars: int) -> list[str]:
         meta.append(f"updated v{paper.updated_version}")
     meta.append(f"[abstract]({safe_url(paper.arxiv_id)})")
     meta.append(f"[PDF]({safe_url(paper.arxiv_id, 'pdf')})")
+    if like_url:
+        meta.append(f"[like]({like_url})")
     info = []
     authors = authors_line(paper.authors)
     if authors:
@@ -233,12 +257,15 @@ def render_digest(
     categories: list[str] | None = None,
     missed_margin: int = 10,
     missed_max: int = 5,
+    feedback_url: str = "",
 ) -> str:
     """The digest Markdown of ``profile`` for announcement ``date`` (``papers``: every
     distinct paper of the day with its judgement; the rule picks what is listed).
 
     ``categories``: what the day scanned (None = all); the next ``missed_max`` papers within
-    ``missed_margin`` below the threshold are listed, collapsed, under "Just missed"."""
+    ``missed_margin`` below the threshold are listed, collapsed, under "Just missed".
+    ``feedback_url``: ``[report] feedback_url``, a link per listed paper (none when empty);
+    a digest that lists papers ends with the ``arxivfilter like`` command."""
     listed, failed = select_listed(papers, profile.threshold)
     missed = just_missed(papers, profile.threshold, missed_margin, missed_max)
     lines = [f"# {escape_md(profile.name)}: arXiv digest for {date.isoformat()}", ""]
@@ -271,7 +298,8 @@ def render_digest(
         lines += ["", f"{some} not scored; see the end of this digest."]
     for paper in listed:
         lines += ["", "---", ""]
-        lines += _entry(paper, excerpt_chars)
+        url = feedback_link(feedback_url, profile.name, paper.arxiv_id) if feedback_url else ""
+        lines += _entry(paper, excerpt_chars, url)
     if missed:
         floor = max(0, profile.threshold - missed_margin)
         lines += ["", "---", "", "<details>"]
@@ -286,4 +314,6 @@ def render_digest(
     if failed:
         lines += ["", "---", "", f"## Not scored ({len(failed)})", ""]
         lines += [_unscored(p) for p in failed]
+    if listed:
+        lines += _feedback_footer(profile, listed)
     return "\n".join(lines) + "\n"

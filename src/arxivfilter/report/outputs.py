@@ -278,6 +278,7 @@ def write_reports(
                 categories=categories,
                 missed_margin=settings.report.just_missed_margin,
                 missed_max=settings.report.just_missed_max,
+                feedback_url=settings.report.feedback_url,
             )
             path = digest_path(root, profile.name, date)
             result.note(path, write_atomic(path, text))

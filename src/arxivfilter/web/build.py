@@ -247,6 +247,7 @@ def _page(
 <div class="field"><button type="reset" id="clear">Clear</button></div>
 </form>
 <p id="keys" class="keys">Keys: <kbd>/</kbd> search, <kbd>j</kbd>/<kbd>k</kbd> next/previous paper, <kbd>o</kbd> open it on arXiv, <kbd>Esc</kbd> leave the search box.</p>
+{_like_hint(kind, profiles)}
 <p id="status" role="status" aria-live="polite"></p>
 <noscript><p>The list needs JavaScript; the Markdown digests hold the same papers.</p></noscript>
 <ol id="results" class="results" aria-label="Papers"></ol>
@@ -256,6 +257,16 @@ def _page(
 </body>
 </html>
 """
+
+
+def _like_hint(kind: str, profiles: Sequence[str]) -> str:
+    """How to like a paper (the local scorer learns from it): the exact command."""
+    name = profiles[0] if kind == "profile" and profiles else "NAME"
+    return (
+        '<p id="like-hint" class="keys">Liked a paper? Teach the local scorer: '
+        f"<code>arxivfilter like ID --profile {_e(name)}</code> (ID: the paper's arXiv id, the "
+        "anchor of its permalink; <code>dislike</code> for the opposite).</p>"
+    )
 
 
 def _data_js(profile: str, records: list[dict[str, Any]]) -> str:
