@@ -8,10 +8,9 @@ Positives: the ids in ``labels/lmsys_positive_ids.tsv``. The issue's periods sto
 2025-09-16, the labels' last list date.
 
 Protocol (never tune on what is reported as held out):
-  * Everything was tuned on June-July 2025 only: the lexical scorer and profiles, the learned
-    model's settings (``learned.LearnParams``) and the blend (``local.BLEND_*``), by 5-fold
-    cross-validation inside those months (``--tune`` reproduces it: each fold's liked
-    examples are the labelled positives of the other folds, subsampled to 25, 50 or all).
+  * Everything was tuned on June-July 2025 only: the lexical scorer and profiles, and the
+    learned model's settings (``learned.LearnParams``); the model's blend weight is earned by
+    time-ordered cross-validation inside those months (``--tune`` prints it per setting).
   * Held out, never tuned on: 1 August - 30 September 2025, and March-May 2025 (thin: 28
     papers).
   * The held-out days are also split by the list's own criterion, read from the labels alone
@@ -20,13 +19,12 @@ Protocol (never tune on what is reported as held out):
     11 August - 15 September the broad one (82 %). 16 September was not judged: the 43
     entries dated that day are papers of 17 September onwards (the list's last entry), and
     none of the day's 24 papers. Each figure has a 95 % interval from a bootstrap
-    over days (labels cluster by day).
+    over days (labels cluster by day); the difference with/without examples is paired.
   * ``llm-systems`` names liked examples (``llm-systems.liked.tsv``: the 98 labelled
     positives of June-July); their text comes from the samples, as ``eval`` takes it from
-    ``--source``. Examples are excluded from the universe they are scored on, for the
-    lexical rows too, so "examples add" compares the same papers.
-  * The effect of the number of examples: ``--draws`` random subsets (fixed seeds) of 25 and
-    50 of the liked papers, scored on the same universe (minus all 98).
+    ``--source``, and the negatives are the reader's other June-July papers
+    (:func:`training`, as ``learned.training_set`` reads them from the database). Examples
+    are excluded from the universe they are scored on, for the lexical rows too.
 ``--baseline`` adds the plain TF-IDF cosine with the description, and the supervised
 reference: logistic regression over TF-IDF trained on every June-July label.
 """
@@ -35,13 +33,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import math
 import random
-import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from arxivfilter import evaluate
@@ -258,263 +256,118 @@ def supervised(rows: Rows, pos: set[str]) -> list[float]:
 # --------------------------------------------------------------------------- learned
 
 
-def learned_scores(
-    profile: Profile, papers: Sequence[PaperText], model: learned.LearnedModel
-) -> tuple[list[float], list[float]]:
-    """(blended logit, learned decision) of every paper."""
-    blended = [local.logit(profile, p, model) for p in papers]
-    return blended, [model.score(p) for p in papers]
-
-
-def examples_section(profile: Profile, rows: Rows, pos: set[str], draws: int) -> None:
-    """Held-out AUC without and with the profile's liked examples, and by their number."""
+def training(
+    profile: Profile, rows: Rows, params: learned.LearnParams | None = None
+) -> learned.TrainingSet:
+    """What a reader's database gives ``learned.training_set``: the profile's liked papers
+    found in the universe and the reader's other papers of their primary categories in the
+    period they cover (at least ``min_days``), dated, at most ``max_negatives``."""
+    p = params or learned.LEARN
     ids = learned.profile_example_ids(profile)
-    by_id = {p.arxiv_id: p for _, p in rows}
-    examples = [by_id[i] for i in sorted(ids) if i in by_id]
-    rest = [(d, p) for d, p in rows if p.arxiv_id not in ids]
-    papers = [p for _, p in rest]
-    print(
-        f"\n{profile.name}: {len(examples)} liked examples found of {len(ids)}; scored on the "
-        f"universe minus them ({len(rest)} papers)"
+    dated = {pp.arxiv_id: dt.date.fromisoformat(d) for d, pp in rows}
+    liked = sorted((pp for _, pp in rows if pp.arxiv_id in ids), key=lambda x: x.arxiv_id)
+    cats = {pp.categories[0] for pp in liked if pp.categories}
+    last = max(dated[pp.arxiv_id] for pp in liked)
+    first = min(min(dated[pp.arxiv_id] for pp in liked), last - dt.timedelta(days=p.min_days - 1))
+    rest = sorted(
+        (
+            pp
+            for _, pp in rows
+            if pp.arxiv_id not in ids
+            and first <= dated[pp.arxiv_id] <= last
+            and cats & set(pp.categories)
+        ),
+        key=lambda x: x.arxiv_id,
     )
+    if len(rest) > p.max_negatives:
+        step = len(rest) / p.max_negatives
+        rest = [rest[int(i * step)] for i in range(p.max_negatives)]
+    return learned.TrainingSet(liked=liked, unlabelled=rest, dates=dated)
+
+
+def paired_bootstrap(
+    a: Sequence[float],
+    b: Sequence[float],
+    labels: Sequence[bool],
+    days: Sequence[str],
+    rounds: int = 2000,
+) -> tuple[float, float]:
+    """95 % interval of ROC-AUC(a) - ROC-AUC(b), resampling whole days (fixed seed)."""
+    by_day: dict[str, list[int]] = {}
+    for i, day in enumerate(days):
+        by_day.setdefault(day, []).append(i)
+    keys = sorted(by_day)
+    rng = random.Random(0)
+    diffs = []
+    for _ in range(rounds):
+        idx = [i for day in rng.choices(keys, k=len(keys)) for i in by_day[day]]
+        y = [labels[i] for i in idx]
+        x = roc_auc([a[i] for i in idx], y) - roc_auc([b[i] for i in idx], y)
+        if not math.isnan(x):
+            diffs.append(x)
+    diffs.sort()
+    return diffs[int(0.025 * len(diffs))], diffs[max(0, int(0.975 * len(diffs)) - 1)]
+
+
+HELD_OUT_ROWS = {
+    "Aug": [("2025-08-01", "2025-08-31")],
+    "Sep": [("2025-09-01", "2025-09-30")],
+    "1-8 Aug (usual)": [("2025-08-01", "2025-08-08")],
+    "17-30 Sep (usual)": [("2025-09-17", "2025-09-30")],
+    "held out, usual": [("2025-08-01", "2025-08-08"), ("2025-09-17", "2025-09-30")],
+    "11 Aug-15 Sep (broad)": [("2025-08-11", "2025-09-15")],
+    "Mar-May (thin)": [("2025-03-01", "2025-05-31")],
+}
+
+
+def examples_section(profile: Profile, rows: Rows, pos: set[str]) -> None:
+    """Held-out ROC-AUC without and with the profile's liked examples, and the difference."""
+    ts = training(profile, rows)
     learned._MODELS.clear()
     started = time.perf_counter()
-    model = learned.train(examples)
+    model = learned.train(profile, ts)
+    seconds = time.perf_counter() - started
     assert model is not None
-    train_s = time.perf_counter() - started
-    blended, alone = learned_scores(profile, papers, model)
-    lexical = [local.raw_score(profile, p) for p in papers]
-    print(_header())
-    print(_row("lexical only", rest, lexical, pos))
-    print(_row(f"lexical + learned ({len(examples)} examples)", rest, blended, pos))
-    print(_row("learned alone", rest, alone, pos))
-    print(_regime_header())
-    print(_regime_row("lexical only", rest, lexical, pos))
-    print(_regime_row(f"lexical + learned ({len(examples)} examples)", rest, blended, pos))
-    print(_regime_row("learned alone", rest, alone, pos))
-    for n in (25, 50):
-        if n >= len(examples):
-            continue
-        spans = {name: [PERIODS[name]] for name in ("Aug-16 Sep (held out)", "Aug", "1-16 Sep")} | {
-            "held out, usual": REGIMES["held out, usual"]
-        }
-        aucs: dict[str, list[float]] = {k: [] for k in spans}
-        for seed in range(draws):
-            subset = random.Random(seed).sample(examples, n)
-            sub_model = learned.train(subset)
-            assert sub_model is not None
-            scores = learned_scores(profile, papers, sub_model)[0]
-            for name in aucs:
-                idx = [i for i, (d, _) in enumerate(rest) if any(_in(d, s) for s in spans[name])]
-                aucs[name].append(
-                    roc_auc([scores[i] for i in idx], [rest[i][1].arxiv_id in pos for i in idx])
-                )
-        cells = ", ".join(
-            f"{k} {statistics.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})" for k, v in aucs.items()
+    print(
+        f"\n{profile.name}: {model.n_examples} liked June-July papers against"
+        f" {model.n_negatives} of the reader's other papers; earned weight {model.weight}"
+        f" ({model.why}; {seconds:.2f} s)"
+    )
+    print(
+        "  cross-validated gain by weight (June-July):", " ".join(f"{g:+.3f}" for g in model.gains)
+    )
+    print(
+        f"  {'held out':24} {'papers/pos':>11} {'lexical':>8} {'with':>7} {'difference [95% over days]':>28}"
+    )
+    ids = {p.arxiv_id for p in ts.liked}
+    for name, spans in HELD_OUT_ROWS.items():
+        sub = [(d, p) for d, p in rows if p.arxiv_id not in ids and any(_in(d, s) for s in spans)]
+        labels = [p.arxiv_id in pos for _, p in sub]
+        lex = [local.logit(profile, p) for _, p in sub]
+        got = [local.logit(profile, p, model) for _, p in sub]
+        low, high = paired_bootstrap(got, lex, labels, [d for d, _ in sub])
+        a, b = roc_auc(got, labels), roc_auc(lex, labels)
+        print(
+            f"  {name:24} {f'{len(sub)}/{sum(labels)}':>11} {b:8.3f} {a:7.3f}"
+            f"   {a - b:+.3f} [{low:+.3f}, {high:+.3f}]"
         )
-        print(f"  {n} examples (mean of {draws} draws, range): {cells}")
-    learned._MODELS.clear()
-    started = time.perf_counter()
-    learned.train(examples)
-    retrain_s = time.perf_counter() - started
-    speed = (papers * (1000 // len(papers) + 1))[:1000]
-    started = time.perf_counter()
-    local.score_many(profile, speed, model)
-    score_s = time.perf_counter() - started
-    started = time.perf_counter()
-    local.score_many(profile, speed)
-    lexical_s = time.perf_counter() - started
-    print("  (Jun-Jul: every labelled positive is an example; --tune cross-validates those months)")
-    print(
-        f"  training: {train_s:.2f} s the first time in a process (imports scikit-learn,"
-        f" vectorises the background), {retrain_s:.2f} s again; {len(model.weights)} weights."
-        f" 1,000 papers scored in {score_s:.2f} s (lexical only {lexical_s:.2f} s)"
-    )
 
 
-# --------------------------------------------------------------------------- tuning
-
-
-def _folds(items: Sequence[PaperText], pos: set[str], k: int, seed: int) -> list[list[int]]:
-    """Stratified folds (positives and negatives dealt round-robin after a seeded shuffle)."""
-    out: list[list[int]] = [[] for _ in range(k)]
-    for group in (True, False):
-        idx = [i for i, p in enumerate(items) if (p.arxiv_id in pos) == group]
-        random.Random(seed).shuffle(idx)
-        for j, i in enumerate(idx):
-            out[j % k].append(i)
-    return out
-
-
-@dataclass
-class Fold:
-    """One cross-validation fold's test papers: lexical raw, learned decision, label, feed."""
-
-    raw: list[float]
-    learned: list[float]
-    labels: list[bool]
-    in_universe: list[bool]  # False: a held-out background paper of the default feed
-    n_examples: int
-
-
-def cross_validate(
-    profile: Profile,
-    items: Sequence[PaperText],
-    pos: set[str],
-    feed: dict[str, PaperText],
-    params: learned.LearnParams,
-    *,
-    repeats: int,
-    size: int | None = None,
-) -> list[Fold]:
-    """5-fold cross-validation inside the tuning months, feed-style.
-
-    Each fold's examples are the labelled positives of the other four (``size`` of them at
-    random) and a fifth of the background is held out of training; the fold's test papers
-    are its June-July papers plus the held-out background papers of the default feed
-    (cs.DC/cs.OS/cs.LG, all taken as negatives), as a nightly run would mix them.
-    """
-    out: list[Fold] = []
-    background = list(learned.background(params).ids)
-    for seed in range(repeats):
-        folds = _folds(items, pos, 5, seed)
-        shuffled = background[:]
-        random.Random(seed).shuffle(shuffled)
-        for f, test in enumerate(folds):
-            train_pos = [items[i] for g, fold in enumerate(folds) if g != f for i in fold]
-            train_pos = [p for p in train_pos if p.arxiv_id in pos]
-            if size is not None and size < len(train_pos):
-                train_pos = random.Random(seed * 100 + f).sample(train_pos, size)
-            held = set(shuffled[f::5])
-            model = learned.train(train_pos, params, holdout=held)
-            assert model is not None
-            tests = [items[i] for i in test] + [feed[k] for k in sorted(held) if k in feed]
-            out.append(
-                Fold(
-                    [local.raw_score(profile, p) for p in tests],
-                    [model.score(p) for p in tests],
-                    [p.arxiv_id in pos for p in tests],
-                    [True] * len(test) + [False] * (len(tests) - len(test)),
-                    model.n_examples,
-                )
-            )
-    return out
-
-
-def _fold_aucs(folds: Sequence[Fold]) -> dict[str, float]:
-    """Mean fold AUC of lexical, learned and blend, on the June-July papers and on the feed."""
-    sums: dict[str, list[float]] = {}
-    for fold in folds:
-        blend = [
-            local.blended_logit(r, a, fold.n_examples)
-            for r, a in zip(fold.raw, fold.learned, strict=True)
-        ]
-        for scope in ("universe", "feed"):
-            idx = [i for i, u in enumerate(fold.in_universe) if u or scope == "feed"]
-            labels = [fold.labels[i] for i in idx]
-            for name, scores in (
-                ("lexical", fold.raw),
-                ("learned", fold.learned),
-                ("blend", blend),
-            ):
-                key = f"{scope} {name}"
-                sums.setdefault(key, []).append(roc_auc([scores[i] for i in idx], labels))
-    return {k: statistics.mean(v) for k, v in sums.items()}
-
-
-def _fmt(aucs: dict[str, float]) -> str:
-    return " | ".join(
-        f"{scope}: "
-        + " / ".join(f"{aucs[f'{scope} {n}']:.3f}" for n in ("lexical", "learned", "blend"))
-        for scope in ("universe", "feed")
-    )
-
-
-def feed_papers(samples: Path) -> dict[str, PaperText]:
-    """The background's papers that the default feed (cs.DC, cs.OS, cs.LG) would carry."""
-    wanted = set(learned.background().ids)
-    out: dict[str, PaperText] = {}
-    for path in sorted(samples.glob("E_paper_metadata/*/raw_days/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                if rec["id"] in wanted and {"cs.DC", "cs.OS", "cs.LG"} & set(rec["categories"]):
-                    out.setdefault(rec["id"], _paper(rec))
-    return out
-
-
-def tune(profile: Profile, rows: Rows, pos: set[str], samples: Path) -> None:
-    """Cross-validation inside June-July: the learned settings, the blend and its calibration."""
-    from sklearn.linear_model import LogisticRegression
-
-    items = [p for d, p in rows if _in(d, TUNED)]
-    feed = feed_papers(samples)
-    print(
-        f"\ntuning on June-July only ({len(items)} papers) + {len(feed)} background papers of the"
-        " default feed as extra negatives; 5-fold cross-validation"
-    )
-    print("  settings (1 repeat, all training positives): AUC lexical / learned / blend")
+def tune(profile: Profile, rows: Rows) -> None:
+    """The earned weight's cross-validation inside June-July only, for a few settings."""
+    print("\ntuning (June-July only): earned weight and its held-out gain by setting")
     for change in (
         {},
         {"c": 0.1},
         {"c": 1.0},
-        {"category_boost": 0.0},
-        {"category_boost": 50.0},
-        {"category_boost": 1000.0},
+        {"folds": 3},
+        {"folds": 6},
+        {"max_negatives": 300},
     ):
         params = replace(learned.LEARN, **change)
-        aucs = _fold_aucs(cross_validate(profile, items, pos, feed, params, repeats=1))
-        print(f"    {change or 'shipped'!s:28} {_fmt(aucs)}")
-
-    print("  blend per number of examples (3 repeats):")
-    for size in (12, 25, 50, None):
-        folds = cross_validate(profile, items, pos, feed, learned.LEARN, repeats=3, size=size)
-        n = folds[0].n_examples
-        x = [
-            [local.lexical_logit(r), a]
-            for fold in folds
-            for r, a in zip(fold.raw, fold.learned, strict=True)
-        ]
-        y = [v for fold in folds for v in fold.labels]
-        stack = LogisticRegression(C=1e6, max_iter=1000).fit(x, y)
-        wa, wb = stack.coef_[0]
-        # intercept: at 70, list as many June-July papers as the list holds (the lexical sense)
-        uni = [i for i, u in enumerate(u for fold in folds for u in fold.in_universe) if u]
-        mixed = sorted((wa * x[i][0] + wb * x[i][1] for i in uni), reverse=True)
-        k = round(sum(y[i] for i in uni) / len(uni) * len(mixed))
-        wc = math.log(0.695 / 0.305) - (mixed[k - 1] + mixed[k]) / 2
-        rel = [
-            local.logit_relevance(local.blended_logit(r, a, fold.n_examples))
-            for fold in folds
-            for r, a in zip(fold.raw, fold.learned, strict=True)
-        ]
-        listed = [y[i] for i in uni if rel[i] >= 70]
-        print(
-            f"    n={n:3}: {_fmt(_fold_aucs(folds))}; fitted ({n}, {wa:.2f}, {wb:.2f}, {wc:.2f});"
-            f" at 70 the shipped blend lists {len(listed) / len(uni):.1%} of June-July (the list:"
-            f" {sum(y[i] for i in uni) / len(uni):.1%}), {sum(listed) / max(1, len(listed)):.0%}"
-            " on the list"
-        )
-    model = learned.train([p for p in items if p.arxiv_id in pos])
-    assert model is not None
-    day = _real_day(samples)
-    results = local.score_many(profile, day, model)
-    share = sum(1 for r in results if (r.relevance or 0) >= 70) / len(day)
-    plain = sum(1 for r in local.score_many(profile, day) if (r.relevance or 0) >= 70) / len(day)
-    print(
-        f"  real day 2025-12-16 (cs.DC/cs.OS/cs.LG, {len(day)} papers, not in the background): "
-        f"{share:.1%} listed at 70 with the {model.n_examples} examples, {plain:.1%} lexical only"
-    )
-
-
-def _real_day(samples: Path) -> list[PaperText]:
-    seen: dict[str, PaperText] = {}
-    for line in (samples / REAL_DAY).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            if {"cs.DC", "cs.OS", "cs.LG"} & set(rec["categories"]):
-                seen.setdefault(rec["id"], _paper(rec))
-    return list(seen.values())
+        model = learned.train(profile, training(profile, rows, params), params)
+        assert model is not None
+        print(f"  {change or 'shipped'!s:24} weight {model.weight} ({model.why})")
 
 
 # --------------------------------------------------------------------------- main
@@ -525,7 +378,6 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=ROOT.parent / "shared" / "arxiv-samples")
     parser.add_argument("--baseline", action="store_true", help="add the TF-IDF references")
     parser.add_argument("--tune", action="store_true", help="the June-July cross-validation")
-    parser.add_argument("--draws", type=int, default=5, help="subsets per example count")
     args = parser.parse_args()
     rows = universe(args.samples)
     pos = positives(args.samples)
@@ -556,9 +408,9 @@ def main() -> None:
     for name in ("llm-systems", "llm-inference"):
         profile = load_profile(ROOT / "config/profiles" / f"{name}.toml")
         if learned.has_examples(profile):
-            examples_section(profile, rows, pos, args.draws)
+            examples_section(profile, rows, pos)
             if args.tune:
-                tune(profile, rows, pos, args.samples)
+                tune(profile, rows)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import heapq
 import io
 import json
 import math
@@ -97,7 +98,7 @@ class LearnParams:
     max_iter: int = 5000
     decimals: int = 4
     dislike_weight: float = 5.0  # a disliked paper weighs this many ordinary negatives
-    max_negatives: int = 2000
+    max_negatives: int = 1000
     min_days: int = 28  # the negatives' period: at least this long, ending at the last verdict
     # the earned weight: time-ordered cross-validation
     folds: int = 4
@@ -408,7 +409,7 @@ class LearnedModel:
                 dot += w * x
                 if w > 0:
                     pushes.append((-w * x, t))
-        best = sorted(pushes)[:top] if top else []
+        best = heapq.nsmallest(top, pushes) if top else []
         return self.bias + dot / (math.sqrt(norm2) or 1.0), [t for _, t in best]
 
     def decision(self, vec: Mapping[str, float]) -> float:
@@ -688,8 +689,13 @@ def train(
         data.lexical.append(lexical_logit(_raw(pq, doc)))
         data.vectors.append(vector(*doc.features, p))
     if disliked or others:
-        weights, bias = _rounded(data, _fit(data, range(len(papers)), p), p)
-        earned = earn_weight(data, p)
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread: these matrices are small, and on a busy machine a thread pool
+        # spinning for cores costs several times the work itself
+        with threadpool_limits(limits=1):
+            weights, bias = _rounded(data, _fit(data, range(len(papers)), p), p)
+            earned = earn_weight(data, p)
     else:
         weights, bias = {}, 0.0
         earned = Earned(0.0, 1.0, 0.0, (), "no negatives (no papers of the reader's own)")

@@ -74,9 +74,9 @@ paper does. Hype is None. Reason: the profile's keywords and tag names the paper
 "matches: KV cache, speculative decoding; penalised: training" (with a model: "...; like N
 liked papers in: <its top features>"), never a piece of a hyphenated word.
 
-Measured: README "Accuracy" (``bench/local_auc.py``, ``eval --by-month``). Speed
-(``bench/local_speed.py``, ``bench/learned_speed.py``): about 0.2-0.3 s per 1,000 papers
-lexically; with a model, see the README.
+Measured: README "Accuracy" and "Learning from the reader" (``bench/local_auc.py``,
+``eval --by-month``). Speed (``bench/local_speed.py``, ``bench/learned_speed.py``): about
+0.2-0.3 s per 1,000 papers lexically on a quiet machine; a model adds about half of that.
 """
 
 from __future__ import annotations
@@ -596,8 +596,22 @@ def _surface(doc: _Doc, term: str) -> str:
     return term
 
 
+_PHRASES: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[tuple[str, ...], str]]] = {}
+
+
 def _profile_phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
-    """(features, as the profile writes it) for each keyword and tag name, longest first."""
+    """(features, as the profile writes it) for each keyword and tag name, longest first
+    (computed once per profile and process)."""
+    key = (tuple(profile.keywords), tuple(profile.tags))
+    got = _PHRASES.get(key)
+    if got is None:
+        if len(_PHRASES) >= 64:
+            _PHRASES.clear()
+        got = _PHRASES[key] = _phrases(profile)
+    return got
+
+
+def _phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
     out: list[tuple[tuple[str, ...], str]] = []
     for text in (*profile.keywords, *(n.replace("-", " ") for n in profile.tags)):
         feats = tuple(f for f in features(text) if " " not in f)
