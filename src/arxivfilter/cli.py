@@ -777,7 +777,8 @@ def _verdict(ids: list[str] | None, profile: str | None, verdict: str | None) ->
     wanted = feedback.normalise_ids(ids or [])
     app = _app()
     try:
-        change = feedback.record(app.engine, prof, wanted, verdict, app.now().date())
+        with app.lock():  # never while a run trains on the file
+            change = feedback.record(app.engine, prof, wanted, verdict, app.now().date())
     finally:
         app.close()
     what = "removed the verdict on" if verdict is None else f"{verdict}d"
