@@ -146,3 +146,13 @@ def test_min_relevance_keeps_only_those_papers(
     papers = _data(Path("site"), "llm-systems")["papers"]
     assert isinstance(papers, list) and papers
     assert all(p["r"] >= 70 for p in papers) and len(papers) < 300
+
+
+def test_pages_say_how_to_like_a_paper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each profile page gives the exact like command for that profile; the index a template."""
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert main(["site"]) == 0
+    page = (Path("site") / "llm-systems" / "index.html").read_text(encoding="utf-8")
+    assert "<code>arxivfilter like ID --profile llm-systems</code>" in page
+    index = (Path("site") / "index.html").read_text(encoding="utf-8")
+    assert "<code>arxivfilter like ID --profile NAME</code>" in index
