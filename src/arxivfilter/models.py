@@ -108,7 +108,7 @@ class Announcement(SQLModel, table=True):
     __tablename__ = "announcements"
     __table_args__ = (
         UniqueConstraint("arxiv_id", "date", "category", name="uq_announcement"),
-        Index("ix_announcements_date_category", "date", "category"),
+        Index("ix_announcements_date_category_paper", "date", "category", "arxiv_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -125,7 +125,9 @@ class Announcement(SQLModel, table=True):
 
 class Judgement(SQLModel, table=True):
     __tablename__ = "judgements"
-    __table_args__ = (Index("ix_judgements_paper_profile", "arxiv_id", "profile"),)
+    __table_args__ = (
+        Index("ix_judgements_paper_profile_status", "arxiv_id", "profile", "status", "relevance"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cache_key: str = Field(max_length=64, unique=True)

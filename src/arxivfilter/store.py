@@ -497,16 +497,21 @@ def listing_candidates(
     A superset of what a feed lists (the listing rule is applied by the caller); one query
     instead of loading every paper of every day.
     """
-    stmt = (
-        select(col(Announcement.date), col(Announcement.arxiv_id))
-        .join(Judgement, col(Judgement.arxiv_id) == col(Announcement.arxiv_id))
+    # driven by the window's announcements (date index), each tested against the paper's
+    # judgements (paper-profile index): a join let the planner scan every judgement instead
+    judged = (
+        select(col(Judgement.id))
         .where(
-            Announcement.date >= date_from,
-            Announcement.date <= date_to,
+            col(Judgement.arxiv_id) == col(Announcement.arxiv_id),
             Judgement.profile == profile,
             Judgement.status == "ok",
             col(Judgement.relevance) >= threshold,
         )
+        .exists()
+    )
+    stmt = (
+        select(col(Announcement.date), col(Announcement.arxiv_id))
+        .where(Announcement.date >= date_from, Announcement.date <= date_to, judged)
         .distinct()
     )
     if categories is not None:
@@ -534,27 +539,53 @@ def announcement_dates(
     return sorted(session.exec(stmt).all())
 
 
-def paper_counts(session: Session, categories: Sequence[str] | None = None) -> dict[dt.date, int]:
-    """Distinct papers per announcement date in ``categories`` (None = all): what each day scanned."""
+def paper_counts(
+    session: Session,
+    categories: Sequence[str] | None = None,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[dt.date, int]:
+    """Distinct papers per announcement date in ``categories`` (None = all): what each day
+    scanned, for the dates ``date_from..date_to`` (None = unbounded)."""
     stmt = select(col(Announcement.date), func.count(func.distinct(Announcement.arxiv_id)))
     if categories is not None:
         stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    if date_from is not None:
+        stmt = stmt.where(Announcement.date >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Announcement.date <= date_to)
     return {d: int(n) for d, n in session.exec(stmt.group_by(col(Announcement.date)))}
+
+
+def _category_filter(categories: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    if categories is None:
+        return "", {}
+    names = {f"c{i}": c for i, c in enumerate(categories)}
+    return " AND category IN (" + ", ".join(f":{n}" for n in names) + ")", names
 
 
 def judged_dates(
     session: Session, profile: str, categories: Sequence[str] | None = None
 ) -> set[dt.date]:
-    """Announcement dates with at least one judgement (any status) for ``profile``."""
-    stmt = (
-        select(col(Announcement.date))
-        .join(Judgement, col(Judgement.arxiv_id) == col(Announcement.arxiv_id))
-        .where(Judgement.profile == profile)
-        .distinct()
-    )
-    if categories is not None:
-        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
-    return set(session.exec(stmt).all())
+    """Announcement dates with at least one judgement (any status) for ``profile``.
+
+    The distinct dates are walked one index probe each (the next date after the last), and
+    each is tested until its first judged paper: work in the number of dates, not of rows.
+    """
+    cats, params = _category_filter(categories)
+    sql = text(
+        "WITH RECURSIVE day(d) AS ("
+        f" SELECT (SELECT min(date) FROM announcements WHERE 1 = 1{cats})"
+        " UNION ALL"
+        f" SELECT (SELECT min(date) FROM announcements WHERE date > day.d{cats})"
+        " FROM day WHERE day.d IS NOT NULL)"
+        " SELECT day.d FROM day WHERE day.d IS NOT NULL AND EXISTS ("
+        " SELECT 1 FROM announcements a JOIN judgements j ON j.arxiv_id = a.arxiv_id"
+        f" WHERE a.date = day.d AND j.profile = :profile{cats.replace('category', 'a.category')})"
+    ).columns(sa.column("d", sa.Date))
+    rows = session.connection().execute(sql, {"profile": profile, **params})
+    return {r[0] for r in rows}
 
 
 def newest_announcement(

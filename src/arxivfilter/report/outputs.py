@@ -172,13 +172,20 @@ def write_log(
     """The running log README (the latest ``weeks`` weeks) and the monthly archive pages,
     from the database alone: the pages of this run's months are rendered again, and so is
     any page that is missing or was changed by hand; the README always is."""
-    judged = store.judged_dates(session, profile.name, categories)
     # only days the profile was scored on (a profile added today has no past to show)
-    scanned = {d: n for d, n in store.paper_counts(session, categories).items() if d in judged}
-    if not scanned:
+    judged = store.judged_dates(session, profile.name, categories)
+    if not judged:
         return
-    newest = max(scanned)
-    months = sorted({(d.year, d.month) for d in scanned}, reverse=True)
+
+    def counts(days: Sequence[dt.date]) -> dict[dt.date, int]:
+        """Papers scanned on each of ``days`` (one query over their range, never the history)."""
+        if not days:
+            return {}
+        found = store.paper_counts(session, categories, date_from=min(days), date_to=max(days))
+        return {d: found[d] for d in days if d in found}
+
+    newest = max(judged)
+    months = sorted({(d.year, d.month) for d in judged}, reverse=True)
     touched = {(d.year, d.month) for d in day_list}
     for month in months:
         path = month_path(root, profile.name, month)
@@ -189,11 +196,12 @@ def write_log(
                 current = None
             if month_intact(current, month):
                 continue
-        days = [d for d in scanned if (d.year, d.month) == month]
+        days = sorted(d for d in judged if (d.year, d.month) == month)
         sections = _log_days(session, profile, days, categories, scorer)
-        text = render_month(profile, month, sections, scanned=scanned)
+        text = render_month(profile, month, sections, scanned=counts(days))
         result.note(path, write_atomic(path, text))
-    recent = [d for d in scanned if d >= log_start(newest, weeks)]
+    recent = sorted(d for d in judged if d >= log_start(newest, weeks))
+    scanned = counts(recent)
     readme = render_log(
         profile,
         _log_days(session, profile, recent, categories, scorer),
