@@ -175,3 +175,45 @@ def test_index_migration_round_trip(db_url: str) -> None:
     store.migrate(engine)
     assert "ix_judgements_paper_profile" not in names()
     engine.dispose()
+
+
+def _statements(session: Session, fn: Callable[[], Any]) -> list[str]:
+    seen: list[str] = []
+
+    def hook(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: bool) -> None:
+        seen.append(statement.lstrip().split()[0].upper())
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+    return seen
+
+
+def test_store_entries_writes_in_set_sized_statements(db_url: str) -> None:
+    """A fetched day is a few statements, not a round trip per paper."""
+    many = [entry(f"2512.{i:05d}", D1, ["cs.DC", "cs.OS"]) for i in range(60)]
+    engine = store.make_engine(db_url)
+    with Session(engine) as s:
+        kinds = _statements(s, lambda: store.store_entries(s, many, categories=CATS))
+        assert kinds.count("INSERT") <= 2, kinds
+        assert kinds.count("SELECT") <= 2, kinds
+    engine.dispose()
+
+
+def test_store_entries_in_slices(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices (one commit each) never split one paper's entries; storing again adds nothing."""
+    monkeypatch.setattr(store, "STORE_CHUNK", 7)
+    many = [entry(f"2512.{i:05d}", D1, ["cs.DC", "cs.OS"]) for i in range(30)]
+    for i in (6, 7, 13):  # the same papers again on a later date, at the slices' edges
+        many.append(entry(f"2512.{i:05d}", D2, ["cs.DC"]))
+    engine = store.make_engine(db_url)
+    with Session(engine) as s:
+        counts = store.store_entries(s, many, categories=CATS)
+        assert (counts.new_papers, counts.new_rows, counts.papers) == (30, 63, 33)
+        again = store.store_entries(s, many, categories=CATS)
+        assert (again.new_papers, again.new_rows, again.papers) == (0, 0, 33)
+        assert store.paper_counts(s, CATS) == {D1: 30, D2: 3}
+    engine.dispose()

@@ -10,9 +10,10 @@ import datetime as dt
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -219,41 +220,41 @@ def listed_categories(entry: Entry, categories: Sequence[str] | None) -> list[st
     return [c for c in entry.categories if c in wanted]
 
 
-def _newer(entry: Entry, paper: Paper) -> bool:
+def _newer(entry: Entry, paper: Any) -> bool:
     if entry.version is None:
         return False
     return paper.version is None or entry.version > paper.version
 
 
-def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tuple[Paper, str]:
-    """Insert or update one paper; returns (paper, "new" | "updated" | "same").
+def _paper_values(entry: Entry, thash: str) -> dict[str, Any]:
+    """The columns of a new paper from its entry (``created_at`` and ``modified_at`` aside)."""
+    return {
+        "arxiv_id": entry.arxiv_id,
+        "version": entry.version,
+        "title": entry.title,
+        "authors": list(entry.authors),
+        "abstract": entry.abstract,
+        "categories": list(entry.categories),
+        "primary_category": entry.primary_category
+        or (entry.categories[0] if entry.categories else None),
+        "comment": entry.comment,
+        "journal_ref": entry.journal_ref,
+        "doi": entry.doi,
+        "published": entry.published,
+        "updated": entry.updated,
+        "withdrawn": bool(entry.comment and _WITHDRAWN.search(entry.comment)),
+        "text_hash": thash,
+    }
 
-    ``thash`` is the entry's ``text_hash`` when the caller has it already.
-    """
-    paper = session.get(Paper, entry.arxiv_id)
-    if thash is None:
-        thash = text_hash(entry.title, entry.abstract)
+
+def _new_paper(entry: Entry, thash: str) -> Paper:
+    return Paper(**_paper_values(entry, thash))
+
+
+def _merge_paper(paper: Any, entry: Entry) -> bool:
+    """Fold ``entry`` into the stored ``paper`` (a newer version replaces its text, an older
+    or equal one only fills what is missing); True when something changed."""
     withdrawn = bool(entry.comment and _WITHDRAWN.search(entry.comment))
-    if paper is None:
-        paper = Paper(
-            arxiv_id=entry.arxiv_id,
-            version=entry.version,
-            title=entry.title,
-            authors=list(entry.authors),
-            abstract=entry.abstract,
-            categories=list(entry.categories),
-            primary_category=entry.primary_category
-            or (entry.categories[0] if entry.categories else None),
-            comment=entry.comment,
-            journal_ref=entry.journal_ref,
-            doi=entry.doi,
-            published=entry.published,
-            updated=entry.updated,
-            withdrawn=withdrawn,
-            text_hash=thash,
-        )
-        session.add(paper)
-        return paper, "new"
     changed = False
     if _newer(entry, paper):
         for name in ("title", "abstract", "comment", "journal_ref", "doi", "updated"):
@@ -290,11 +291,52 @@ def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tu
             changed = True
     new_hash = text_hash(paper.title, paper.abstract)
     if new_hash != paper.text_hash:
-        paper.text_hash = new_hash
+        paper.text_hash = new_hash  # (a stale hash is mended even when nothing else changed)
     if changed:
         paper.modified_at = utcnow()
+    return changed
+
+
+def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tuple[Paper, str]:
+    """Insert or update one paper; returns (paper, "new" | "updated" | "same").
+
+    ``thash`` is the entry's ``text_hash`` when the caller has it already.
+    """
+    paper = session.get(Paper, entry.arxiv_id)
+    if thash is None:
+        thash = text_hash(entry.title, entry.abstract)
+    if paper is None:
+        paper = _new_paper(entry, thash)
         session.add(paper)
-    return paper, "updated" if changed else "same"
+        return paper, "new"
+    if _merge_paper(paper, entry):
+        session.add(paper)
+        return paper, "updated"
+    return paper, "same"
+
+
+#: entries stored per transaction: set-sized statements, bounded memory, resumable
+STORE_CHUNK = 2000
+#: most values in one ``IN (…)`` list (SQLite's and PostgreSQL's limits are far above)
+IN_CHUNK = 500
+
+
+def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``: every ``IN (…)`` query and batched write goes through
+    this one helper."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _id_groups(ordered: Sequence[Entry], size: int) -> Iterator[Sequence[Entry]]:
+    """Slices of about ``size`` entries sorted by id, never splitting one id's entries."""
+    start = 0
+    while start < len(ordered):
+        end = min(start + size, len(ordered))
+        while end < len(ordered) and ordered[end].arxiv_id == ordered[end - 1].arxiv_id:
+            end += 1
+        yield ordered[start:end]
+        start = end
 
 
 def store_entries(
@@ -307,75 +349,111 @@ def store_entries(
     """Store papers and their announcement rows (one per date x configured category carried).
 
     Entries that carry none of ``categories`` (None = no filter) are skipped. Idempotent:
-    storing the same entries twice adds nothing.
+    storing the same entries twice adds nothing. Work goes in slices of :data:`STORE_CHUNK`
+    entries, each a few set-sized statements and one commit: a run killed mid-way resumes
+    (the same call again) to the same rows.
     """
     counts = StoreCounts()
     seen: dict[tuple[str, dt.date], str] = {}
     # newest version first so a paper listed twice keeps its newest text
     ordered = sorted(entries, key=lambda e: (e.arxiv_id, -(e.version or 0)))
-    existing_cache: dict[str, set[tuple[dt.date, str]]] = {}
     try:
-        for entry in ordered:
-            date = entry.announce_date or default_date
-            if date is None:
-                continue
-            cats = listed_categories(entry, categories)
-            if not cats:
-                continue
-            thash = text_hash(entry.title, entry.abstract)
-            paper, state = upsert_paper(session, entry, thash)
-            primary = paper.primary_category
-            key = (entry.arxiv_id, date)
-            first_time = key not in seen
-            if state == "new":
-                counts.new_papers += 1
-            elif state == "updated":
-                counts.updated_papers += 1
-            if entry.arxiv_id not in existing_cache:
-                rows = session.exec(
-                    select(col(Announcement.date), col(Announcement.category)).where(
-                        Announcement.arxiv_id == entry.arxiv_id
-                    )
-                ).all()
-                existing_cache[entry.arxiv_id] = {(r[0], r[1]) for r in rows}
-            have = existing_cache[entry.arxiv_id]
-            if entry.source == "jsonl" and entry.announce_type is None:
-                cats = _first_dump_listing(session, entry.arxiv_id, date, cats, have)
-                if not cats:
-                    continue
-            strongest = None
-            for cat in cats:
-                rtype = row_type(entry, cat, primary)
-                if strongest is None or TYPE_RANK[rtype] < TYPE_RANK[strongest]:
-                    strongest = rtype
-                if (date, cat) in have:
-                    continue
-                session.add(
-                    Announcement(
-                        arxiv_id=entry.arxiv_id,
-                        date=date,
-                        category=cat,
-                        type=rtype,
-                        version=entry.version,
-                        text_hash=thash,
-                        source=entry.source,
-                        approximate=entry.approximate,
-                        derived=entry.derived,
-                    )
-                )
-                have.add((date, cat))
-                counts.new_rows += 1
-            if first_time and strongest is not None:
-                seen[key] = strongest
-                counts.papers += 1
-                counts.by_type[strongest] += 1
-                counts.dates.add(date)
-            session.flush()
-        session.commit()
+        for group in _id_groups(ordered, STORE_CHUNK):
+            _store_group(session, group, categories, default_date, counts, seen)
+            session.commit()
     except OperationalError as exc:
         session.rollback()
         raise StorageError(f"database error while storing papers: {_db_message(exc)}") from None
     return counts
+
+
+def _store_group(
+    session: Session,
+    group: Sequence[Entry],
+    categories: Sequence[str] | None,
+    default_date: dt.date | None,
+    counts: StoreCounts,
+    seen: dict[tuple[str, dt.date], str],
+) -> None:
+    """One slice of :func:`store_entries`: one read of its papers and of their listings, one
+    insert of the new papers, one of the new listings, the changed papers' updates."""
+    ids = sorted({e.arxiv_id for e in group})
+    stored: dict[str, Paper] = {}
+    existing: dict[str, set[tuple[dt.date, str]]] = {i: set() for i in ids}
+    for part in chunks(ids):
+        for found in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(part))):
+            stored[found.arxiv_id] = found
+        rows = session.exec(
+            select(
+                col(Announcement.arxiv_id), col(Announcement.date), col(Announcement.category)
+            ).where(col(Announcement.arxiv_id).in_(part))
+        )
+        for arxiv_id, day, category in rows:
+            existing[arxiv_id].add((day, category))
+    # new papers as plain namespaces (an ORM object costs ~0.5 ms to build), inserted at once
+    created: dict[str, SimpleNamespace] = {}
+    listings: list[dict[str, Any]] = []
+    now = utcnow()
+    for entry in group:
+        date = entry.announce_date or default_date
+        if date is None:
+            continue
+        cats = listed_categories(entry, categories)
+        if not cats:
+            continue
+        thash = text_hash(entry.title, entry.abstract)
+        paper: Any = stored.get(entry.arxiv_id) or created.get(entry.arxiv_id)
+        if paper is None:
+            values = _paper_values(entry, thash)
+            paper = created[entry.arxiv_id] = SimpleNamespace(
+                **values, created_at=now, modified_at=now
+            )
+            counts.new_papers += 1
+        elif _merge_paper(paper, entry):
+            counts.updated_papers += 1
+        primary = paper.primary_category
+        key = (entry.arxiv_id, date)
+        first_time = key not in seen
+        have = existing[entry.arxiv_id]
+        if entry.source == "jsonl" and entry.announce_type is None:
+            cats = _first_dump_listing(session, entry.arxiv_id, date, cats, have, listings)
+            if not cats:
+                continue
+        strongest = None
+        for cat in cats:
+            rtype = row_type(entry, cat, primary)
+            if strongest is None or TYPE_RANK[rtype] < TYPE_RANK[strongest]:
+                strongest = rtype
+            if (date, cat) in have:
+                continue
+            listings.append(
+                {
+                    "arxiv_id": entry.arxiv_id,
+                    "date": date,
+                    "category": cat,
+                    "type": rtype,
+                    "version": entry.version,
+                    "text_hash": thash,
+                    "source": entry.source,
+                    "approximate": entry.approximate,
+                    "derived": entry.derived,
+                }
+            )
+            have.add((date, cat))
+            counts.new_rows += 1
+        if first_time and strongest is not None:
+            seen[key] = strongest
+            counts.papers += 1
+            counts.by_type[strongest] += 1
+            counts.dates.add(date)
+    columns = [c.name for c in Paper.__table__.columns]  # type: ignore[attr-defined]
+    if created:
+        session.execute(
+            sa.insert(Paper), [{c: vars(p)[c] for c in columns} for p in created.values()]
+        )
+    session.flush()  # the changed papers, and dump rows superseded by an earlier listing
+    if listings:
+        session.execute(sa.insert(Announcement), listings)
 
 
 def _first_dump_listing(
@@ -384,14 +462,16 @@ def _first_dump_listing(
     date: dt.date,
     cats: list[str],
     have: set[tuple[dt.date, str]],
+    pending: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """The categories in which a daily dump's listing of a paper on ``date`` is its first.
 
     The dumps repeat lines (a paper listed again on later days) and hold no replacements, so
     per category only the earliest listing is an announcement: categories the paper already
     has on an earlier date are dropped, and dump rows of the same categories on later dates
-    (stored before this earlier one arrived) are deleted. Whatever the order the days are
-    replayed in, the rows end the same; a category a later day adds (a new cross-list) counts.
+    (stored before this earlier one arrived, or ``pending`` in this slice) are deleted.
+    Whatever the order the days are replayed in, the rows end the same; a category a later
+    day adds (a new cross-list) counts.
     """
     earlier = {c for d, c in have if d < date}
     keep = [c for c in cats if c not in earlier]
@@ -407,6 +487,18 @@ def _first_dump_listing(
         for row in rows:
             session.delete(row)
             have.discard((row.date, row.category))
+        if pending:
+            gone = [
+                r
+                for r in pending
+                if r["arxiv_id"] == arxiv_id
+                and r["date"] > date
+                and r["category"] in keep
+                and r["source"] == "jsonl"
+            ]
+            for r in gone:
+                pending.remove(r)
+                have.discard((r["date"], r["category"]))
     return keep
 
 

@@ -14,15 +14,29 @@ import contextlib
 import hashlib
 import re
 import unicodedata
+from functools import cache
+from typing import TYPE_CHECKING
 
 import ftfy
-from pylatexenc.latex2text import LatexNodes2Text
+
+if TYPE_CHECKING:
+    from pylatexenc.latex2text import LatexNodes2Text
 
 _WS = re.compile(r"\s+")
 # C0 controls except tab/newline/CR (those are whitespace and collapse), DEL, and C1.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
+_ASCII_CONTROLS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_LATEX = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+
+@cache
+def _latex() -> LatexNodes2Text:
+    """The TeX-to-text converter, built on first use (its default specs take ~0.1 s to load)."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+
 _TEX_HINT = re.compile(r"[\\{}]")
 _MAX_PASSES = 8  # normalise repeats until stable; real text settles in one or two passes
 _ID_RE = re.compile(
@@ -86,6 +100,10 @@ def normalise(text: str | None) -> str:
     """
     if not text:
         return ""
+    if text.isascii():  # no mojibake, nothing to compose: one pass of the rest settles it
+        if not text.isprintable():  # tabs, newlines or controls (str.split alone would keep
+            text = text.translate(_ASCII_CONTROLS)  # \x1c-\x1f as whitespace)
+        return " ".join(text.split())
     s = text
     for _ in range(_MAX_PASSES):
         t = _normalise_pass(s)
@@ -108,7 +126,7 @@ def normalise_author(name: str) -> str:
     s = normalise(name)
     if _TEX_HINT.search(s):
         with contextlib.suppress(Exception):  # never lose a name over markup
-            s = _LATEX.latex_to_text(s)
+            s = _latex().latex_to_text(s)
         # Braces or backslashes left over (``\{`` -> ``{``) are stray markup, never part of a
         # name; dropping them keeps this idempotent.
         s = normalise(_TEX_HINT.sub("", s))
