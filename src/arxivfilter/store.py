@@ -755,6 +755,62 @@ def save_judgement(session: Session, judgement: Judgement) -> Judgement:
     return judgement
 
 
+#: the columns a judgement's re-scoring replaces (save_judgement / save_judgements)
+_REJUDGED = (
+    "status",
+    "relevance",
+    "hype",
+    "tags",
+    "tldr",
+    "reason",
+    "error",
+    "run_id",
+    "scorer",
+    "model",
+    "created_at",
+)
+
+
+def save_judgements(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace many judgements (column dicts, by cache key) in set-sized statements
+    and one commit: for judgements no paid reply decides (the local scorer)."""
+    if not rows:
+        return
+    now = utcnow()
+    latest = {r["cache_key"]: {**r, "created_at": now} for r in rows}  # the last of a key wins
+    keys = sorted(latest)
+    try:
+        stored: set[str] = set()
+        for part in chunks(keys):
+            stored.update(
+                session.exec(
+                    select(col(Judgement.cache_key)).where(col(Judgement.cache_key).in_(part))
+                )
+            )
+        fresh = [latest[k] for k in keys if k not in stored]
+        if fresh:
+            session.execute(sa.insert(Judgement), fresh)
+        again = [
+            {"key": k, **{f"v_{c}": latest[k][c] for c in _REJUDGED}} for k in keys if k in stored
+        ]
+        if again:
+            table = Judgement.__table__  # type: ignore[attr-defined]
+            session.connection().execute(
+                sa.update(table)
+                .where(table.c.cache_key == sa.bindparam("key"))
+                .values({c: sa.bindparam(f"v_{c}") for c in _REJUDGED}),
+                again,
+            )
+        session.commit()
+        if again:  # loaded copies of the replaced rows are stale: read them again when used
+            for obj in list(session.identity_map.values()):
+                if isinstance(obj, Judgement) and obj.cache_key in stored:
+                    session.expire(obj)
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageError(f"database error while saving judgements: {_db_message(exc)}") from None
+
+
 def save_llm_call(session: Session, call: LlmCall, *, commit: bool = True) -> None:
     """Log one LLM call. ``commit=False`` leaves it to the next commit of the session: the
     judgement its reply decides, so a kill between the two never keeps a paid reply whose

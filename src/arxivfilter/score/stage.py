@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 PriceFn = Callable[[LlmCall], float | None]
 TAG_CHARS = 64
+JUDGEMENT_BATCH = 1000  # local judgements stored per transaction
 ERROR_CHARS = 1000
 # NUL (PostgreSQL refuses it) and lone surrogates (UTF-8 cannot encode them), which a
 # server's JSON escapes can produce
@@ -172,30 +173,37 @@ class StoreSink:
         self.on_result = on_result
         self.prompt_hash = scorer.prompt_hash(profile)
         self.done: set[str] = set()
+        # the local scorer's judgements go in batches (free to recompute after a kill);
+        # an LLM reply's judgement is committed at once, with its call
+        self.batched = scorer.kind == "local"
+        self.rows: list[dict[str, Any]] = []
 
     def judgement(self, paper: PaperText, result: JudgementResult) -> None:
         key = self.keys[paper.arxiv_id]
-        store.save_judgement(
-            self.session,
-            Judgement(
-                cache_key=key,
-                arxiv_id=paper.arxiv_id,
-                profile=self.profile.name,
-                scorer=self.scorer.kind,
-                model=self.scorer.model,
-                text_hash=paper.text_hash,
-                profile_hash=self.profile.content_hash,
-                prompt_hash=self.prompt_hash,
-                status=result.status,
-                relevance=result.relevance,
-                hype=result.hype,
-                tags=[t[:TAG_CHARS] for t in result.tags[:MAX_TAGS]],
-                tldr=_capped(result.tldr, TLDR_CHARS),
-                reason=_capped(result.reason, REASON_CHARS),
-                error=_capped(result.error, ERROR_CHARS),
-                run_id=self.run_id,
-            ),
-        )
+        row: dict[str, Any] = {
+            "cache_key": key,
+            "arxiv_id": paper.arxiv_id,
+            "profile": self.profile.name,
+            "scorer": self.scorer.kind,
+            "model": self.scorer.model,
+            "text_hash": paper.text_hash,
+            "profile_hash": self.profile.content_hash,
+            "prompt_hash": self.prompt_hash,
+            "status": result.status,
+            "relevance": result.relevance,
+            "hype": result.hype,
+            "tags": [t[:TAG_CHARS] for t in result.tags[:MAX_TAGS]],
+            "tldr": _capped(result.tldr, TLDR_CHARS),
+            "reason": _capped(result.reason, REASON_CHARS),
+            "error": _capped(result.error, ERROR_CHARS),
+            "run_id": self.run_id,
+        }
+        if self.batched:
+            self.rows.append(row)
+            if len(self.rows) >= JUDGEMENT_BATCH:
+                self.flush()
+        else:  # a paid reply: committed with its call, one judgement per transaction
+            store.save_judgement(self.session, Judgement(**row))
         self.done.add(paper.arxiv_id)
         if result.status == "ok":
             self.counts.judged += 1
@@ -205,6 +213,12 @@ class StoreSink:
                 self.counts.errors.append(f"{paper.arxiv_id}: {result.error}")
         if self.on_result:
             self.on_result()
+
+    def flush(self) -> None:
+        """Store the judgements held back (the local scorer's: nothing paid is lost with
+        them), in set-sized statements and one commit."""
+        rows, self.rows = self.rows, []
+        store.save_judgements(self.session, rows)
 
     def pending(self, paper: PaperText) -> None:
         """The paper is in a submitted batch: its judgement comes with a later collection."""
@@ -338,7 +352,10 @@ async def score_papers(
         base_url=base_url,
         on_result=on_result,
     )
-    await scorer.judge(profile, texts, sink)
+    try:
+        await scorer.judge(profile, texts, sink)
+    finally:
+        sink.flush()
     counts.unscored += sum(1 for t in texts if t.arxiv_id not in sink.done)
     return counts
 
@@ -387,6 +404,7 @@ async def _prefilter(
     )
     for t in dropped:
         sink.judgement(t, results[t.arxiv_id])
+    sink.flush()
     counts.prefiltered += len(dropped)
     log.info(
         "prefilter", profile=profile.name, to_llm=len(passed), local_only=len(dropped), share=share

@@ -1,0 +1,60 @@
+"""The local scorer's judgements are stored in set-sized statements (issue #23)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from arxivfilter import store
+from arxivfilter.config import load_profiles
+from arxivfilter.models import Entry, Judgement, Paper
+from arxivfilter.score.local import LocalScorer
+from arxivfilter.score.stage import Budget, score_papers
+
+D = dt.date(2025, 12, 16)
+
+
+def test_local_judgements_go_in_batches(tmp_path: Any) -> None:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    profile = load_profiles()[0]
+    entries = [
+        Entry(
+            arxiv_id=f"2512.{i:05d}",
+            version=1,
+            title=f"Serving large language models with a paged kv cache, part {i}",
+            authors=["A B"],
+            abstract="We schedule GPU memory for LLM inference. " * 5,
+            categories=["cs.DC"],
+            announce_date=D,
+            source="rss",
+        )
+        for i in range(30)
+    ]
+    statements: list[str] = []
+
+    def hook(_c: Any, _cur: Any, sql: str, _p: Any, _ctx: Any, _many: bool) -> None:
+        if "judgements" in sql:
+            statements.append(sql.lstrip().split()[0].upper())
+
+    with Session(engine, expire_on_commit=False) as session:
+        store.store_entries(session, entries, categories=None)
+        papers = list(session.exec(select(Paper)))
+        event.listen(engine, "before_cursor_execute", hook)
+        counts = asyncio.run(score_papers(session, LocalScorer(), profile, papers, budget=Budget()))
+        assert counts.judged == 30
+        assert statements.count("INSERT") == 1, statements
+        statements.clear()
+        again = asyncio.run(
+            score_papers(session, LocalScorer(), profile, papers, budget=Budget(), rescore=True)
+        )
+        assert again.judged == 30
+        assert statements.count("UPDATE") == 1 and "INSERT" not in statements, statements
+        event.remove(engine, "before_cursor_execute", hook)
+        rows = list(session.exec(select(Judgement)))
+        assert len(rows) == 30 and {r.status for r in rows} == {"ok"}
+        assert all(r.created_at is not None and r.scorer == "local" for r in rows)
+    engine.dispose()
