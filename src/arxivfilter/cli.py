@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import Abort, TyperException
 
-from arxivfilter import __version__, dates, pipeline, store
+from arxivfilter import __version__, dates
 from arxivfilter.config import (
     Settings,
     effective_config,
@@ -31,6 +32,34 @@ from arxivfilter.config import (
 )
 from arxivfilter.errors import ArxivFilterError, InternalError, UsageError, as_error
 from arxivfilter.logs import configure_logging
+
+
+class _LazyModule:
+    """A module imported on first use: ``--help`` and ``--version`` never load the pipeline,
+    SQLAlchemy or alembic (#23: 1 s of CPU). Attribute writes (tests' monkeypatching) go to
+    the module itself."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def _module(self) -> Any:
+        return importlib.import_module(object.__getattribute__(self, "_name"))
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._module(), attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        setattr(self._module(), attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        delattr(self._module(), attr)
+
+
+if TYPE_CHECKING:
+    from arxivfilter import pipeline, store
+else:
+    pipeline = _LazyModule("arxivfilter.pipeline")
+    store = _LazyModule("arxivfilter.store")
 
 cli = typer.Typer(
     name="arxivfilter",
