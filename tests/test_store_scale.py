@@ -170,7 +170,7 @@ def test_index_migration_round_trip(db_url: str) -> None:
     cfg.set_main_option("script_location", str(store._MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0004_llm_batches")
+        command.downgrade(cfg, "0005_feedback")
     assert {"ix_judgements_paper_profile", "ix_announcements_date_category"} <= names()
     store.migrate(engine)
     assert "ix_judgements_paper_profile" not in names()

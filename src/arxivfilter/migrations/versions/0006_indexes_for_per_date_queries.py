@@ -6,7 +6,7 @@ relevance)``), and a date's papers are counted from the index alone (``announcem
 (date, category, arxiv_id)``). Each replaces the index it extends (a prefix of it).
 
 Revision ID: 0006_indexes
-Revises: 0004_llm_batches
+Revises: 0005_feedback
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006_indexes"
-down_revision: str | None = "0004_llm_batches"
+down_revision: str | None = "0005_feedback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
