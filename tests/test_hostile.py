@@ -482,3 +482,35 @@ def test_replayed_hostile_records_are_skipped_with_one_warning_each(
     dates = {r[0] for r in conn.execute("SELECT date FROM announcements")}
     conn.close()
     assert ids == {"2602.20217"} and "2099-01-01" not in dates
+
+
+def test_a_large_database_gets_the_structural_check_and_still_finds_a_corrupt_page(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Past the full-check size (FULL_CHECK_MAX_BYTES, 0 here) a healthy file passes and a
+    table's or an index's overwritten root page is still exit 5, the file untouched."""
+    from arxivfilter import store
+    from arxivfilter.errors import StorageError
+
+    monkeypatch.setattr(store, "FULL_CHECK_MAX_BYTES", 0)
+    db = tmp_path / "big.db"
+    engine = store.make_engine(f"sqlite:///{db}")
+    engine.dispose()
+    store.check_integrity(db)  # healthy: passes without quick_check
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    roots = dict(
+        conn.execute(
+            "SELECT type, rootpage FROM sqlite_master WHERE name IN ('runs', 'ix_judgements_paper_profile_status')"
+        ).fetchall()
+    )
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    clean = db.read_bytes()
+    for kind, root in roots.items():
+        data = bytearray(clean)
+        data[(root - 1) * page : root * page] = b"\xa5" * page
+        db.write_bytes(bytes(data))
+        with pytest.raises(StorageError, match=r"corrupt|cannot be read"):
+            store.check_integrity(db)
+        assert db.read_bytes() == bytes(data), kind

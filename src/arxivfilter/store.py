@@ -100,16 +100,49 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, migrate_now: bool = Tru
     return engine
 
 
-def check_integrity(path: Path) -> None:
-    """``PRAGMA quick_check`` on an existing SQLite file, read-only, before anything writes
-    to it: a file corrupted mid-way is a StorageError (exit 5) for every command, and is
-    left exactly as it was. (About 0.1 s for 100 MB; ``bench/scale.py`` prints it.)"""
+#: Above this size the full ``quick_check`` (it reads every page: 17-64 s at 1,000,000
+#: papers, 5.7 GB) gives way to a structural check that reads the schema and the first
+#: page of every table and index, so a command's fixed cost stays independent of history.
+FULL_CHECK_MAX_BYTES = 256 * 1024 * 1024
+
+
+def _structural_check(conn: sqlite3.Connection) -> list[str]:
+    """The schema, then one row through every table and every index: a corrupted root or
+    first page raises DatabaseError (cost independent of the file's size)."""
+    names = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index')"
+        " ORDER BY name"
+    ).fetchall()
+    for kind, name, table, sql in names:
+        if kind == "index" and " WHERE " in str(sql or "").upper():
+            continue  # a partial index cannot be named without its condition
+        quoted_table = '"' + str(table).replace('"', '""') + '"'
+        if kind == "table":
+            conn.execute(f"SELECT * FROM {quoted_table} LIMIT 1").fetchall()
+        else:
+            quoted_index = '"' + str(name).replace('"', '""') + '"'
+            conn.execute(
+                f"SELECT 1 FROM {quoted_table} INDEXED BY {quoted_index} LIMIT 1"
+            ).fetchall()
+    return ["ok"]
+
+
+def check_integrity(path: Path, *, full_max_bytes: int | None = None) -> None:
+    """An integrity check of an existing SQLite file, read-only, before anything writes to
+    it: a file corrupted mid-way is a StorageError (exit 5) for every command, and is left
+    exactly as it was. Up to :data:`FULL_CHECK_MAX_BYTES`, ``PRAGMA quick_check`` (about
+    0.1 s for 100 MB); above it, :func:`_structural_check` (the README says how to run the
+    full check by hand)."""
     if not path.is_file() or path.stat().st_size == 0:
         return
+    limit = FULL_CHECK_MAX_BYTES if full_max_bytes is None else full_max_bytes
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
-            rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            if path.stat().st_size <= limit:
+                rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            else:
+                rows = _structural_check(conn)
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:
