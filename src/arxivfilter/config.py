@@ -190,6 +190,7 @@ class SiteSettings(_Section):
     days: int = Field(default=0, ge=0)  # the kept period: 0 = every stored date
     min_relevance: int = Field(default=0, ge=0, le=100)  # 0 = every judged paper
     page_size: int = Field(default=100, ge=10, le=5000)
+    recent_days: int = Field(default=7, ge=0)  # what a page loads at once; 0 = everything
 
 
 class RunSettings(_Section):

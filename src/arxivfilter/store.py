@@ -7,6 +7,7 @@ import. The database is created and migrated (alembic) on first use.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from collections import Counter
@@ -1392,4 +1393,138 @@ def dates_of_papers(session: Session, ids: Iterable[str]) -> set[dt.date]:
             col(Announcement.arxiv_id).in_(ids[i : i + 500])
         )
         out.update(session.exec(stmt.distinct()).all())
+    return out
+
+
+# --------------------------------------------------------------------------- the web page's shards
+# ``arxivfilter site`` first reads these light rows (no text columns) to decide which shards
+# changed since the last build, then reads the full text and judgements of those shards only.
+
+
+@dataclass(frozen=True)
+class PaperKey:
+    """A paper of a period without its text: what tells whether its text changed."""
+
+    arxiv_id: str
+    version: int | None
+    text_hash: str
+    modified: str  # papers.modified_at as text: changes whenever the row is rewritten
+    primary_category: str | None
+    date: dt.date  # its first announcement date in the period
+
+
+@dataclass(frozen=True)
+class JudgementKey:
+    arxiv_id: str
+    id: int
+    scorer: str
+    text_hash: str
+    relevance: int | None
+    tags: str  # as stored: a JSON list (see json_list)
+
+
+def json_list(value: Any) -> list[Any]:
+    """A JSON column read as text (SQLite) or already decoded (PostgreSQL's driver)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, list) else []
+    return list(value)
+
+
+def period_paper_keys(
+    session: Session,
+    categories: Sequence[str] | None,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> list[PaperKey]:
+    """:func:`papers_in_period` without the text columns (same papers, same first dates)."""
+    conditions: list[Any] = []
+    if categories is not None:
+        conditions.append(col(Announcement.category).in_(list(categories)))
+    if date_from is not None:
+        conditions.append(col(Announcement.date) >= date_from)
+    if date_to is not None:
+        conditions.append(col(Announcement.date) <= date_to)
+    sub = (
+        sa.select(col(Announcement.arxiv_id), func.min(Announcement.date).label("first"))
+        .where(*conditions)
+        .group_by(col(Announcement.arxiv_id))
+        .subquery()
+    )
+    stmt = sa.select(
+        col(Paper.arxiv_id),
+        col(Paper.version),
+        col(Paper.text_hash),
+        col(Paper.modified_at),
+        col(Paper.primary_category),
+        sub.c.first,
+    ).join(sub, sub.c.arxiv_id == col(Paper.arxiv_id))
+    out = [PaperKey(a, v, th, str(m), pc, d) for a, v, th, m, pc, d in session.execute(stmt)]
+    out.sort(key=lambda p: p.arxiv_id)
+    return out
+
+
+def ok_judgement_keys(session: Session, profile: str, profile_hash: str) -> list[JudgementKey]:
+    """:func:`ok_judgements` without tags, TL;DR and reason."""
+    stmt = sa.select(
+        col(Judgement.arxiv_id),
+        col(Judgement.id),
+        col(Judgement.scorer),
+        col(Judgement.text_hash),
+        col(Judgement.relevance),
+        sa.type_coerce(col(Judgement.tags), sa.Text),
+    ).where(
+        col(Judgement.profile) == profile,
+        col(Judgement.profile_hash) == profile_hash,
+        col(Judgement.status) == "ok",
+    )
+    return [
+        JudgementKey(a, i or 0, s, th, r, t if isinstance(t, str) else json.dumps(t))
+        for a, i, s, th, r, t in session.execute(stmt)
+    ]
+
+
+def paper_texts(session: Session, ids: Iterable[str]) -> dict[str, PeriodPaper]:
+    """The current text of these papers (``date`` is left as 1970-01-01: the caller knows it)."""
+    ids = sorted(set(ids))
+    out: dict[str, PeriodPaper] = {}
+    epoch = dt.date(1970, 1, 1)
+    for i in range(0, len(ids), 900):
+        stmt = sa.select(
+            col(Paper.arxiv_id),
+            col(Paper.version),
+            col(Paper.title),
+            sa.type_coerce(col(Paper.authors), sa.Text),
+            col(Paper.abstract),
+            col(Paper.primary_category),
+            col(Paper.text_hash),
+        ).where(col(Paper.arxiv_id).in_(ids[i : i + 900]))
+        for a, v, t, au, ab, pc, th in session.execute(stmt):
+            out[a] = PeriodPaper(a, v, t, [str(x) for x in json_list(au)], ab, pc, th, epoch)
+    return out
+
+
+def judgement_rows(session: Session, judgement_ids: Iterable[int]) -> dict[int, JudgementRow]:
+    """These judgements (by row id), columns only."""
+    ids = sorted(set(judgement_ids))
+    out: dict[int, JudgementRow] = {}
+    for i in range(0, len(ids), 900):
+        stmt = sa.select(
+            col(Judgement.arxiv_id),
+            col(Judgement.id),
+            col(Judgement.scorer),
+            col(Judgement.text_hash),
+            col(Judgement.relevance),
+            col(Judgement.hype),
+            sa.type_coerce(col(Judgement.tags), sa.Text),
+            col(Judgement.tldr),
+            col(Judgement.reason),
+        ).where(col(Judgement.id).in_(ids[i : i + 900]))
+        for a, jid, s, th, r, h, tags, tl, re_ in session.execute(stmt):
+            out[jid] = JudgementRow(
+                a, jid or 0, s, th, r, h, [str(x) for x in json_list(tags)], tl, re_
+            )
     return out

@@ -163,7 +163,7 @@ def test_index_profile_filter_sort_permalink_phone_dark(
     page.goto((demo_site / "llm-inference" / "index.html").as_uri())
     page.wait_for_selector("#results article")
     last_id = page.evaluate(
-        "(() => { const d = globalThis.arxivfilterData[0].papers; return d[d.length - 1].id; })()"
+        "(() => { const d = arxivfilterSite.ids(); return d[d.length - 1]; })()"
     )
     page.goto((demo_site / "llm-inference" / "index.html").as_uri() + "#" + last_id)
     expect(page.locator(f"article[id={last_id!r}]")).to_be_focused()

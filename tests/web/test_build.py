@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -24,12 +25,27 @@ def _env(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
     monkeypatch.setenv("ARXIVFILTER_DB_URL", db_url)
 
 
-def _data(site: Path, profile: str) -> dict[str, object]:
-    text = (site / "data" / f"{profile}.js").read_text(encoding="utf-8")
+def _payload(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
     m = re.search(r"\.push\((.*)\);\n$", text, re.S)
     assert m is not None
-    loaded: dict[str, object] = json.loads(m.group(1))
+    loaded: dict[str, Any] = json.loads(m.group(1))
     return loaded
+
+
+def _data(site: Path, profile: str) -> dict[str, object]:
+    """A profile's papers as one list, newest shard first: each judgement joined with the
+    paper's text (the site keeps them in separate files, shard by shard)."""
+    manifest = _payload(site / "data" / "p" / profile / "shards.js")
+    papers: list[dict[str, Any]] = []
+    for entry in manifest["shards"]:
+        texts = {
+            t["id"]: t for t in _payload(site / "data" / "text" / f"{entry['k']}.js")["papers"]
+        }
+        judged = _payload(site / "data" / "p" / profile / f"{entry['k']}.js")["papers"]
+        assert len(judged) == entry["n"]
+        papers.extend({**texts[j["id"]], **j} for j in judged)
+    return {"papers": papers, "profile": profile}
 
 
 def test_safe_json_cannot_end_a_script_and_reads_back() -> None:
@@ -61,7 +77,7 @@ def test_hostile_fixture_is_data_everywhere(db_url: str, monkeypatch: pytest.Mon
         assert len(srcs) == html.count("<script")
         for src in srcs:
             assert (page.parent / src).is_file(), src
-    for js in (site / "data").glob("*.js"):
+    for js in (site / "data").rglob("*.js"):
         text = js.read_text(encoding="utf-8")
         assert "<" not in text and "</script" not in text.lower()
     data = _data(site, "llm-inference")
@@ -103,7 +119,7 @@ def test_kept_period(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["site", "--profile", "llm-inference"]) == 0
     ids = [p["id"] for p in _data(Path("site"), "llm-inference")["papers"]]  # type: ignore[attr-defined]
     assert ids == ["2512.90001"]  # 2512.90002 was announced the day before the newest
-    assert not (Path("site") / "data" / "llm-systems.js").exists()
+    assert not (Path("site") / "data" / "p" / "llm-systems").exists()
 
 
 def test_empty_database_writes_an_empty_site(

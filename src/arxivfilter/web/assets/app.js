@@ -24,33 +24,133 @@
   var moreBtn = document.getElementById("more");
 
   // ------------------------------------------------------------------ the papers
+  // The data files push {kind, ...} onto globalThis.arxivfilterData: per profile a list of
+  // its shards ("shards"), per week the papers' text ("text", shared by the profiles) and a
+  // profile's judgements ("judged"). The page's <script> tags bring the newest shards; older
+  // ones are added as <script> elements when a search, a filter, a permalink or "Load older
+  // papers" needs them (fetch() is refused on file:// pages; script elements are not).
+  var queue = globalThis.arxivfilterData = globalThis.arxivfilterData || [];
+  var seen = 0;
+  var manifests = {};  // profile -> its shard list
+  var profiles = [];   // the profiles on this page, sorted
+  var shards = {};     // key -> {k, from, to, lo, hi, n, files, text, judged, state}
+  var keys = [];       // every shard key, newest first
   var docs = [];
-  var sets = globalThis.arxivfilterData || [];
-  sets.forEach(function (set) {
-    (set.papers || []).forEach(function (p) {
-      if (typeof p.id !== "string" || !ID_RE.test(p.id)) return;
-      p.p = String(set.profile);
-      p.n = docs.length;
-      docs.push(p);
-    });
-  });
+  var total = 0;
   var minDate = "", maxDate = "";
-  docs.forEach(function (p) {
-    if (!minDate || p.d < minDate) minDate = p.d;
-    if (!maxDate || p.d > maxDate) maxDate = p.d;
-  });
+
+  function take(set) {
+    if (!set || typeof set !== "object") return;
+    if (set.kind === "shards") {
+      var prof = String(set.profile);
+      if (manifests[prof]) return;
+      manifests[prof] = set;
+      profiles.push(prof);
+      profiles.sort();
+      total += Number(set.count) || 0;
+      (set.shards || []).forEach(function (e) {
+        var sh = shards[e.k];
+        if (!sh) {
+          sh = shards[e.k] = {
+            k: e.k, from: e.from, to: e.to, lo: e.lo, hi: e.hi, n: 0, tv: e.tv,
+            versions: {}, text: null, judged: {}, state: 0, docs: [], index: null,
+          };
+          keys.push(e.k);
+        }
+        if (e.from < sh.from) sh.from = e.from;
+        if (e.to > sh.to) sh.to = e.to;
+        if (e.lo < sh.lo) sh.lo = e.lo;
+        if (e.hi > sh.hi) sh.hi = e.hi;
+        sh.n += Number(e.n) || 0;
+        sh.versions[prof] = e.v;
+        if (!minDate || e.from < minDate) minDate = e.from;
+        if (!maxDate || e.to > maxDate) maxDate = e.to;
+      });
+      keys.sort(function (a, b) { return a < b ? 1 : a > b ? -1 : 0; });
+    } else if (set.kind === "text" && shards[set.k]) {
+      var byId = Object.create(null);
+      (set.papers || []).forEach(function (p) { if (typeof p.id === "string") byId[p.id] = p; });
+      shards[set.k].text = byId;
+    } else if (set.kind === "judged" && shards[set.k]) {
+      shards[set.k].judged[String(set.profile)] = set.papers || [];
+    }
+  }
+  // a shard is complete once its text and every profile's judgements are in
+  function assemble(sh) {
+    if (sh.state === 2 || !sh.text) return false;
+    for (var prof in sh.versions) if (!sh.judged[prof]) return false;
+    profiles.forEach(function (prof) {
+      (sh.judged[prof] || []).forEach(function (j) {
+        if (typeof j.id !== "string" || !ID_RE.test(j.id)) return;
+        var t = sh.text[j.id];
+        if (!t) return;
+        var p = {};
+        for (var f in t) p[f] = t[f];
+        for (var g in j) p[g] = j[g];
+        p.p = prof;
+        p.n = docs.length;
+        docs.push(p);
+        sh.docs.push(p);
+      });
+    });
+    sh.text = null;
+    sh.judged = {};
+    sh.state = 2;
+    return true;
+  }
+  function drain() {
+    while (seen < queue.length) take(queue[seen++]);
+    keys.forEach(function (k) { assemble(shards[k]); });
+  }
+  drain();
   [els.from, els.to].forEach(function (el) {
     if (minDate) { el.min = minDate; el.max = maxDate; }
   });
 
+  function script(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src;
+      s.onload = function () { resolve(); };
+      s.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+  // load one shard's files (in parallel), then add its papers
+  function loadShard(sh) {
+    if (sh.state === 2) return Promise.resolve();
+    if (sh.loading) return sh.loading;
+    sh.state = 1;
+    var files = [];
+    if (!sh.text) files.push(script(root + "data/text/" + sh.k + ".js?v=" + encodeURIComponent(sh.tv || "")));
+    Object.keys(sh.versions).sort().forEach(function (prof) {
+      if (!sh.judged[prof]) {
+        files.push(script(root + "data/p/" + encodeURIComponent(prof) + "/" + sh.k + ".js?v=" +
+          encodeURIComponent(sh.versions[prof] || "")));
+      }
+    });
+    sh.loading = Promise.all(files).then(function () {
+      drain();
+      sh.loading = null;
+    }, function (err) {
+      sh.state = 0;
+      sh.loading = null;
+      throw err;
+    });
+    return sh.loading;
+  }
+  function loadedAll() {
+    return keys.every(function (k) { return shards[k].state === 2; });
+  }
+  function overlaps(sh, from, to) {
+    return (!from || sh.to >= from) && (!to || sh.from <= to);
+  }
+
   // ------------------------------------------------------------------ the index
-  // Built in the page from the same data the list shows. Small sites index at once; big
-  // ones in chunks in the background (the page stays responsive, the filters work at once,
-  // and a search waits for the index with a note in the status line).
-  var SYNC_LIMIT = 5000;
-  var index = null;
-  var ready = false;
-  var indexing = null;
+  // One MiniSearch index per shard, built in the page from the data the list shows, in
+  // chunks (the page stays responsive): the newest shards first, so a search answers from
+  // them at once while older ones load and index. (A Web Worker would move this off the
+  // main thread, but browsers refuse workers on file:// pages.)
   function newIndex() {
     return new MiniSearch({
       idField: "n",
@@ -70,25 +170,36 @@
       },
     });
   }
-  function buildIndex() {
-    if (indexing === null) {
-      index = newIndex();
-      if (docs.length <= SYNC_LIMIT) {
-        index.addAll(docs);
-        ready = true;
-        indexing = Promise.resolve(true);
-      } else {
-        indexing = index.addAllAsync(docs, { chunkSize: 2000 }).then(function () {
-          ready = true;
-          return true;
-        });
-      }
+  function indexShard(sh) {
+    if (sh.index) return Promise.resolve(sh.index);
+    if (!sh.indexing) {
+      var idx = newIndex();
+      sh.indexing = idx.addAllAsync(sh.docs, { chunkSize: 500 }).then(function () {
+        sh.index = idx;
+        sh.indexing = null;
+        return idx;
+      });
     }
-    return indexing;
+    return sh.indexing;
   }
-  function searchIndex() {
-    buildIndex();
-    return ready ? index : null;
+  function indexLoaded() {
+    var p = Promise.resolve();
+    keys.forEach(function (k) {
+      var sh = shards[k];
+      if (sh.state === 2) p = p.then(function () { return indexShard(sh); });
+    });
+    return p;
+  }
+  // every shard loaded and indexed, newest first; onShard runs after each
+  function everything(onShard) {
+    var p = Promise.resolve();
+    keys.forEach(function (k) {
+      var sh = shards[k];
+      p = p.then(function () { return loadShard(sh); })
+        .then(function () { return indexShard(sh); })
+        .then(function () { if (onShard) onShard(sh); });
+    });
+    return p;
   }
 
   // ------------------------------------------------------------------ state <-> URL
@@ -129,14 +240,33 @@
   var shown = 0;
   var cursor = -1;
 
+  // the papers a view needs beyond the newest shards: a search or a filter looks through
+  // every shard in its date range; the plain list shows what is loaded ("Load older papers")
+  var extra = 0;  // shards asked for by "Load older papers"
+  function wanted(s) {
+    var filtering = s.q || s.tag || s.min || s.from || s.to || s.profile;
+    var out = [];
+    var older = extra;
+    keys.forEach(function (k) {
+      var sh = shards[k];
+      if (filtering) {
+        if (overlaps(sh, s.from, s.to)) out.push(sh);
+      } else if (sh.state !== 2 && older > 0) {
+        older--;
+        out.push(sh);
+      }
+    });
+    return out;
+  }
+
   function compute(s) {
-    var list;
-    var hits = null;
+    var list = [];
     if (s.q) {
-      var idx = searchIndex();
-      if (idx === null) return null;  // still indexing: update() runs again when done
-      hits = idx.search(s.q);
-      list = hits.map(function (h) { return docs[h.id]; });
+      keys.forEach(function (k) {
+        var sh = shards[k];
+        if (!sh.index) return;
+        sh.index.search(s.q).forEach(function (h) { list.push(docs[h.id]); });
+      });
     } else {
       list = docs.slice();
     }
@@ -251,27 +381,99 @@
     for (var i = shown; i < end; i++) frag.appendChild(card(current[i]));
     results.appendChild(frag);
     shown = end;
-    moreBtn.hidden = shown >= current.length;
+    if (shown < current.length) {
+      moreBtn.hidden = false;
+      moreBtn.textContent = "Show more";
+      moreBtn.removeAttribute("data-older");
+    } else if (olderAvailable) {
+      moreBtn.hidden = false;
+      moreBtn.textContent = "Load older papers";
+      moreBtn.setAttribute("data-older", "1");
+    } else {
+      moreBtn.hidden = true;
+    }
   }
 
+  var olderAvailable = false;
+  var pending = 0;  // a view waiting for shards to load or index
+  var failed = "";
   function update(opts) {
     var s = state();
-    var list = compute(s);
     if (!opts || !opts.keepUrl) writeUrl(s);
-    if (list === null) {
-      statusEl.textContent = "Indexing " + docs.length + " papers for search\u2026";
-      buildIndex().then(function () { update({ keepUrl: true }); showHash(); });
-      return;
+    var need = wanted(s);
+    var missing = need.filter(function (sh) { return sh.state !== 2 || (s.q && !sh.index); });
+    if (s.q) {
+      keys.forEach(function (k) {
+        var sh = shards[k];
+        if (sh.state === 2 && !sh.index && missing.indexOf(sh) < 0 && overlaps(sh, s.from, s.to)) {
+          missing.push(sh);
+        }
+      });
     }
+    var filtering = s.q || s.tag || s.min || s.from || s.to || s.profile;
+    var loadedN = docs.length;
+    olderAvailable = !filtering && !missing.length && loadedN < total;
+    var list = compute(s);
     current = list;
     results.replaceChildren();
     shown = 0;
     cursor = -1;
     renderMore(pageSize);
-    var total = docs.length;
-    statusEl.textContent = current.length === total
-      ? total + " papers"
-      : current.length + " of " + total + " papers match";
+    var text;
+    var left = missing.length;
+    if (s.q && keysDone(true) === 0) {
+      text = "Indexing " + (loadedN || total) + " papers for search\u2026";
+    } else if (missing.length) {
+      text = (filtering ? list.length + " papers match so far" : loadedN + " papers so far") +
+        "; " + (s.q ? "searching " : "loading ") + left + " more week" + (left === 1 ? "" : "s") + "\u2026";
+    } else if (loadedN < total) {
+      text = (list.length === loadedN ? loadedN + " papers" : list.length + " of " + loadedN + " papers match") +
+        " from " + (loadedFrom() || "\u2013") + " on (" + total + " in all)";
+    } else {
+      text = list.length === total ? total + " papers" : list.length + " of " + total + " papers match";
+    }
+    if (failed) text += " (" + failed + ")";
+    statusEl.textContent = text;
+    if (missing.length) work(missing, s.q);
+  }
+  function keysDone(q) {
+    return keys.filter(function (k) { return shards[k].state === 2 && (!q || shards[k].index); }).length;
+  }
+  function loadedFrom() {
+    var from = "";
+    keys.forEach(function (k) {
+      var sh = shards[k];
+      if (sh.state === 2 && (!from || sh.from < from)) from = sh.from;
+    });
+    return from;
+  }
+  // load (and, for a search, index) these shards newest first, redrawing after each
+  function work(list, q) {
+    var token = ++pending;
+    var p = Promise.resolve();
+    list.forEach(function (sh) {
+      p = p.then(function () {
+        if (token !== pending) return;
+        return loadShard(sh).then(function () {
+          if (q && token === pending) return indexShard(sh);
+        }).then(function () {
+          if (token === pending) { redraw(); }
+        });
+      });
+    });
+    p.catch(function (err) {
+      failed = String(err && err.message || err);
+      if (token === pending) redraw();
+    });
+  }
+  var redrawTimer = 0;
+  function redraw() {
+    if (redrawTimer) return;
+    redrawTimer = setTimeout(function () {
+      redrawTimer = 0;
+      update({ keepUrl: true });
+      showHash();
+    }, 0);
   }
 
   function cards() {
@@ -292,6 +494,7 @@
     list[i].scrollIntoView({ block: "nearest" });
   }
 
+  var hashLoading = "";
   function showHash() {
     var id = decodeURIComponent(location.hash.slice(1));
     if (!id) return;
@@ -299,9 +502,38 @@
     for (var i = 0; i < current.length; i++) {
       if (anchorId(current[i]) === id) { at = i; break; }
     }
-    if (at < 0) return;
+    if (at < 0) {
+      findHash(id);
+      return;
+    }
     if (at >= shown) renderMore(at + 1);
     focusCard(at);
+  }
+  // a permalink to a paper in a shard not loaded yet: only shards whose id range holds it
+  function findHash(id) {
+    var paper = kind === "index" ? id.slice(id.indexOf(":") + 1) : id;
+    if (!ID_RE.test(paper) || hashLoading === id) return;
+    var has = function () { return docs.some(function (p) { return p.id === paper; }); };
+    if (has()) return;
+    var cands = keys.filter(function (k) {
+      var sh = shards[k];
+      return sh.state !== 2 && sh.lo <= paper && paper <= sh.hi;
+    });
+    if (!cands.length) return;
+    hashLoading = id;
+    var p = Promise.resolve();
+    cands.forEach(function (k) {
+      p = p.then(function () { if (!has()) return loadShard(shards[k]); });
+    });
+    p.then(function () {
+      update({ keepUrl: true });
+      showHash();
+      hashLoading = "";
+    }, function (err) {
+      failed = String(err && err.message || err);
+      hashLoading = "";
+      update({ keepUrl: true });
+    });
   }
 
   // ------------------------------------------------------------------ events
@@ -313,7 +545,14 @@
   });
   form.addEventListener("change", function () { clearTimeout(timer); update(); });
   form.addEventListener("reset", function () { setTimeout(update, 0); });
-  moreBtn.addEventListener("click", function () { renderMore(shown + pageSize); });
+  moreBtn.addEventListener("click", function () {
+    if (moreBtn.getAttribute("data-older")) {
+      extra++;
+      update({ keepUrl: true });
+    } else {
+      renderMore(shown + pageSize);
+    }
+  });
   results.addEventListener("click", function (ev) {
     var t = ev.target;
     if (t && t.classList && t.classList.contains("tag")) {
@@ -369,13 +608,21 @@
   // The search tests and the bench time a query through this hook.
   globalThis.arxivfilterSite = {
     papers: function () { return docs.length; },
-    ready: function () { return buildIndex(); },
-    search: function (q) { return index.search(q).length; },
+    total: function () { return total; },
+    shards: function () { return [keysDone(false), keys.length]; },
+    ids: function () { return docs.map(function (p) { return p.id; }); },
+    ready: function () { return indexLoaded(); },
+    loadAll: function () { return everything(); },
+    search: function (q) {
+      var n = 0;
+      keys.forEach(function (k) { if (shards[k].index) n += shards[k].index.search(q).length; });
+      return n;
+    },
   };
 
   readUrl();
   update({ keepUrl: true });
   showHash();
-  // index in the background once the first list is on screen
-  setTimeout(buildIndex, 0);
+  // index the loaded shards in the background once the first list is on screen
+  setTimeout(indexLoaded, 0);
 })();
