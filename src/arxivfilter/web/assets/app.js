@@ -242,21 +242,18 @@
 
   // the papers a view needs beyond the newest shards: a search or a filter looks through
   // every shard in its date range; the plain list shows what is loaded ("Load older papers")
-  var extra = 0;  // shards asked for by "Load older papers"
+  var upto = 0;  // "Load older papers" asked for the newest this many shards
   function wanted(s) {
     var filtering = s.q || s.tag || s.min || s.from || s.to || s.profile;
-    var out = [];
-    var older = extra;
-    keys.forEach(function (k) {
-      var sh = shards[k];
-      if (filtering) {
-        if (overlaps(sh, s.from, s.to)) out.push(sh);
-      } else if (sh.state !== 2 && older > 0) {
-        older--;
-        out.push(sh);
-      }
-    });
-    return out;
+    return keys.filter(function (k, i) {
+      return filtering ? overlaps(shards[k], s.from, s.to) : i < upto;
+    }).map(function (k) { return shards[k]; });
+  }
+  function loadOlder() {
+    for (var i = 0; i < keys.length; i++) {
+      if (shards[keys[i]].state !== 2) { upto = Math.max(upto, i + 1); break; }
+    }
+    update({ keepUrl: true });
   }
 
   function compute(s) {
@@ -547,8 +544,7 @@
   form.addEventListener("reset", function () { setTimeout(update, 0); });
   moreBtn.addEventListener("click", function () {
     if (moreBtn.getAttribute("data-older")) {
-      extra++;
-      update({ keepUrl: true });
+      loadOlder();
     } else {
       renderMore(shown + pageSize);
     }
