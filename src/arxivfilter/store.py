@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 import structlog
@@ -1401,20 +1401,18 @@ def dates_of_papers(session: Session, ids: Iterable[str]) -> set[dt.date]:
 # changed since the last build, then reads the full text and judgements of those shards only.
 
 
-@dataclass(frozen=True)
-class PaperKey:
+class PaperKey(NamedTuple):
     """A paper of a period without its text: what tells whether its text changed."""
 
     arxiv_id: str
     version: int | None
     text_hash: str
-    modified: str  # papers.modified_at as text: changes whenever the row is rewritten
+    modified: Any  # papers.modified_at (as stored): changes whenever the row is rewritten
     primary_category: str | None
     date: dt.date  # its first announcement date in the period
 
 
-@dataclass(frozen=True)
-class JudgementKey:
+class JudgementKey(NamedTuple):
     arxiv_id: str
     id: int
     scorer: str
@@ -1458,11 +1456,12 @@ def period_paper_keys(
         col(Paper.arxiv_id),
         col(Paper.version),
         col(Paper.text_hash),
-        col(Paper.modified_at),
+        sa.type_coerce(col(Paper.modified_at), sa.Text),
         col(Paper.primary_category),
         sub.c.first,
     ).join(sub, sub.c.arxiv_id == col(Paper.arxiv_id))
-    out = [PaperKey(a, v, th, str(m), pc, d) for a, v, th, m, pc, d in session.execute(stmt)]
+    # Core rows, no ORM loading: a year is 100,000 of them
+    out = [PaperKey(*row) for row in session.connection().execute(stmt).all()]
     out.sort(key=lambda p: p.arxiv_id)
     return out
 
@@ -1483,7 +1482,7 @@ def ok_judgement_keys(session: Session, profile: str, profile_hash: str) -> list
     )
     return [
         JudgementKey(a, i or 0, s, th, r, t if isinstance(t, str) else json.dumps(t))
-        for a, i, s, th, r, t in session.execute(stmt)
+        for a, i, s, th, r, t in session.connection().execute(stmt).all()
     ]
 
 
@@ -1502,7 +1501,7 @@ def paper_texts(session: Session, ids: Iterable[str]) -> dict[str, PeriodPaper]:
             col(Paper.primary_category),
             col(Paper.text_hash),
         ).where(col(Paper.arxiv_id).in_(ids[i : i + 900]))
-        for a, v, t, au, ab, pc, th in session.execute(stmt):
+        for a, v, t, au, ab, pc, th in session.connection().execute(stmt).all():
             out[a] = PeriodPaper(a, v, t, [str(x) for x in json_list(au)], ab, pc, th, epoch)
     return out
 
@@ -1523,8 +1522,8 @@ def judgement_rows(session: Session, judgement_ids: Iterable[int]) -> dict[int, 
             col(Judgement.tldr),
             col(Judgement.reason),
         ).where(col(Judgement.id).in_(ids[i : i + 900]))
-        for a, jid, s, th, r, h, tags, tl, re_ in session.execute(stmt):
-            out[jid] = JudgementRow(
+        for a, jid, s, th, r, h, tags, tl, re_ in session.connection().execute(stmt).all():
+            out[jid or 0] = JudgementRow(
                 a, jid or 0, s, th, r, h, [str(x) for x in json_list(tags)], tl, re_
             )
     return out

@@ -264,7 +264,12 @@ def _sig(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, (FORMAT, *parts))).encode()).hexdigest()[:16]
 
 
+_NEW_ID = re.compile(r"\d{4}\.\d{4,5}", re.ASCII)
+
+
 def _valid_id(arxiv_id: str) -> bool:
+    if _NEW_ID.fullmatch(arxiv_id):
+        return True
     try:
         ident, _ = parse_arxiv_id(arxiv_id)
     except ValueError:
@@ -362,9 +367,12 @@ def build_site(
     names = sorted(p.name for p in profiles)
     by_name = {p.name: p for p in profiles}
     shards: dict[str, _Shard] = {}
+    key_of: dict[dt.date, str] = {}
+    for p in keys:
+        if p.date not in key_of:
+            key_of[p.date] = shard_key(p.date)
     used: set[str] = set()
-    tag_sets: dict[str, set[str]] = {name: set() for name in names}
-    parsed_tags: dict[str, list[str]] = {}
+    raw_tags: dict[str, set[str]] = {name: set() for name in names}  # as stored (JSON)
     for name in names:
         prof = by_name[name]
         best = best_judgements(
@@ -374,13 +382,10 @@ def build_site(
             j = best.get(p.arxiv_id)
             if j is None or (j.relevance or 0) < settings.site.min_relevance:
                 continue
-            shard = shards.setdefault(shard_key(p.date), _Shard(shard_key(p.date)))
+            key = key_of[p.date]
+            shard = shards.get(key) or shards.setdefault(key, _Shard(key))
             shard.judged.setdefault(name, []).append((p, j))
-            if j.tags not in parsed_tags:
-                parsed_tags[j.tags] = [
-                    t for t in (clean(str(t)) for t in store.json_list(j.tags)) if t
-                ]
-            tag_sets[name].update(parsed_tags[j.tags])
+            raw_tags[name].add(j.tags)
             if p.arxiv_id not in used:
                 used.add(p.arxiv_id)
                 shard.papers.append(p)
@@ -499,7 +504,10 @@ def build_site(
     all_tags: set[str] = set()
     for name in names:
         prof = by_name[name]
-        tags = sorted(set(prof.tags) | tag_sets[name])
+        judged_tags = {
+            t for raw in raw_tags[name] for t in (clean(str(x)) for x in store.json_list(raw)) if t
+        }
+        tags = sorted(set(prof.tags) | judged_tags)
         all_tags.update(tags)
         nav = [("All profiles", "../index.html", False)] + [
             (n, f"../{quote(n)}/index.html", n == name) for n in names
