@@ -256,13 +256,27 @@
     update({ keepUrl: true });
   }
 
+  // A search runs shard by shard, newest first, for at most SLICE_MS at a time: the first
+  // results are on screen at once, the older shards' come in the next turns. Each shard's
+  // hits are kept while the query stays the same (the filters then cost no search).
+  var SLICE_MS = 40;
+  var hitCache = { q: null, hits: {} };
+  var unsearched = 0;
   function compute(s) {
     var list = [];
+    unsearched = 0;
     if (s.q) {
+      if (hitCache.q !== s.q) hitCache = { q: s.q, hits: {} };
+      var start = performance.now();
       keys.forEach(function (k) {
         var sh = shards[k];
         if (!sh.index) return;
-        sh.index.search(s.q).forEach(function (h) { list.push(docs[h.id]); });
+        var hits = hitCache.hits[k];
+        if (!hits) {
+          if (performance.now() - start > SLICE_MS) { unsearched++; return; }
+          hits = hitCache.hits[k] = sh.index.search(s.q).map(function (h) { return docs[h.id]; });
+        }
+        for (var i = 0; i < hits.length; i++) list.push(hits[i]);
       });
     } else {
       list = docs.slice();
@@ -392,6 +406,8 @@
   }
 
   var olderAvailable = false;
+  var renders = [];  // [time, status, cards shown] of each redraw, for the bench
+  var lastInput = 0;
   var pending = 0;  // a view waiting for shards to load or index
   var failed = "";
   function update(opts) {
@@ -417,10 +433,10 @@
     cursor = -1;
     renderMore(pageSize);
     var text;
-    var left = missing.length;
+    var left = missing.length + unsearched;
     if (s.q && keysDone(true) === 0) {
       text = "Indexing " + (loadedN || total) + " papers for search\u2026";
-    } else if (missing.length) {
+    } else if (left) {
       text = (filtering ? list.length + " papers match so far" : loadedN + " papers so far") +
         "; " + (s.q ? "searching " : "loading ") + left + " more week" + (left === 1 ? "" : "s") + "\u2026";
     } else if (loadedN < total) {
@@ -431,7 +447,10 @@
     }
     if (failed) text += " (" + failed + ")";
     statusEl.textContent = text;
+    renders.push([performance.now(), text, shown]);
+    if (renders.length > 500) renders.shift();
     if (missing.length) work(missing, s.q);
+    else if (unsearched) redraw();
   }
   function keysDone(q) {
     return keys.filter(function (k) { return shards[k].state === 2 && (!q || shards[k].index); }).length;
@@ -537,6 +556,7 @@
   var timer = 0;
   form.addEventListener("submit", function (ev) { ev.preventDefault(); update(); });
   form.addEventListener("input", function (ev) {
+    lastInput = performance.now();
     clearTimeout(timer);
     timer = setTimeout(update, ev.target === els.q ? 120 : 0);
   });
@@ -607,6 +627,7 @@
     total: function () { return total; },
     shards: function () { return [keysDone(false), keys.length]; },
     ids: function () { return docs.map(function (p) { return p.id; }); },
+    renders: function () { return { input: lastInput, renders: renders.slice() }; },
     ready: function () { return indexLoaded(); },
     loadAll: function () { return everything(); },
     search: function (q) {
