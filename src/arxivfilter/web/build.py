@@ -21,7 +21,7 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,6 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # '<' (so no '</script>' or '<!--'), no '>' or '&', and no U+2028/U+2029.
 _JSON_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028"}
 _JSON_UNSAFE["\u2029"] = "\\u2029"
-_JSON_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
 
 
 @dataclass
@@ -81,7 +80,10 @@ def permalink(site_url: str, profile: str, arxiv_id: str) -> str:
 def safe_json(data: Any) -> str:
     """``data`` as JSON that cannot end a script element or start markup (see _JSON_UNSAFE)."""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return _JSON_UNSAFE_RE.sub(lambda m: _JSON_UNSAFE[m.group(0)], text)
+    for bad, escaped in _JSON_UNSAFE.items():  # str.replace: far faster than re.sub here
+        if bad in text:
+            text = text.replace(bad, escaped)
+    return text
 
 
 def _e(text: object) -> str:
@@ -101,6 +103,10 @@ def clean(text: str | None) -> str:
     there is nothing to do."""
     if not text:
         return ""
+    # str.isprintable is False for every character _UNCLEAN matches (and a few more, which
+    # collapse then leaves alone): one C-speed check for the common case
+    if text.isprintable() and text[0] != " " and text[-1] != " " and "  " not in text:
+        return text
     if text[0] == " " or text[-1] == " " or "  " in text or _UNCLEAN.search(text):
         return collapse(text)
     return text
@@ -452,7 +458,22 @@ def build_site(
     def part(p: store.PaperKey) -> dict[str, Any] | None:
         if p.arxiv_id not in parts:
             text = texts.get(p.arxiv_id)
-            parts[p.arxiv_id] = None if text is None else _paper_part(replace(text, date=p.date))
+            parts[p.arxiv_id] = (
+                None
+                if text is None
+                else _paper_part(
+                    store.PeriodPaper(
+                        text.arxiv_id,
+                        text.version,
+                        text.title,
+                        text.authors,
+                        text.abstract,
+                        text.primary_category,
+                        text.text_hash,
+                        p.date,
+                    )
+                )
+            )
         return parts[p.arxiv_id]
 
     for rel, name, shard in stale:
