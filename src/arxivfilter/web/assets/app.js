@@ -266,14 +266,21 @@
     var list = [];
     unsearched = 0;
     if (s.q) {
-      if (hitCache.q !== s.q) hitCache = { q: s.q, hits: {} };
+      // a new query: the newest shard alone, on screen at once; then slices
+      var fresh = hitCache.q !== s.q;
+      if (fresh) hitCache = { q: s.q, hits: {} };
       var start = performance.now();
+      var searched = 0;
       keys.forEach(function (k) {
         var sh = shards[k];
         if (!sh.index) return;
         var hits = hitCache.hits[k];
         if (!hits) {
-          if (performance.now() - start > SLICE_MS) { unsearched++; return; }
+          if (searched > 0 && (fresh || performance.now() - start > SLICE_MS)) {
+            unsearched++;
+            return;
+          }
+          searched++;
           hits = hitCache.hits[k] = sh.index.search(s.q).map(function (h) { return docs[h.id]; });
         }
         for (var i = 0; i < hits.length; i++) list.push(hits[i]);
@@ -406,7 +413,7 @@
   }
 
   var olderAvailable = false;
-  var renders = [];  // [time, status, cards shown] of each redraw, for the bench
+  var renders = [];  // [time, status, cards shown] of each redraw since the last input (bench)
   var lastInput = 0;
   var pending = 0;  // a view waiting for shards to load or index
   var failed = "";
@@ -447,8 +454,7 @@
     }
     if (failed) text += " (" + failed + ")";
     statusEl.textContent = text;
-    renders.push([performance.now(), text, shown]);
-    if (renders.length > 500) renders.shift();
+    if (renders.length < 10000) renders.push([performance.now(), text, shown]);
     if (missing.length) work(missing, s.q);
     else if (unsearched) redraw();
   }
@@ -557,6 +563,7 @@
   form.addEventListener("submit", function (ev) { ev.preventDefault(); update(); });
   form.addEventListener("input", function (ev) {
     lastInput = performance.now();
+    renders = [];
     clearTimeout(timer);
     timer = setTimeout(update, ev.target === els.q ? 120 : 0);
   });
