@@ -221,3 +221,24 @@ def test_load_older_papers_a_date_range_and_a_filter_over_every_week(
     expect(page.locator("#status")).to_have_text(f"{total} papers")
     assert _loaded(page) == [WEEKS, WEEKS]
     assert watch.errors == [] and watch.dialogs == []
+
+
+def test_a_change_to_the_build_code_rewrites_every_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arxivfilter.web import build
+
+    site = _build(tmp_path, weeks=2)
+    record = build._record
+
+    def with_hint(part: dict[str, Any], judgement: Any) -> dict[str, Any]:
+        return {**record(part, judgement), "hint": "like"}
+
+    # a new field in the records comes with new code, hence a new code hash
+    monkeypatch.setattr(build, "_record", with_hint)
+    monkeypatch.setattr(build, "_CODE", "changed")
+    with pytest.MonkeyPatch.context() as mp:
+        _env(mp, tmp_path)
+        assert main(["site"]) == 0
+    for shard in (site / "data" / "p" / "llm-inference").glob("2025-*.js"):
+        assert '"hint":"like"' in shard.read_text(encoding="utf-8"), shard
