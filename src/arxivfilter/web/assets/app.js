@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  var KEY_RE = /^\d{4}-\d{2}-\d{2}$/;
   var ID_RE = /^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?\/\d{7})$/;
   var body = document.body;
   var kind = body.getAttribute("data-page");
@@ -49,6 +50,7 @@
       profiles.sort();
       total += Number(set.count) || 0;
       (set.shards || []).forEach(function (e) {
+        if (typeof e.k !== "string" || !KEY_RE.test(e.k)) return;  // a file name: a date only
         var sh = shards[e.k];
         if (!sh) {
           sh = shards[e.k] = {
