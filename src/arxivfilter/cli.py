@@ -657,6 +657,76 @@ def runs(
     out.print(table)
 
 
+state_cli = typer.Typer(
+    help="The committed text state a fresh machine rebuilds the database from ([state] dir).",
+    no_args_is_help=True,
+)
+cli.add_typer(state_cli, name="state")
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option("--dir", help="The state folder (default: [state] dir, i.e. state/)."),
+]
+
+
+def _state_folder(folder: Path | None) -> Path:
+    from arxivfilter import state
+
+    chosen = folder or state.state_dir(_settings())
+    if chosen is None:
+        raise UsageError("no state folder: [state] dir is empty (set it, or give --dir)")
+    return chosen
+
+
+@state_cli.command("save")
+def state_save(folder: StateDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Write the database's state as text (what `run` does at the end of every run)."""
+    from arxivfilter import state
+    from arxivfilter.config import load_profiles
+
+    target = _state_folder(folder)
+    settings = _settings()
+    app = _app()
+    try:
+        with app.lock():
+            floor = state.text_floor(settings, load_profiles(None))
+            result = state.save_state(app.engine, target, text_floor=floor)
+    finally:
+        app.close()
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    out.print(
+        f"state saved to {target}: {result.files} files ({len(result.written)} changed, "
+        f"{len(result.removed)} removed), {result.papers} papers ({result.stubs} without "
+        f"text), {result.judgements} judgements; largest {result.largest[0]} "
+        f"({result.largest[1] / 1e6:.2f} MB)",
+        markup=False,
+    )
+
+
+@state_cli.command("load")
+def state_load(folder: StateDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Merge a saved state into the database (what `run` does when the database is missing
+    or behind it); nothing stored is changed, so loading twice adds nothing."""
+    from arxivfilter import state
+
+    target = _state_folder(folder)
+    app = _app()
+    try:
+        with app.lock():
+            result = state.load_state(app.engine, target)
+    finally:
+        app.close()
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    out.print(
+        f"state loaded from {target}: {result.papers} papers, {result.announcements} "
+        f"listing rows, {result.judgements} judgements, {result.runs} runs added",
+        markup=False,
+    )
+
+
 @cli.command()
 def profiles(as_json: JsonOpt = False) -> None:
     """List the topic profiles and validate each (liked-example ids and files included)."""

@@ -193,6 +193,13 @@ class SiteSettings(_Section):
     recent_days: int = Field(default=7, ge=0)  # what a page loads at once; 0 = everything
 
 
+class StateSettings(_Section):
+    # the committed text state (state.py): "" = none (the database alone keeps the state)
+    dir: str = "state"
+    # papers whose best judgement stays below this keep no title/abstract in the state
+    text_min_relevance: int = Field(default=50, ge=0, le=101)
+
+
 class RunSettings(_Section):
     lock_file: str = "data/arxivfilter.lock"
     lock_timeout_seconds: float = Field(default=0.0, ge=0)
@@ -279,6 +286,7 @@ class Settings(_Section):
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     site: SiteSettings = Field(default_factory=SiteSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
@@ -318,6 +326,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "ARXIVFILTER_RAW_DIR": ("storage", "raw_dir"),
     "ARXIVFILTER_DIGESTS_DIR": ("report", "digests_dir"),
     "ARXIVFILTER_SITE_DIR": ("site", "dir"),
+    "ARXIVFILTER_STATE_DIR": ("state", "dir"),
     "ARXIVFILTER_CONTACT": ("arxiv", "contact"),
     "ARXIVFILTER_MODEL": ("llm", "model"),
     "OPENAI_API_KEY": ("llm", "api_key"),

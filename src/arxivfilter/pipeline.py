@@ -497,6 +497,20 @@ def first_pass(settings: Settings, scorer: Any) -> tuple[Any, int] | None:
     return scorer.sibling(FIRST), settings.llm.second_pass_margin
 
 
+def _with_text(papers: list[Any], day: dt.date) -> list[Any]:
+    """The papers a scorer can read: one restored from the committed state without its text
+    (state.py: judged low by every profile of its day) is left out, never judged empty."""
+    kept = [(p, rows) for p, rows in papers if p.title or p.abstract]
+    if len(kept) < len(papers):
+        log.info(
+            "papers kept without their text in the state are not scored again "
+            "(fetch the day with --refresh to judge them anew)",
+            date=day.isoformat(),
+            count=len(papers) - len(kept),
+        )
+    return kept
+
+
 def score(
     app: App,
     opts: Options,
@@ -511,7 +525,8 @@ def score(
     with app.session() as session:
         works = {
             prof.name: [
-                (d, store.papers_on(session, d, prof.scope(opts.categories))) for d in day_list
+                (d, _with_text(store.papers_on(session, d, prof.scope(opts.categories)), d))
+                for d in day_list
             ]
             for prof in profiles
         }
@@ -740,6 +755,7 @@ def run(
             limit = opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost
             require_price(app.settings, limit)  # a limit on an unpriced model: exit 2 now
     with app.lock():
+        refresh_from_state(app)
         try:
             with app.session() as session:
                 aborted = store.abort_stale_runs(session)
@@ -793,6 +809,7 @@ def run(
                 cost_usd=scounts.cost_usd or None,
                 dates=fsum.dates,
             )
+            save_state(app, profiles, failed=True)  # a failed night keeps what it paid for
             if error is exc:
                 raise
             raise error from exc
@@ -852,7 +869,42 @@ def run(
                 message=message,
                 dates=day_list,
             )
+        save_state(app, profiles)
         return summary
+
+
+def refresh_from_state(app: App) -> None:
+    """Rebuild or refresh the database from the committed state (``[state] dir``) when the
+    database is missing or behind it (a fresh CI runner)."""
+    from arxivfilter import state
+
+    folder = state.state_dir(app.settings)
+    if folder is None or not folder.is_dir():
+        return
+    if state.is_behind(app.engine, folder):
+        loaded = state.load_state(app.engine, folder)
+        log.info("database refreshed from the committed state", **loaded.as_dict())
+
+
+def save_state(app: App, profiles: Sequence[Profile], *, failed: bool = False) -> None:
+    """Write the committed state (``[state] dir``) at the end of a run. After a failed run a
+    problem here is a warning (the run's own error is what the exit code reports)."""
+    from arxivfilter import state
+
+    folder = state.state_dir(app.settings)
+    if folder is None:
+        return
+    try:
+        known = load_profiles(None)
+    except ArxivFilterError:
+        known = list(profiles)
+    floor = state.text_floor(app.settings, [*known, *profiles])
+    try:
+        state.save_state(app.engine, folder, text_floor=floor)
+    except Exception as exc:
+        if not failed:
+            raise
+        log.warning("could not save the state after the failed run", error=str(exc))
 
 
 def _db_message(exc: DatabaseError) -> str:

@@ -343,6 +343,11 @@ def _merge_paper(paper: Any, entry: Entry) -> bool:
             if value not in (None, "") and getattr(paper, name) in (None, ""):
                 setattr(paper, name, value)
                 changed = True
+        if not paper.title and not paper.abstract and entry.title:
+            # a paper restored from the committed state without its text (state.py): the
+            # same text comes back with the same hash, so nothing is judged again
+            paper.title, paper.authors = entry.title, list(entry.authors)
+            changed = True
         if not paper.abstract and entry.abstract:
             paper.abstract = entry.abstract
             changed = True
@@ -352,8 +357,10 @@ def _merge_paper(paper: Any, entry: Entry) -> bool:
             paper.withdrawn = True
             changed = True
     new_hash = text_hash(paper.title, paper.abstract)
-    if new_hash != paper.text_hash:
-        paper.text_hash = new_hash  # (a stale hash is mended even when nothing else changed)
+    if (paper.title or paper.abstract) and new_hash != paper.text_hash:
+        # a stale hash is mended even when nothing else changed; a paper restored from the
+        # committed state without its text (state.py) keeps the hash it was judged under
+        paper.text_hash = new_hash
     if changed:
         paper.modified_at = utcnow()
     return changed

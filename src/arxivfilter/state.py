@@ -1,0 +1,810 @@
+"""The committed text state (``[state] dir``, default ``state/``): what a fresh machine needs
+to rebuild the database so that it never pays twice and renders the same outputs.
+
+The nightly Action runs on a new machine every night, so the state travels in the
+repository. It is text (one JSON object per line, keys sorted, records sorted), a pure
+function of the database: the same database writes the same bytes, so a night's commit is
+the diff of what that night changed. No file grows without bound: papers are split per
+range of 1,000 arXiv ids, announcements per date, runs per year. Layout::
+
+    state/manifest.json                  schema, counts, newest run and listing
+    state/groups.jsonl                   judgement key groups: profile, scorer, model,
+                                         profile hash, prompt hash (a few lines)
+    state/papers/2602/2602.20.jsonl      papers 2602.20000-2602.20999, each with its
+                                         judgements (the cache key is derived from the
+                                         text hash and the group: stage.cache_key)
+    state/announcements/2026/2026-02-24.jsonl   the listing rows of one date
+    state/runs/2026.jsonl                the run history, compact
+    state/llm.jsonl                      accepted structured-output modes, open batches
+
+A paper whose every judgement is ``ok`` and below the text floor (``[state]
+text_min_relevance``, and every profile's threshold minus the just-missed margin) is kept
+as a *stub*: id, version, categories, text hash and its judgements' numbers and tags, no
+title, abstract, TL;DR or reason. Such a paper is never listed, so no digest, log or feed
+shows its text; its judgements are found by their keys, so it is not paid for again. A
+later announcement of the same text (a cross-list, a re-fetch) fills the text back without
+changing the hash. Papers never judged, with a failed judgement, or missing a judgement of
+a profile that judged its day, keep their text (the next run judges them). The LLM call
+log (raw replies) is not carried: the run history keeps each run's cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from arxivfilter.errors import StorageError
+from arxivfilter.models import (
+    Announcement,
+    Judgement,
+    LlmBatch,
+    LlmBatchRequest,
+    LlmMode,
+    Paper,
+    Run,
+    utcnow,
+)
+from arxivfilter.report.write import write_atomic
+
+log = structlog.get_logger(__name__)
+
+SCHEMA = 1
+MAX_FILE_BYTES = 10 * 1024 * 1024  # no committed file above this (GitHub warns from 50 MB)
+MESSAGE_CHARS = 500
+_NEW_ID = re.compile(r"^(\d{4})\.(\d{2})")
+_RUN_COUNTS = ("papers", "judged", "cached", "failed", "unscored", "llm_calls", "cost_usd")
+_SUBDIRS = ("papers", "announcements", "runs")
+
+
+def cache_key(text_hash: str, profile_hash: str, model: str, prompt_hash: str) -> str:
+    """The judgement cache key (the same function as ``score.stage.cache_key``)."""
+    blob = "\x1f".join((text_hash, profile_hash, model, prompt_hash))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _dumps(rec: Any) -> str:
+    return json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _lines(records: Iterable[Any]) -> str:
+    return "".join(_dumps(r) + "\n" for r in records)
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+    return value.isoformat()
+
+
+def _datetime(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def paper_file(arxiv_id: str) -> str:
+    """``papers/2602/2602.20.jsonl`` for 2602.20217 (1,000 ids a file); old-style ids
+    (``math/0501001``) go per archive and year-month."""
+    m = _NEW_ID.match(arxiv_id)
+    if m:
+        return f"papers/{m.group(1)}/{m.group(1)}.{m.group(2)}.jsonl"
+    archive, _, number = arxiv_id.partition("/")
+    safe = re.sub(r"[^A-Za-z0-9.-]", "-", archive) or "other"
+    return f"papers/old/{safe}-{number[:4] or 'x'}.jsonl"
+
+
+def group_id(profile: str, scorer: str, model: str, profile_hash: str, prompt_hash: str) -> str:
+    blob = "\x1f".join((profile, scorer, model, profile_hash, prompt_hash))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+@dataclass
+class SaveResult:
+    folder: Path
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    papers: int = 0
+    stubs: int = 0
+    judgements: int = 0
+    largest: tuple[str, int] = ("", 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder),
+            "files": self.files,
+            "written": len(self.written),
+            "removed": len(self.removed),
+            "papers": self.papers,
+            "stubs": self.stubs,
+            "judgements": self.judgements,
+            "largest_file": {"path": self.largest[0], "bytes": self.largest[1]},
+        }
+
+
+@dataclass
+class LoadResult:
+    folder: Path
+    papers: int = 0
+    filled: int = 0
+    announcements: int = 0
+    judgements: int = 0
+    runs: int = 0
+    batches: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder),
+            "papers": self.papers,
+            "texts_filled": self.filled,
+            "announcements": self.announcements,
+            "judgements": self.judgements,
+            "runs": self.runs,
+            "batches": self.batches,
+        }
+
+
+# --------------------------------------------------------------------------- save
+
+
+def _rows(conn: sa.Connection, table: Any, *order: Any) -> list[sa.Row[Any]]:
+    return list(conn.execute(sa.select(table).order_by(*order)))
+
+
+def render_state(engine: Engine, *, text_floor: int) -> dict[str, str]:
+    """Every state file (relative path -> text) of the database, deterministically."""
+    P = Paper.__table__  # type: ignore[attr-defined]
+    A = Announcement.__table__  # type: ignore[attr-defined]
+    J = Judgement.__table__  # type: ignore[attr-defined]
+    R = Run.__table__  # type: ignore[attr-defined]
+    try:
+        with engine.connect() as conn:
+            papers = _rows(conn, P, P.c.arxiv_id)
+            rows = list(
+                conn.execute(
+                    sa.select(
+                        A.c.arxiv_id,
+                        A.c.date,
+                        A.c.category,
+                        A.c.type,
+                        A.c.version,
+                        A.c.text_hash,
+                        A.c.source,
+                        A.c.approximate,
+                        A.c.derived,
+                    )
+                )
+            )
+            judgements = _rows(conn, J, J.c.id)
+            runs = _rows(conn, R, R.c.id)
+            modes = _rows(conn, LlmMode.__table__, LlmMode.__table__.c.id)  # type: ignore[attr-defined]
+            B = LlmBatch.__table__  # type: ignore[attr-defined]
+            batches = list(conn.execute(sa.select(B).where(B.c.collected_at.is_(None))))
+            BR = LlmBatchRequest.__table__  # type: ignore[attr-defined]
+            open_ids = [b.id for b in batches]
+            requests = (
+                list(conn.execute(sa.select(BR).where(BR.c.batch.in_(open_ids)).order_by(BR.c.id)))
+                if open_ids
+                else []
+            )
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error while reading the state: {exc}") from None
+
+    files: dict[str, list[Any]] = defaultdict(list)
+    paper_by_id = {p.arxiv_id: p for p in papers}
+
+    # announcements, per date; profiles that judged each date (for the stub rule)
+    by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
+    groups_rows: dict[tuple[str, dt.date, Any, str, str, bool, bool], dict[str, str]] = {}
+    for r in rows:
+        by_paper_dates[r.arxiv_id].add(r.date)
+        key = (r.arxiv_id, r.date, r.version, r.text_hash, r.source, r.approximate, r.derived)
+        groups_rows.setdefault(key, {})[r.category] = r.type
+    for (arxiv_id, date, version, thash, source, approx, derived), cats in sorted(
+        groups_rows.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2:]))
+    ):
+        paper = paper_by_id.get(arxiv_id)
+        rec: dict[str, Any] = {"id": arxiv_id, "rows": cats, "src": source}
+        if paper is None or version != paper.version:
+            rec["v"] = version
+        if paper is None or thash != paper.text_hash:
+            rec["h"] = thash
+        if approx:
+            rec["approx"] = True
+        if derived:
+            rec["derived"] = True
+        files[f"announcements/{date:%Y}/{date.isoformat()}.jsonl"].append(rec)
+
+    by_paper_j: dict[str, list[Any]] = defaultdict(list)
+    judged_on: dict[dt.date, set[str]] = defaultdict(set)
+    groups: dict[str, dict[str, str]] = {}
+    for j in judgements:
+        by_paper_j[j.arxiv_id].append(j)
+        for d in by_paper_dates.get(j.arxiv_id, ()):
+            judged_on[d].add(j.profile)
+
+    result_counts = {"papers": 0, "stubs": 0, "judgements": 0}
+    for p in papers:
+        mine = by_paper_j.get(p.arxiv_id, [])
+        days = by_paper_dates.get(p.arxiv_id, set())
+        stub = _is_stub(mine, days, judged_on, text_floor)
+        rec = {
+            "id": p.arxiv_id,
+            "v": p.version,
+            "h": p.text_hash,
+            "c": list(p.categories or []),
+            "p": p.primary_category,
+        }
+        if p.withdrawn:
+            rec["withdrawn"] = True
+        if stub:
+            rec["stub"] = True
+        else:
+            rec.update(
+                {
+                    "title": p.title,
+                    "authors": list(p.authors or []),
+                    "abstract": p.abstract,
+                    "comment": p.comment,
+                    "journal_ref": p.journal_ref,
+                    "doi": p.doi,
+                    "published": _iso(p.published),
+                    "updated": _iso(p.updated),
+                }
+            )
+            rec = {k: v for k, v in rec.items() if v is not None}
+        js = []
+        for j in mine:
+            g = group_id(j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
+            groups[g] = {
+                "g": g,
+                "profile": j.profile,
+                "scorer": j.scorer,
+                "model": j.model,
+                "profile_hash": j.profile_hash,
+                "prompt_hash": j.prompt_hash,
+            }
+            jr: dict[str, Any] = {"i": j.id, "g": g, "r": j.relevance}
+            if j.status != "ok":
+                jr["s"] = j.status
+            if j.hype is not None:
+                jr["hy"] = j.hype
+            if j.tags:
+                jr["t"] = list(j.tags)
+            if j.text_hash != p.text_hash:
+                jr["h"] = j.text_hash
+            if j.cache_key != cache_key(j.text_hash, j.profile_hash, j.model, j.prompt_hash):
+                jr["k"] = j.cache_key
+            if j.run_id is not None:
+                jr["run"] = j.run_id
+            if not stub:
+                for name, short in (("tldr", "tl"), ("reason", "re"), ("error", "e")):
+                    value = getattr(j, name)
+                    if value is not None:
+                        jr[short] = value
+            js.append(jr)
+        if js:
+            rec["j"] = js
+        files[paper_file(p.arxiv_id)].append(rec)
+        result_counts["papers"] += 1
+        result_counts["stubs"] += stub
+        result_counts["judgements"] += len(js)
+
+    for run in runs:
+        rec = {
+            "id": run.id,
+            "cmd": run.command,
+            "status": run.status,
+            "from": _iso(run.date_from),
+            "to": _iso(run.date_to),
+            "profiles": list(run.profiles or []),
+            "exit": run.exit_code,
+            "cost": run.cost_usd,
+            "msg": (run.message or "")[:MESSAGE_CHARS] or None,
+            "start": _iso(run.started_at),
+            "end": _iso(run.finished_at),
+            "counts": _compact_counts(run.counts),
+        }
+        year = run.started_at.year if run.started_at else 0
+        files[f"runs/{year:04d}.jsonl"].append({k: v for k, v in rec.items() if v is not None})
+
+    llm: list[Any] = []
+    for m in modes:
+        llm.append({"kind": "mode", "base_url": m.base_url, "model": m.model, "mode": m.mode})
+    for b in sorted(batches, key=lambda b: b.id):
+        llm.append(
+            {
+                "kind": "batch",
+                "id": b.id,
+                "batch_id": b.batch_id,
+                "input_file_id": b.input_file_id,
+                "output_file_id": b.output_file_id,
+                "error_file_id": b.error_file_id,
+                "status": b.status,
+                "base_url": b.base_url,
+                "model": b.model,
+                "requests": b.requests,
+                "run_id": b.run_id,
+                "created_at": _iso(b.created_at),
+            }
+        )
+    for r in requests:
+        llm.append(
+            {
+                "kind": "request",
+                "id": r.id,
+                "batch": r.batch,
+                "custom_id": r.custom_id,
+                "profile": r.profile,
+                "question": r.question,
+                "prompt_hash": r.prompt_hash,
+                "profile_hash": r.profile_hash,
+                "arxiv_ids": list(r.arxiv_ids),
+                "cache_keys": list(r.cache_keys),
+                "text_hashes": list(r.text_hashes),
+                "status": r.status,
+            }
+        )
+
+    out = {path: _lines(recs) for path, recs in files.items()}
+    out["groups.jsonl"] = _lines(groups[g] for g in sorted(groups))
+    out["llm.jsonl"] = _lines(llm)
+    newest = max((r.date for r in rows), default=None)
+    manifest = {
+        "schema": SCHEMA,
+        "newest_run": max((r.id for r in runs), default=0),
+        "newest_listing": _iso(newest),
+        "counts": {
+            "papers": result_counts["papers"],
+            "stubs": result_counts["stubs"],
+            "announcements": len(rows),
+            "judgements": result_counts["judgements"],
+            "runs": len(runs),
+        },
+        "text_floor": text_floor,
+    }
+    out["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    return out
+
+
+def _compact_counts(counts: Any) -> dict[str, Any] | None:
+    if not isinstance(counts, dict):
+        return None
+    found = counts.get("score")
+    score: dict[str, Any] = found if isinstance(found, dict) else {}
+    out = {k: score[k] for k in _RUN_COUNTS if k in score and score[k] not in (None, 0)}
+    fetched = counts.get("fetch")
+    if isinstance(fetched, dict) and fetched.get("dates"):
+        out["dates"] = list(fetched["dates"])
+    return out or None
+
+
+def _expand_counts(compact: Any) -> dict[str, Any]:
+    """A restored run's counts, in the shape :func:`_compact_counts` reads back the same."""
+    if not isinstance(compact, dict):
+        return {}
+    out: dict[str, Any] = {"score": {k: v for k, v in compact.items() if k != "dates"}}
+    if compact.get("dates"):
+        out["fetch"] = {"dates": list(compact["dates"])}
+    return out
+
+
+def _is_stub(
+    judgements: Sequence[Any],
+    days: set[dt.date],
+    judged_on: dict[dt.date, set[str]],
+    text_floor: int,
+) -> bool:
+    """True when the paper's text is needed by no digest, log, feed or later judgement."""
+    if not days or not judgements:  # a liked example, or not judged yet
+        return False
+    profiles = set()
+    for j in judgements:
+        if j.status != "ok" or j.relevance is None or j.relevance >= text_floor:
+            return False
+        profiles.add(j.profile)
+    needed = set().union(*(judged_on.get(d, set()) for d in days))
+    return needed <= profiles
+
+
+def text_floor(settings: Any, profiles: Sequence[Any]) -> int:
+    """The relevance from which a paper keeps its text: ``[state] text_min_relevance``, and
+    never above a profile's threshold minus the just-missed margin (what a digest shows)."""
+    floor = int(settings.state.text_min_relevance)
+    margin = int(settings.report.just_missed_margin)
+    for prof in profiles:
+        threshold = settings.report.threshold
+        threshold = prof.threshold if threshold is None else threshold
+        floor = min(floor, int(threshold) - margin)
+    return max(floor, 0)
+
+
+def save_state(engine: Engine, folder: Path, *, text_floor: int) -> SaveResult:
+    """Write the state of the database to ``folder``; files that changed only, stale ones
+    removed. StorageError (exit 5) when a file cannot be written or would pass 10 MB."""
+    files = render_state(engine, text_floor=text_floor)
+    result = SaveResult(folder=folder, files=len(files))
+    for path, text in files.items():
+        size = len(text.encode("utf-8"))
+        if size > result.largest[1]:
+            result.largest = (path, size)
+        if size > MAX_FILE_BYTES:
+            raise StorageError(
+                f"state file {folder / path} would be {size / 1e6:.1f} MB, over the "
+                f"{MAX_FILE_BYTES / 1e6:.0f} MB limit"
+            )
+    for path in sorted(files):
+        if write_atomic(folder / path, files[path]):
+            result.written.append(path)
+    for sub in _SUBDIRS:
+        base = folder / sub
+        if not base.is_dir():
+            continue
+        for file in sorted(base.rglob("*.jsonl")):
+            rel = file.relative_to(folder).as_posix()
+            if rel not in files:
+                try:
+                    file.unlink()
+                except OSError as exc:
+                    raise StorageError(
+                        f"cannot remove the stale state file {file}: {exc}"
+                    ) from None
+                result.removed.append(rel)
+    c = json.loads(files["manifest.json"])["counts"]
+    result.papers, result.stubs, result.judgements = c["papers"], c["stubs"], c["judgements"]
+    log.info("state saved", **result.as_dict())
+    return result
+
+
+# --------------------------------------------------------------------------- load
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"{path}: cannot read the state manifest: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise StorageError(
+            f"{path}: state schema {data.get('schema') if isinstance(data, dict) else '?'} "
+            f"is not {SCHEMA} (written by another version of arxivfilter)"
+        )
+    return data
+
+
+def is_behind(engine: Engine, folder: Path) -> bool:
+    """True when ``folder`` holds a state the database lacks: its newest run is not in the
+    database (a fresh machine, or a database older than the committed state)."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return False
+    R = Run.__table__  # type: ignore[attr-defined]
+    P = Paper.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        newest = conn.execute(sa.select(sa.func.max(R.c.id))).scalar() or 0
+        papers = conn.execute(sa.select(sa.func.count()).select_from(P)).scalar() or 0
+    counts = manifest.get("counts") or {}
+    if papers == 0 and counts.get("papers", 0) > 0:
+        return True
+    return int(manifest.get("newest_run") or 0) > int(newest)
+
+
+def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StorageError(f"{path}: cannot read the state file: {exc}") from None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            raise StorageError(f"{path}:{n}: not a JSON line (a damaged state file?)") from None
+        if not isinstance(rec, dict):
+            raise StorageError(f"{path}:{n}: not a JSON object")
+        yield rec
+
+
+def _files(folder: Path, sub: str) -> list[Path]:
+    base = folder / sub
+    return sorted(base.rglob("*.jsonl")) if base.is_dir() else []
+
+
+def load_state(engine: Engine, folder: Path) -> LoadResult:
+    """Merge the state in ``folder`` into the database: what it lacks is added, a stub paper
+    gets its text back, nothing stored is changed otherwise. Idempotent."""
+    if read_manifest(folder) is None:
+        raise StorageError(f"{folder}: no state here (no manifest.json)")
+    result = LoadResult(folder=folder)
+    try:
+        _load(engine, folder, result)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StorageError(
+            f"{folder}: a state record is malformed ({type(exc).__name__}: {exc})"
+        ) from None
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None)
+        raise StorageError(f"database error while loading the state: {orig or exc}") from None
+    log.info("state loaded", **result.as_dict())
+    return result
+
+
+def _load(engine: Engine, folder: Path, result: LoadResult) -> None:
+    P = Paper.__table__  # type: ignore[attr-defined]
+    A = Announcement.__table__  # type: ignore[attr-defined]
+    J = Judgement.__table__  # type: ignore[attr-defined]
+    R = Run.__table__  # type: ignore[attr-defined]
+    groups = (
+        {g["g"]: g for g in _read_jsonl(folder / "groups.jsonl")}
+        if (folder / "groups.jsonl").is_file()
+        else {}
+    )
+    now = utcnow()
+    with engine.begin() as conn:
+        have_papers = {
+            a: (t, ab)
+            for a, t, ab in conn.execute(sa.select(P.c.arxiv_id, P.c.title, P.c.abstract))
+        }
+        have_keys = set(conn.execute(sa.select(J.c.cache_key)).scalars())
+        have_jids = set(conn.execute(sa.select(J.c.id)).scalars())
+        new_papers: list[dict[str, Any]] = []
+        new_judgements: list[dict[str, Any]] = []
+        paper_hash: dict[str, str] = {}
+        paper_version: dict[str, Any] = {}
+        for file in _files(folder, "papers"):
+            for rec in _read_jsonl(file):
+                pid = str(rec["id"])
+                paper_hash[pid] = str(rec["h"])
+                paper_version[pid] = rec.get("v")
+                stub = bool(rec.get("stub"))
+                row = {
+                    "arxiv_id": pid,
+                    "version": rec.get("v"),
+                    "title": "" if stub else rec.get("title", ""),
+                    "authors": [] if stub else list(rec.get("authors", [])),
+                    "abstract": "" if stub else rec.get("abstract", ""),
+                    "categories": list(rec.get("c", [])),
+                    "primary_category": rec.get("p"),
+                    "comment": rec.get("comment"),
+                    "journal_ref": rec.get("journal_ref"),
+                    "doi": rec.get("doi"),
+                    "published": _datetime(rec.get("published")),
+                    "updated": _datetime(rec.get("updated")),
+                    "withdrawn": bool(rec.get("withdrawn")),
+                    "text_hash": str(rec["h"]),
+                    "created_at": now,
+                    "modified_at": now,
+                }
+                old = have_papers.get(pid)
+                if old is None:
+                    new_papers.append(row)
+                    have_papers[pid] = (row["title"], row["abstract"])
+                elif not stub and not old[0] and not old[1]:
+                    conn.execute(
+                        sa.update(P)
+                        .where(P.c.arxiv_id == pid)
+                        .values(
+                            {
+                                k: row[k]
+                                for k in (
+                                    "title",
+                                    "authors",
+                                    "abstract",
+                                    "comment",
+                                    "journal_ref",
+                                    "doi",
+                                    "published",
+                                    "updated",
+                                )
+                            }
+                        )
+                    )
+                    result.filled += 1
+                for jr in rec.get("j", []):
+                    g = groups[jr["g"]]
+                    thash = str(jr.get("h", rec["h"]))
+                    key = jr.get("k") or cache_key(
+                        thash, g["profile_hash"], g["model"], g["prompt_hash"]
+                    )
+                    if key in have_keys:
+                        continue
+                    have_keys.add(key)
+                    jid = jr.get("i")
+                    jrow = {
+                        "cache_key": key,
+                        "arxiv_id": pid,
+                        "profile": g["profile"],
+                        "scorer": g["scorer"],
+                        "model": g["model"],
+                        "text_hash": thash,
+                        "profile_hash": g["profile_hash"],
+                        "prompt_hash": g["prompt_hash"],
+                        "status": jr.get("s", "ok"),
+                        "relevance": jr.get("r"),
+                        "hype": jr.get("hy"),
+                        "tags": list(jr.get("t", [])),
+                        "tldr": jr.get("tl"),
+                        "reason": jr.get("re"),
+                        "error": jr.get("e"),
+                        "run_id": jr.get("run"),
+                        "created_at": now,
+                    }
+                    if jid is not None and jid not in have_jids:
+                        jrow["id"] = jid
+                        have_jids.add(jid)
+                    new_judgements.append(jrow)
+        _insert(conn, P, new_papers)
+        result.papers = len(new_papers)
+
+        have_rows = {
+            (a, d, c) for a, d, c in conn.execute(sa.select(A.c.arxiv_id, A.c.date, A.c.category))
+        }
+        new_rows: list[dict[str, Any]] = []
+        for file in _files(folder, "announcements"):
+            date = dt.date.fromisoformat(file.stem)
+            for rec in _read_jsonl(file):
+                pid = str(rec["id"])
+                for cat, rtype in sorted(rec["rows"].items()):
+                    if (pid, date, cat) in have_rows:
+                        continue
+                    have_rows.add((pid, date, cat))
+                    new_rows.append(
+                        {
+                            "arxiv_id": pid,
+                            "date": date,
+                            "category": cat,
+                            "type": rtype,
+                            "version": rec["v"] if "v" in rec else paper_version.get(pid),
+                            "text_hash": rec.get("h") or paper_hash[pid],
+                            "source": rec.get("src", "rss"),
+                            "approximate": bool(rec.get("approx")),
+                            "derived": bool(rec.get("derived")),
+                        }
+                    )
+        _insert(conn, A, new_rows)
+        result.announcements = len(new_rows)
+
+        with_id = [j for j in new_judgements if "id" in j]
+        without = [j for j in new_judgements if "id" not in j]
+        _insert(conn, J, sorted(with_id, key=lambda j: j["id"]))
+        _insert(conn, J, without)
+        result.judgements = len(new_judgements)
+
+        have_runs = set(conn.execute(sa.select(R.c.id)).scalars())
+        new_runs: list[dict[str, Any]] = []
+        for file in _files(folder, "runs"):
+            for rec in _read_jsonl(file):
+                if rec["id"] in have_runs:
+                    continue
+                have_runs.add(rec["id"])
+                new_runs.append(
+                    {
+                        "id": rec["id"],
+                        "command": rec["cmd"],
+                        "status": rec["status"],
+                        "date_from": dt.date.fromisoformat(rec["from"])
+                        if rec.get("from")
+                        else None,
+                        "date_to": dt.date.fromisoformat(rec["to"]) if rec.get("to") else None,
+                        "profiles": list(rec.get("profiles", [])),
+                        "counts": _expand_counts(rec.get("counts")),
+                        "cost_usd": rec.get("cost"),
+                        "exit_code": rec.get("exit"),
+                        "message": rec.get("msg"),
+                        "started_at": _datetime(rec.get("start")) or now,
+                        "finished_at": _datetime(rec.get("end")),
+                    }
+                )
+        _insert(conn, R, new_runs)
+        result.runs = len(new_runs)
+        result.batches = _load_llm(conn, folder / "llm.jsonl")
+        if conn.dialect.name == "postgresql":
+            for table in ("judgements", "runs", "llm_batches", "llm_batch_requests"):
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                    )
+                )
+
+
+def _insert(conn: sa.Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), 5000):
+        conn.execute(sa.insert(table), rows[i : i + 5000])
+
+
+def _load_llm(conn: sa.Connection, path: Path) -> int:
+    if not path.is_file():
+        return 0
+    M = LlmMode.__table__  # type: ignore[attr-defined]
+    B = LlmBatch.__table__  # type: ignore[attr-defined]
+    BR = LlmBatchRequest.__table__  # type: ignore[attr-defined]
+    modes = {tuple(r) for r in conn.execute(sa.select(M.c.base_url, M.c.model, M.c.mode))}
+    known = {b for b in conn.execute(sa.select(B.c.batch_id)).scalars() if b}
+    taken = set(conn.execute(sa.select(B.c.id)).scalars())
+    remap: dict[int, int | None] = {}
+    added = 0
+    for rec in _read_jsonl(path):
+        kind = rec.get("kind")
+        if kind == "mode":
+            key = (rec["base_url"], rec["model"], rec["mode"])
+            if key not in modes:
+                modes.add(key)
+                conn.execute(sa.insert(M).values(base_url=key[0], model=key[1], mode=key[2]))
+        elif kind == "batch":
+            if rec.get("batch_id") and rec["batch_id"] in known:
+                remap[rec["id"]] = None
+                continue
+            values = {k: rec.get(k) for k in ("batch_id", "input_file_id", "output_file_id")}
+            values.update(
+                error_file_id=rec.get("error_file_id"),
+                status=rec["status"],
+                base_url=rec["base_url"],
+                model=rec["model"],
+                requests=rec.get("requests", 0),
+                run_id=rec.get("run_id"),
+                created_at=_datetime(rec.get("created_at")) or utcnow(),
+            )
+            if rec["id"] not in taken:
+                values["id"] = rec["id"]
+            new_id = conn.execute(sa.insert(B).values(**values).returning(B.c.id)).scalar_one()
+            taken.add(new_id)
+            remap[rec["id"]] = new_id
+            added += 1
+        elif kind == "request":
+            batch = remap.get(rec["batch"])
+            if batch is None:
+                continue
+            conn.execute(
+                sa.insert(BR).values(
+                    batch=batch,
+                    custom_id=rec["custom_id"],
+                    profile=rec["profile"],
+                    question=rec.get("question", "full"),
+                    prompt_hash=rec["prompt_hash"],
+                    profile_hash=rec["profile_hash"],
+                    arxiv_ids=list(rec["arxiv_ids"]),
+                    cache_keys=list(rec["cache_keys"]),
+                    text_hashes=list(rec["text_hashes"]),
+                    status=rec.get("status", "pending"),
+                )
+            )
+    return added
+
+
+def state_dir(settings: Any) -> Path | None:
+    """The configured state folder, None when ``[state] dir`` is empty."""
+    value = (settings.state.dir or "").strip()
+    return Path(value) if value else None
+
+
+def size_report(folder: Path) -> tuple[str, int, int]:
+    """(largest file, its bytes, total bytes) of a state folder."""
+    largest, size, total = "", 0, 0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            path = Path(root) / name
+            n = path.stat().st_size
+            total += n
+            if n > size:
+                largest, size = path.relative_to(folder).as_posix(), n
+    return largest, size, total
