@@ -194,3 +194,26 @@ def listing_for_submission(ts: datetime, holidays: Holidays = ()) -> date:
         if is_mailing_day(d, hs) and submission_deadline(d).astimezone(UTC) >= ts_utc:
             return d
     raise ValueError(f"no mailing day within {_MAX_GAP} days of {ts}: check the holiday list")
+
+
+def recent_mailings(latest: date, n: int, holidays: Holidays = ()) -> list[date]:
+    """The ``n`` mailings up to and including ``latest`` (a mailing day), oldest first."""
+    hs = _holiday_set(holidays)
+    out = [latest]
+    while len(out) < n:
+        out.append(previous_mailing(out[-1], hs))
+    return out[::-1]
+
+
+def catch_up(window: Iterable[date], stored: Iterable[date], oldest: date | None) -> list[date]:
+    """The listings of ``window`` (the mailings a run can still fetch, oldest first) that a
+    run without ``--date`` fetches: every one not stored yet that is later than ``oldest``
+    (the oldest stored listing: nothing before where the database starts is fetched);
+    with nothing stored, only the latest (the last of ``window``)."""
+    days = list(window)
+    if not days:
+        return []
+    if oldest is None:
+        return [days[-1]]
+    have = set(stored)
+    return [d for d in days if d > oldest and d not in have]

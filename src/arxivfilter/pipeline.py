@@ -217,6 +217,9 @@ class FetchSummary:
     notes: list[str] = field(default_factory=list)
     # damaged source records (a replayed file cut mid-record) by date; None = date unknown
     damaged: dict[dt.date | None, int] = field(default_factory=dict)
+    # catching up several listings: a later one's failure, raised once the others are done
+    error: ArxivFilterError | None = None
+    catch_up: bool = False  # no --date: every listing since the newest stored one
 
     def damaged_on(self, day: dt.date) -> int:
         """Damaged records that belong to ``day`` (those of unknown date count for every day)."""
@@ -290,6 +293,8 @@ def fetch(app: App, opts: Options) -> FetchSummary:
     cats = opts.categories or list(app.settings.arxiv.categories)
     if opts.date_from is not None or opts.date_to is not None:
         return _fetch_range(app, opts, cats, summary)
+    if opts.date is None and not opts.refresh:
+        return _catch_up(app, opts, cats, summary)
     date = opts.date or dates.latest_listing(app.now(), holidays)
     check_date(app, date)
     summary.dates = [date]
@@ -297,6 +302,95 @@ def fetch(app: App, opts: Options) -> FetchSummary:
     if reason:
         summary.notes.append(f"no announcement on {date} ({reason})")
         return summary
+    _fetch_day(app, opts, cats, date, summary)
+    summary.dates = [date]
+    return summary
+
+
+def _catch_up(app: App, opts: Options, cats: list[str], summary: FetchSummary) -> FetchSummary:
+    """No ``--date``: every listing since the newest stored one, as far back as the pastweek
+    listing reaches (five mailings), oldest first, so a dropped or delayed night is caught up;
+    with nothing stored, the latest listing only. A listing that fails (the feed not rebuilt
+    yet) does not undo the others: its error is raised once they are scored and reported."""
+    from arxivfilter.fetch.past import PASTWEEK_MAILINGS
+
+    holidays = app.settings.holiday_dates
+    latest = dates.latest_listing(app.now(), holidays)
+    window = dates.recent_mailings(latest, PASTWEEK_MAILINGS, holidays)
+    scope = opts.categories
+    with app.session() as session:
+        stored = store.announcement_dates(session, scope, date_from=window[0], date_to=window[-1])
+        newest = store.newest_announcement(session, scope)
+        oldest = store.oldest_announcement(session, scope)
+    todo = dates.catch_up(window, stored, oldest)
+    summary.catch_up = True
+    if stored and not todo:
+        # the newest listing again from this machine's archive, when it holds it (no request)
+        from arxivfilter.fetch.day import archive_dir, archived_categories
+
+        have = archived_categories(archive_dir(app.settings, max(stored)))
+        if have is not None and set(cats) <= set(have):
+            todo = [max(stored)]
+    if not todo:
+        summary.notes.append(
+            f"nothing new: the newest listing ({newest}) is stored; latest is {latest}"
+        )
+        log.info("nothing new to fetch", newest=str(newest), latest=latest.isoformat())
+    elif len(todo) > 1:
+        log.info("catching up listings", dates=[d.isoformat() for d in todo])
+    done: list[dt.date] = []
+    for day in todo:
+        try:
+            _fetch_day(app, opts, cats, day, summary)
+        except ArxivFilterError as exc:
+            if not done and day == todo[-1]:
+                raise  # nothing fetched at all: fail as a single listing does
+            log.warning("a listing could not be fetched", date=day.isoformat(), error=str(exc))
+            summary.error = summary.error or exc
+            continue
+        done.append(day)
+    # the stored listings of the window are the run's days (a fully judged one costs nothing
+    # and renders the same bytes)
+    in_window = set(stored) | set(done)
+    summary.dates = sorted({*done, max(in_window)}) if in_window else []
+    return summary
+
+
+def unfinished_days(
+    app: App, categories: list[str] | None, profiles: Sequence[Profile]
+) -> set[dt.date]:
+    """Stored listings of the pastweek window with a paper that some profile has no ``ok``
+    judgement of under its current text (a night that failed part-way, a quota that ran
+    out): the next run without ``--date`` judges them, paying only for what is missing."""
+    from arxivfilter.fetch.past import PASTWEEK_MAILINGS
+
+    holidays = app.settings.holiday_dates
+    window = dates.recent_mailings(
+        dates.latest_listing(app.now(), holidays), PASTWEEK_MAILINGS, holidays
+    )
+    out: set[dt.date] = set()
+    with app.session() as session:
+        stored = store.announcement_dates(
+            session, categories, date_from=window[0], date_to=window[-1]
+        )
+        for day in stored:
+            for prof in profiles:
+                papers = [p for p, _ in store.papers_on(session, day, prof.scope(categories))]
+                papers = [p for p in papers if p.title or p.abstract]
+                if not papers:
+                    continue
+                have = store.ok_judged(
+                    session, [p.arxiv_id for p in papers], prof.name, prof.content_hash
+                )
+                if any((p.arxiv_id, p.text_hash) not in have for p in papers):
+                    out.add(day)
+                    break
+    return out
+
+
+def _fetch_day(
+    app: App, opts: Options, cats: list[str], date: dt.date, summary: FetchSummary
+) -> None:
     with app.progress(f"fetch {date} (papers)", None) as bar:
         result: FetchResult = fetch_live(
             app.settings,
@@ -312,8 +406,6 @@ def fetch(app: App, opts: Options) -> FetchSummary:
     summary.waited_s += result.waited_s
     summary.sources.append(f"{result.source}: {result.reason}")
     _store(app, result.entries, opts, summary)
-    summary.dates = [date]
-    return summary
 
 
 def _fetch_range(app: App, opts: Options, cats: list[str], summary: FetchSummary) -> FetchSummary:
@@ -782,6 +874,14 @@ def run(
                 scope = fetch_scope(opts.categories, profiles)
                 fsum = fetch(app, dataclasses.replace(opts, categories=scope))
                 log.info("fetch", **fsum.as_dict())
+                if fsum.catch_up and "score" in stages:
+                    unfinished = unfinished_days(app, opts.categories, profiles)
+                    if unfinished - set(fsum.dates):
+                        log.info(
+                            "judging what earlier runs left unjudged",
+                            dates=sorted(d.isoformat() for d in unfinished),
+                        )
+                    fsum.dates = sorted(set(fsum.dates) | unfinished)
             else:
                 fsum.dates = _dates_without_fetch(app, opts)
             day_list = [] if opts.collect_only else days_to_work(app, opts, fsum)
@@ -799,6 +899,8 @@ def run(
             if "notify" in stages and day_list and not opts.dry_run:
                 nres = notify(app, opts, day_list, run_id=run_row.id, automatic=auto_notify)
                 log.info("notify", **nres.as_dict()["counts"])
+            if fsum.error is not None:  # a listing of the catch-up failed: the others are done
+                raise fsum.error
         except Exception as exc:  # domain (its code), storage (5), anything else a crash (70)
             error = as_error(exc)
             record_failure(

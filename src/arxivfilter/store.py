@@ -758,6 +758,15 @@ def newest_announcement(
     return session.exec(stmt).one()
 
 
+def oldest_announcement(
+    session: Session, categories: Sequence[str] | None = None
+) -> dt.date | None:
+    stmt = select(func.min(Announcement.date))
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    return session.exec(stmt).one()
+
+
 def strongest_type(rows: Sequence[Announcement]) -> str:
     return min((r.type for r in rows), key=lambda t: TYPE_RANK.get(t, 9))
 
@@ -1275,6 +1284,22 @@ def papers_in_period(
         for a, v, t, au, ab, pc, th, d in session.execute(stmt)
     ]
     out.sort(key=lambda p: p.arxiv_id)
+    return out
+
+
+def ok_judged(
+    session: Session, ids: Sequence[str], profile: str, profile_hash: str
+) -> set[tuple[str, str]]:
+    """(arxiv_id, text_hash) of the ``ok`` judgements of ``ids`` by the profile's current text."""
+    out: set[tuple[str, str]] = set()
+    for i in range(0, len(ids), 500):
+        stmt = sa.select(col(Judgement.arxiv_id), col(Judgement.text_hash)).where(
+            col(Judgement.arxiv_id).in_(list(ids[i : i + 500])),
+            col(Judgement.profile) == profile,
+            col(Judgement.profile_hash) == profile_hash,
+            col(Judgement.status) == "ok",
+        )
+        out.update((a, h) for a, h in session.execute(stmt))
     return out
 
 
