@@ -166,31 +166,83 @@ def _rows(conn: sa.Connection, table: Any, *order: Any) -> list[sa.Row[Any]]:
     return list(conn.execute(sa.select(table).order_by(*order)))
 
 
-def render_state(engine: Engine, *, text_floor: int) -> dict[str, str]:
-    """Every state file (relative path -> text) of the database, deterministically."""
+@dataclass(frozen=True)
+class Scope:
+    """Part of the state to render (a bench's incremental save): the paper files of these
+    arXiv id prefixes (``2601.09``) and the announcement files of these dates."""
+
+    prefixes: frozenset[str]
+    dates: frozenset[dt.date]
+
+
+def render_state(engine: Engine, *, text_floor: int, scope: Scope | None = None) -> dict[str, str]:
+    """Every state file (relative path -> text) of the database, deterministically; with
+    ``scope``, only its files (each the same bytes as in the whole) and the small ones."""
+    return _render(engine, text_floor=text_floor, scope=scope)[0]
+
+
+def _render(
+    engine: Engine, *, text_floor: int, scope: Scope | None = None
+) -> tuple[dict[str, str], dict[str, int]]:
     P = Paper.__table__  # type: ignore[attr-defined]
     A = Announcement.__table__  # type: ignore[attr-defined]
     J = Judgement.__table__  # type: ignore[attr-defined]
     R = Run.__table__  # type: ignore[attr-defined]
+    a_cols = (
+        A.c.arxiv_id,
+        A.c.date,
+        A.c.category,
+        A.c.type,
+        A.c.version,
+        A.c.text_hash,
+        A.c.source,
+        A.c.approximate,
+        A.c.derived,
+    )
+    judged_on: dict[dt.date, set[str]] = defaultdict(set)
     try:
         with engine.connect() as conn:
-            papers = _rows(conn, P, P.c.arxiv_id)
-            rows = list(
-                conn.execute(
-                    sa.select(
-                        A.c.arxiv_id,
-                        A.c.date,
-                        A.c.category,
-                        A.c.type,
-                        A.c.version,
-                        A.c.text_hash,
-                        A.c.source,
-                        A.c.approximate,
-                        A.c.derived,
+            if scope is None:
+                papers = _rows(conn, P, P.c.arxiv_id)
+                rows = list(conn.execute(sa.select(*a_cols)))
+                judgements = _rows(conn, J, J.c.id)
+                day_rows = rows
+                day_papers = {p.arxiv_id: (p.version, p.text_hash) for p in papers}
+            else:
+                like = sa.or_(
+                    *(
+                        sa.and_(P.c.arxiv_id >= x, P.c.arxiv_id < x + "\x7f")
+                        for x in sorted(scope.prefixes)
                     )
                 )
-            )
-            judgements = _rows(conn, J, J.c.id)
+                papers = list(conn.execute(sa.select(P).where(like).order_by(P.c.arxiv_id)))
+                ids = sa.select(P.c.arxiv_id).where(like)
+                rows = list(conn.execute(sa.select(*a_cols).where(A.c.arxiv_id.in_(ids))))
+                jlike = sa.or_(
+                    *(
+                        sa.and_(J.c.arxiv_id >= x, J.c.arxiv_id < x + "\x7f")
+                        for x in sorted(scope.prefixes)
+                    )
+                )
+                judgements = list(conn.execute(sa.select(J).where(jlike).order_by(J.c.id)))
+                day_rows = list(conn.execute(sa.select(*a_cols).where(A.c.date.in_(scope.dates))))
+                on_days = sa.select(A.c.arxiv_id).where(A.c.date.in_(scope.dates))
+                day_papers = {
+                    a: (v, h)
+                    for a, v, h in conn.execute(
+                        sa.select(P.c.arxiv_id, P.c.version, P.c.text_hash).where(
+                            P.c.arxiv_id.in_(on_days)
+                        )
+                    )
+                }
+                their_days = {r.date for r in rows}
+                for d, prof in conn.execute(
+                    sa.select(A.c.date, J.c.profile)
+                    .join(J, J.c.arxiv_id == A.c.arxiv_id)
+                    .where(A.c.date.in_(their_days))
+                    .distinct()
+                ):
+                    judged_on[d].add(prof)
             runs = _rows(conn, R, R.c.id)
             modes = _rows(conn, LlmMode.__table__, LlmMode.__table__.c.id)  # type: ignore[attr-defined]
             B = LlmBatch.__table__  # type: ignore[attr-defined]
@@ -202,27 +254,44 @@ def render_state(engine: Engine, *, text_floor: int) -> dict[str, str]:
                 if open_ids
                 else []
             )
+            group_rows = list(
+                conn.execute(
+                    sa.select(
+                        J.c.profile, J.c.scorer, J.c.model, J.c.profile_hash, J.c.prompt_hash
+                    ).distinct()
+                )
+            )
+            totals = {
+                "papers": conn.execute(sa.select(sa.func.count()).select_from(P)).scalar() or 0,
+                "announcements": conn.execute(sa.select(sa.func.count()).select_from(A)).scalar()
+                or 0,
+                "judgements": conn.execute(sa.select(sa.func.count()).select_from(J)).scalar() or 0,
+            }
+            newest = conn.execute(sa.select(sa.func.max(A.c.date))).scalar()
     except SQLAlchemyError as exc:
         raise StorageError(f"database error while reading the state: {exc}") from None
+    # the profiles of the newest run count as needed for every paper (a night that ran out
+    # of quota between two profiles keeps the texts the second one has still to judge)
+    last_profiles = set(runs[-1].profiles or []) if runs else set()
 
     files: dict[str, list[Any]] = defaultdict(list)
-    paper_by_id = {p.arxiv_id: p for p in papers}
 
     # announcements, per date; profiles that judged each date (for the stub rule)
     by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
-    groups_rows: dict[tuple[str, dt.date, Any, str, str, bool, bool], dict[str, str]] = {}
     for r in rows:
         by_paper_dates[r.arxiv_id].add(r.date)
+    groups_rows: dict[tuple[str, dt.date, Any, str, str, bool, bool], dict[str, str]] = {}
+    for r in day_rows:
         key = (r.arxiv_id, r.date, r.version, r.text_hash, r.source, r.approximate, r.derived)
         groups_rows.setdefault(key, {})[r.category] = r.type
     for (arxiv_id, date, version, thash, source, approx, derived), cats in sorted(
         groups_rows.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2:]))
     ):
-        paper = paper_by_id.get(arxiv_id)
+        vh = day_papers.get(arxiv_id)
         rec: dict[str, Any] = {"id": arxiv_id, "rows": cats, "src": source}
-        if paper is None or version != paper.version:
+        if vh is None or version != vh[0]:
             rec["v"] = version
-        if paper is None or thash != paper.text_hash:
+        if vh is None or thash != vh[1]:
             rec["h"] = thash
         if approx:
             rec["approx"] = True
@@ -231,18 +300,28 @@ def render_state(engine: Engine, *, text_floor: int) -> dict[str, str]:
         files[f"announcements/{date:%Y}/{date.isoformat()}.jsonl"].append(rec)
 
     by_paper_j: dict[str, list[Any]] = defaultdict(list)
-    judged_on: dict[dt.date, set[str]] = defaultdict(set)
-    groups: dict[str, dict[str, str]] = {}
     for j in judgements:
         by_paper_j[j.arxiv_id].append(j)
-        for d in by_paper_dates.get(j.arxiv_id, ()):
-            judged_on[d].add(j.profile)
+        if scope is None:
+            for d in by_paper_dates.get(j.arxiv_id, ()):
+                judged_on[d].add(j.profile)
+    groups: dict[str, dict[str, str]] = {}
+    for profile, scorer, model, profile_hash, prompt_hash in group_rows:
+        g = group_id(profile, scorer, model, profile_hash, prompt_hash)
+        groups[g] = {
+            "g": g,
+            "profile": profile,
+            "scorer": scorer,
+            "model": model,
+            "profile_hash": profile_hash,
+            "prompt_hash": prompt_hash,
+        }
 
     result_counts = {"papers": 0, "stubs": 0, "judgements": 0}
     for p in papers:
         mine = by_paper_j.get(p.arxiv_id, [])
         days = by_paper_dates.get(p.arxiv_id, set())
-        stub = _is_stub(mine, days, judged_on, text_floor)
+        stub = _is_stub(mine, days, judged_on, text_floor, last_profiles)
         rec = {
             "id": p.arxiv_id,
             "v": p.version,
@@ -271,14 +350,6 @@ def render_state(engine: Engine, *, text_floor: int) -> dict[str, str]:
         js = []
         for j in mine:
             g = group_id(j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
-            groups[g] = {
-                "g": g,
-                "profile": j.profile,
-                "scorer": j.scorer,
-                "model": j.model,
-                "profile_hash": j.profile_hash,
-                "prompt_hash": j.prompt_hash,
-            }
             jr: dict[str, Any] = {"i": j.id, "g": g, "r": j.relevance}
             if j.status != "ok":
                 jr["s"] = j.status
@@ -364,22 +435,15 @@ def render_state(engine: Engine, *, text_floor: int) -> dict[str, str]:
     out = {path: _lines(recs) for path, recs in files.items()}
     out["groups.jsonl"] = _lines(groups[g] for g in sorted(groups))
     out["llm.jsonl"] = _lines(llm)
-    newest = max((r.date for r in rows), default=None)
     manifest = {
         "schema": SCHEMA,
         "newest_run": max((r.id for r in runs), default=0),
         "newest_listing": _iso(newest),
-        "counts": {
-            "papers": result_counts["papers"],
-            "stubs": result_counts["stubs"],
-            "announcements": len(rows),
-            "judgements": result_counts["judgements"],
-            "runs": len(runs),
-        },
+        "counts": {**totals, "runs": len(runs)},
         "text_floor": text_floor,
     }
     out["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    return out
+    return out, result_counts
 
 
 def _compact_counts(counts: Any) -> dict[str, Any] | None:
@@ -409,6 +473,7 @@ def _is_stub(
     days: set[dt.date],
     judged_on: dict[dt.date, set[str]],
     text_floor: int,
+    last_profiles: set[str],
 ) -> bool:
     """True when the paper's text is needed by no digest, log, feed or later judgement."""
     if not days or not judgements:  # a liked example, or not judged yet
@@ -418,7 +483,7 @@ def _is_stub(
         if j.status != "ok" or j.relevance is None or j.relevance >= text_floor:
             return False
         profiles.add(j.profile)
-    needed = set().union(*(judged_on.get(d, set()) for d in days))
+    needed = set().union(last_profiles, *(judged_on.get(d, set()) for d in days))
     return needed <= profiles
 
 
@@ -434,10 +499,13 @@ def text_floor(settings: Any, profiles: Sequence[Any]) -> int:
     return max(floor, 0)
 
 
-def save_state(engine: Engine, folder: Path, *, text_floor: int) -> SaveResult:
+def save_state(
+    engine: Engine, folder: Path, *, text_floor: int, scope: Scope | None = None
+) -> SaveResult:
     """Write the state of the database to ``folder``; files that changed only, stale ones
-    removed. StorageError (exit 5) when a file cannot be written or would pass 10 MB."""
-    files = render_state(engine, text_floor=text_floor)
+    removed (not with ``scope``). StorageError (exit 5) when a file cannot be written or
+    would pass 10 MB."""
+    files, rendered = _render(engine, text_floor=text_floor, scope=scope)
     result = SaveResult(folder=folder, files=len(files))
     for path, text in files.items():
         size = len(text.encode("utf-8"))
@@ -451,7 +519,7 @@ def save_state(engine: Engine, folder: Path, *, text_floor: int) -> SaveResult:
     for path in sorted(files):
         if write_atomic(folder / path, files[path]):
             result.written.append(path)
-    for sub in _SUBDIRS:
+    for sub in _SUBDIRS if scope is None else ():
         base = folder / sub
         if not base.is_dir():
             continue
@@ -466,7 +534,8 @@ def save_state(engine: Engine, folder: Path, *, text_floor: int) -> SaveResult:
                     ) from None
                 result.removed.append(rel)
     c = json.loads(files["manifest.json"])["counts"]
-    result.papers, result.stubs, result.judgements = c["papers"], c["stubs"], c["judgements"]
+    result.papers, result.judgements = c["papers"], c["judgements"]
+    result.stubs = rendered["stubs"]
     log.info("state saved", **result.as_dict())
     return result
 
