@@ -218,3 +218,46 @@ def test_a_malformed_state_file_is_exit_5(tmp_path: Path) -> None:
 
     with pytest.raises(StorageError, match="not a JSON line"):
         state.load_state(store.make_engine(f"sqlite:///{tmp_path / 'b.db'}"), tmp_path / "state")
+
+
+def test_quota_out_keeps_what_it_paid_for_on_the_next_runner(tmp_path: Path) -> None:
+    """The LLM's quota runs out after 10 calls: exit 3, and the 10 paid judgements are in the
+    saved state; a fresh database rebuilt from it pays only for the rest."""
+    from arxivfilter.errors import UpstreamError
+    from tests.harness import api_error
+
+    folder = str(tmp_path / "state")
+    llm = FakeLlm()
+    calls = [0]
+
+    def quota(_request: object, _pid: str) -> object:
+        calls[0] += 1
+        if calls[0] > 10:
+            return api_error(429, "You exceeded your current quota", "insufficient_quota")
+        return None
+
+    llm.default_fault = quota  # type: ignore[assignment]
+    first = f"sqlite:///{tmp_path / 'night1.db'}"
+    settings = llm_settings(
+        ARXIVFILTER_DB_URL=first, ARXIVFILTER_STATE_DIR=folder, ARXIVFILTER_LLM__CONCURRENCY="1"
+    )
+    app = make_app(settings)
+    try:
+        with respx.mock(assert_all_called=False) as router:
+            router.post(LLM_CHAT).mock(side_effect=llm)
+            with pytest.raises(UpstreamError):
+                pipeline.run(app, pipeline.Options(source=EXAMPLE, categories=None))
+    finally:
+        app.close()
+    paid = {k for k, _a, _p, _s, _m, _h, status, *_ in _judgements(first) if status == "ok"}
+    assert len(paid) == 10
+    manifest = json.loads((tmp_path / "state" / "manifest.json").read_text())
+    assert manifest["counts"]["judgements"] >= 10
+
+    # the next night, on a new machine: the database is rebuilt from the state
+    second = f"sqlite:///{tmp_path / 'night2.db'}"
+    again = FakeLlm()
+    _llm_run(second, again, ARXIVFILTER_STATE_DIR=folder)
+    ok = {k for k, _a, _p, _s, _m, _h, status, *_ in _judgements(second) if status == "ok"}
+    assert paid <= ok
+    assert len(again.requests) == len(ok) - len(paid)  # nothing paid twice
