@@ -664,17 +664,14 @@ state_cli = typer.Typer(
 cli.add_typer(state_cli, name="state")
 StateDirOpt = Annotated[
     Path | None,
-    typer.Option("--dir", help="The state folder (default: [state] dir, i.e. state/)."),
+    typer.Option("--dir", help="The state folder (default: [state] dir, else state/)."),
 ]
 
 
 def _state_folder(folder: Path | None) -> Path:
     from arxivfilter import state
 
-    chosen = folder or state.state_dir(_settings())
-    if chosen is None:
-        raise UsageError("no state folder: [state] dir is empty (set it, or give --dir)")
-    return chosen
+    return folder or state.state_dir(_settings()) or Path("state")
 
 
 @state_cli.command("save")

@@ -194,8 +194,9 @@ class SiteSettings(_Section):
 
 
 class StateSettings(_Section):
-    # the committed text state (state.py): "" = none (the database alone keeps the state)
-    dir: str = "state"
+    # the committed text state (state.py) that `run` keeps: "" = none (the database alone
+    # keeps the state); the nightly workflow sets ARXIVFILTER_STATE_DIR=state
+    dir: str = ""
     # papers whose best judgement stays below this keep no title/abstract in the state
     text_min_relevance: int = Field(default=50, ge=0, le=101)
 
