@@ -146,3 +146,26 @@ def test_a_feed_not_rebuilt_yet_keeps_the_days_before_it(tmp_path, monkeypatch) 
     pipeline.run(app, pipeline.Options(categories=["cs.DC"]), stages=("fetch",))
     assert asked == [D(2026, 2, 24)]
     app.close()
+
+
+def test_a_holiday_night_fetches_nothing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Thanksgiving (Thursday 2026-11-26, a shipped holiday) removes Friday's listing: the
+    Friday night run finds Thursday's listing stored and fetches nothing (no outage)."""
+    asked: list[dt.date] = []
+
+    def fake_fetch_live(settings, client, date, categories, **kw):  # type: ignore[no-untyped-def]
+        asked.append(date)
+        return FetchResult(date=date, entries=[_entry(date)], source="fake")
+
+    monkeypatch.setattr(pipeline, "fetch_live", fake_fetch_live)
+    settings = load_settings(
+        env={"ARXIVFILTER_DB_URL": f"sqlite:///{tmp_path / 'h.db'}", "ARXIVFILTER_STATE_DIR": ""}
+    )
+    assert D(2026, 11, 27) in settings.holiday_dates
+    friday = dt.datetime(2026, 11, 27, 6, 0, tzinfo=dt.UTC)
+    app = pipeline.App(settings, now=lambda: friday)
+    with Session(app.engine) as s:
+        store.store_entries(s, [_entry(D(2026, 11, 26))], categories=None)
+    summary = pipeline.run(app, pipeline.Options(categories=["cs.DC"]), stages=("fetch",))
+    assert asked == [] and summary.fetch.dates == [D(2026, 11, 26)]
+    app.close()
