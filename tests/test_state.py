@@ -261,3 +261,50 @@ def test_quota_out_keeps_what_it_paid_for_on_the_next_runner(tmp_path: Path) -> 
     ok = {k for k, _a, _p, _s, _m, _h, status, *_ in _judgements(second) if status == "ok"}
     assert paid <= ok
     assert len(again.requests) == len(ok) - len(paid)  # nothing paid twice
+
+
+def test_liked_papers_keep_their_text(tmp_path: Path) -> None:
+    """A paper judged low that a reader liked (or a profile names as an example) keeps its
+    text: the learned model trains on it, on a fresh runner too."""
+    import datetime as dt
+
+    from arxivfilter.models import Feedback
+
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    with Session(engine, expire_on_commit=False) as s:
+        for n in (1, 2, 3):
+            e = Entry(
+                arxiv_id=f"2512.0000{n}",
+                version=1,
+                title=f"Title {n}",
+                abstract="Abstract.",
+                categories=["cs.LG"],
+            )
+            store.store_entries(s, [e], categories=None, default_date=dt.date(2025, 12, 16))
+            paper = s.get(Paper, e.arxiv_id)
+            assert paper is not None
+            store.save_judgement(
+                s,
+                Judgement(
+                    cache_key=cache_key(paper.text_hash, "ph", "m", "pr"),
+                    arxiv_id=e.arxiv_id,
+                    profile="p",
+                    scorer="llm",
+                    model="m",
+                    text_hash=paper.text_hash,
+                    profile_hash="ph",
+                    prompt_hash="pr",
+                    status="ok",
+                    relevance=2,
+                ),
+            )
+        s.add(Feedback(profile="p", arxiv_id="2512.00002", verdict="like", date=dt.date.today()))
+        s.commit()
+    files = state.render_state(engine, text_floor=50, keep=frozenset({"2512.00003"}))
+    lines = {
+        json.loads(line)["id"]: json.loads(line)
+        for line in files["papers/2512/2512.00.jsonl"].splitlines()
+    }
+    assert lines["2512.00001"].get("stub") is True
+    assert lines["2512.00002"]["title"] == "Title 2"  # liked
+    assert lines["2512.00003"]["title"] == "Title 3"  # an example

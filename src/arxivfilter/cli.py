@@ -685,8 +685,10 @@ def state_save(folder: StateDirOpt = None, as_json: JsonOpt = False) -> None:
     app = _app()
     try:
         with app.lock():
-            floor = state.text_floor(settings, load_profiles(None))
-            result = state.save_state(app.engine, target, text_floor=floor)
+            known = load_profiles(None)
+            floor = state.text_floor(settings, known)
+            keep = pipeline.liked_ids(known)
+            result = state.save_state(app.engine, target, text_floor=floor, keep=keep)
     finally:
         app.close()
     if as_json:

@@ -1002,11 +1002,25 @@ def save_state(app: App, profiles: Sequence[Profile], *, failed: bool = False) -
         known = list(profiles)
     floor = state.text_floor(app.settings, [*known, *profiles])
     try:
-        state.save_state(app.engine, folder, text_floor=floor)
+        keep = liked_ids([*known, *profiles])
+        state.save_state(app.engine, folder, text_floor=floor, keep=keep)
     except Exception as exc:
         if not failed:
             raise
         log.warning("could not save the state after the failed run", error=str(exc))
+
+
+def liked_ids(profiles: Sequence[Profile]) -> frozenset[str]:
+    """The profiles' liked example papers (the learned model trains on their text)."""
+    from arxivfilter.score.learned import profile_example_ids
+
+    ids: set[str] = set()
+    for prof in profiles:
+        try:
+            ids |= profile_example_ids(prof)
+        except ArxivFilterError:
+            continue
+    return frozenset(ids)
 
 
 def _db_message(exc: DatabaseError) -> str:

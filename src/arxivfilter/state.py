@@ -49,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from arxivfilter.errors import StorageError
 from arxivfilter.models import (
     Announcement,
+    Feedback,
     Judgement,
     LlmBatch,
     LlmBatchRequest,
@@ -175,14 +176,27 @@ class Scope:
     dates: frozenset[dt.date]
 
 
-def render_state(engine: Engine, *, text_floor: int, scope: Scope | None = None) -> dict[str, str]:
+def render_state(
+    engine: Engine,
+    *,
+    text_floor: int,
+    scope: Scope | None = None,
+    keep: frozenset[str] = frozenset(),
+) -> dict[str, str]:
     """Every state file (relative path -> text) of the database, deterministically; with
-    ``scope``, only its files (each the same bytes as in the whole) and the small ones."""
-    return _render(engine, text_floor=text_floor, scope=scope)[0]
+    ``scope``, only its files (each the same bytes as in the whole) and the small ones.
+    ``keep``: papers that keep their text whatever their judgements (liked examples, which
+    the learned model trains on; papers with a reader's verdict are added from the
+    database)."""
+    return _render(engine, text_floor=text_floor, scope=scope, keep=keep)[0]
 
 
 def _render(
-    engine: Engine, *, text_floor: int, scope: Scope | None = None
+    engine: Engine,
+    *,
+    text_floor: int,
+    scope: Scope | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], dict[str, int]]:
     P = Paper.__table__  # type: ignore[attr-defined]
     A = Announcement.__table__  # type: ignore[attr-defined]
@@ -268,6 +282,8 @@ def _render(
                 "judgements": conn.execute(sa.select(sa.func.count()).select_from(J)).scalar() or 0,
             }
             newest = conn.execute(sa.select(sa.func.max(A.c.date))).scalar()
+            F = Feedback.__table__  # type: ignore[attr-defined]
+            keep = keep | set(conn.execute(sa.select(F.c.arxiv_id)).scalars())
     except SQLAlchemyError as exc:
         raise StorageError(f"database error while reading the state: {exc}") from None
     # the profiles of the newest run count as needed for every paper (a night that ran out
@@ -321,7 +337,7 @@ def _render(
     for p in papers:
         mine = by_paper_j.get(p.arxiv_id, [])
         days = by_paper_dates.get(p.arxiv_id, set())
-        stub = _is_stub(mine, days, judged_on, text_floor, last_profiles)
+        stub = p.arxiv_id not in keep and _is_stub(mine, days, judged_on, text_floor, last_profiles)
         rec = {
             "id": p.arxiv_id,
             "v": p.version,
@@ -500,12 +516,17 @@ def text_floor(settings: Any, profiles: Sequence[Any]) -> int:
 
 
 def save_state(
-    engine: Engine, folder: Path, *, text_floor: int, scope: Scope | None = None
+    engine: Engine,
+    folder: Path,
+    *,
+    text_floor: int,
+    scope: Scope | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> SaveResult:
     """Write the state of the database to ``folder``; files that changed only, stale ones
     removed (not with ``scope``). StorageError (exit 5) when a file cannot be written or
     would pass 10 MB."""
-    files, rendered = _render(engine, text_floor=text_floor, scope=scope)
+    files, rendered = _render(engine, text_floor=text_floor, scope=scope, keep=keep)
     result = SaveResult(folder=folder, files=len(files))
     for path, text in files.items():
         size = len(text.encode("utf-8"))
