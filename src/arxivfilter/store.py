@@ -1492,6 +1492,9 @@ def period_paper_keys(
         col(Paper.primary_category),
         sub.c.first,
     ).join(sub, sub.c.arxiv_id == col(Paper.arxiv_id))
+    # a paper held without its text (a stub of the committed state: judged low by every
+    # profile) has nothing to show
+    stmt = stmt.where(col(Paper.title) != "")
     # Core rows, no ORM loading: a year is 100,000 of them
     out = [PaperKey(*row) for row in session.connection().execute(stmt).all()]
     out.sort(key=lambda p: p.arxiv_id)

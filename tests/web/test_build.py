@@ -172,3 +172,22 @@ def test_pages_say_how_to_like_a_paper(tmp_path: Path, monkeypatch: pytest.Monke
     assert "<code>arxivfilter like ID --profile llm-systems</code>" in page
     index = (Path("site") / "index.html").read_text(encoding="utf-8")
     assert "<code>arxivfilter like ID --profile NAME</code>" in index
+
+
+def test_a_database_rebuilt_from_the_committed_state_shows_no_untitled_paper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly Action rebuilds its database from state/ (papers judged low by every
+    profile come back as stubs without text): the site lists the papers that have text,
+    never an untitled card."""
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'first.db'}")
+    assert main(["run", "--source", str(DEMO), "--scorer", "local"]) == 0
+    assert main(["state", "save", "--dir", str(tmp_path / "state")]) == 0
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    assert main(["state", "load", "--dir", str(tmp_path / "state")]) == 0
+    assert main(["site"]) == 0
+    papers = _data(Path("site"), "llm-systems")["papers"]
+    assert isinstance(papers, list) and 0 < len(papers) < 300  # the stubs are left out
+    assert all(p["t"] for p in papers)
+    manifest = _payload(Path("site") / "data" / "p" / "llm-systems" / "shards.js")
+    assert manifest["count"] == len(papers)
