@@ -12,7 +12,7 @@ range of 1,000 arXiv ids, announcements per date, runs per year. Layout::
                                          profile hash, prompt hash (a few lines)
     state/papers/2602/2602.20.jsonl      papers 2602.20000-2602.20999, each with its
                                          judgements (the cache key is derived from the
-                                         text hash and the group: stage.cache_key)
+                                         text hash and the group: text.cache_key)
     state/announcements/2026/2026-02-24.jsonl   the listing rows of one date
     state/runs/2026.jsonl                the run history, compact
     state/llm.jsonl                      accepted structured-output modes, open batches
@@ -59,6 +59,7 @@ from arxivfilter.models import (
     utcnow,
 )
 from arxivfilter.report.write import write_atomic
+from arxivfilter.text import cache_key
 
 log = structlog.get_logger(__name__)
 
@@ -68,12 +69,6 @@ MESSAGE_CHARS = 500
 _NEW_ID = re.compile(r"^(\d{4})\.(\d{2})")
 _RUN_COUNTS = ("papers", "judged", "cached", "failed", "unscored", "llm_calls", "cost_usd")
 _SUBDIRS = ("papers", "announcements", "runs")
-
-
-def cache_key(text_hash: str, profile_hash: str, model: str, prompt_hash: str) -> str:
-    """The judgement cache key (the same function as ``score.stage.cache_key``)."""
-    blob = "\x1f".join((text_hash, profile_hash, model, prompt_hash))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _dumps(rec: Any) -> str:

@@ -251,3 +251,10 @@ def text_hash(title: str, abstract: str) -> str:
     """Hash of a paper's normalised title and abstract: the text part of every cache key."""
     blob = normalise(title) + "\x1f" + normalise(abstract)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def cache_key(text_hash: str, profile_hash: str, model: str, prompt_hash: str) -> str:
+    """The key that decides what is already paid for: the text, the profile, the model and
+    the prompt (DESIGN.md: judgements are functions of their inputs)."""
+    blob = "\x1f".join((text_hash, profile_hash, model, prompt_hash))
+    return hashlib.sha256(blob.encode()).hexdigest()

@@ -9,7 +9,6 @@ Results are stored one by one as they arrive, so a killed run keeps what it paid
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from arxivfilter.config import Profile
 from arxivfilter.models import Judgement, JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.base import Scorer
 from arxivfilter.score.prompt import MAX_TAGS, REASON_CHARS, TLDR_CHARS, cut_text
-from arxivfilter.text import normalise
+from arxivfilter.text import cache_key, normalise
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +50,6 @@ def _capped(text: str | None, limit: int) -> str | None:
 def _storable(text: str | None) -> str | None:
     """Raw text kept verbatim for audit, minus what no database can store."""
     return None if text is None else _UNSTORABLE.sub("", text)
-
-
-def cache_key(text_hash: str, profile_hash: str, model: str, prompt_hash: str) -> str:
-    """The key that decides what is already paid for."""
-    blob = "\x1f".join((text_hash, profile_hash, model, prompt_hash))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def paper_text(paper: Paper) -> PaperText:
