@@ -41,8 +41,8 @@ from arxivfilter.errors import SourceError, UsageError, as_error
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.models import Entry, Paper
 from arxivfilter.score import local
-from arxivfilter.score.stage import Budget, ScoreCounts, cache_key, paper_text, score_papers
-from arxivfilter.text import parse_arxiv_id
+from arxivfilter.score.stage import Budget, ScoreCounts, paper_text, score_papers
+from arxivfilter.text import cache_key, parse_arxiv_id
 
 log = structlog.get_logger(__name__)
 
