@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlmodel import col, select
 
 from arxivfilter import pipeline, store
 from arxivfilter.config import Profile
@@ -822,12 +821,8 @@ async def _score_days(
 
 
 def _papers(session: Any, ids: Sequence[str]) -> list[Paper]:
-    rows: list[Paper] = []
-    ids = sorted(ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows.extend(session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk))).all())
-    return sorted(rows, key=lambda p: p.arxiv_id)
+    found = store.papers_by_id(session, ids)
+    return [found[k] for k in sorted(found)]
 
 
 def _metrics(

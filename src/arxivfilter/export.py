@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from arxivfilter import store
 from arxivfilter.models import Announcement, Judgement, Paper
@@ -69,28 +69,11 @@ def export_records(
     profiles: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Records of every distinct paper announced on ``date`` (or in the range), sorted by id."""
-    stmt = select(Announcement.arxiv_id).distinct()
-    if date is not None:
-        stmt = stmt.where(Announcement.date == date)
-    if date_from is not None:
-        stmt = stmt.where(Announcement.date >= date_from)
-    if date_to is not None:
-        stmt = stmt.where(Announcement.date <= date_to)
-    if categories is not None:
-        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
-    ids = sorted(session.exec(stmt).all())
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        papers = {
-            p.arxiv_id: p for p in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk)))
-        }
-        rows: dict[str, list[Announcement]] = {}
-        for a in session.exec(select(Announcement).where(col(Announcement.arxiv_id).in_(chunk))):
-            if categories is None or a.category in categories:
-                rows.setdefault(a.arxiv_id, []).append(a)
-        judged: dict[str, list[Judgement]] = {}
-        for j in session.exec(select(Judgement).where(col(Judgement.arxiv_id).in_(chunk))):
-            judged.setdefault(j.arxiv_id, []).append(j)
+    ids = store.announced_ids(session, categories, date=date, date_from=date_from, date_to=date_to)
+    for chunk in store.chunks(ids):
+        papers = store.papers_by_id(session, chunk)
+        rows = store.announcements_by_paper(session, chunk, categories)
+        judged = store.judgements_by_paper(session, chunk)
         for pid in chunk:
             yield record(papers[pid], rows.get(pid, []), judged.get(pid, []), profiles)
 
@@ -99,7 +82,7 @@ def paper_record(
     session: Session, arxiv_id: str, *, detailed: bool = False
 ) -> dict[str, Any] | None:
     """One paper's record for ``show`` (every announcement, approximate flags when detailed)."""
-    paper = session.get(Paper, arxiv_id)
+    paper = store.papers_by_id(session, [arxiv_id]).get(arxiv_id)
     if paper is None:
         return None
     rows = store.announcements_of(session, arxiv_id)

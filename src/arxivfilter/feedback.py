@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session
 
+from arxivfilter import store
 from arxivfilter.config import Profile, defaults_dir
 from arxivfilter.errors import ConfigError, UsageError
-from arxivfilter.models import Feedback
 from arxivfilter.text import parse_arxiv_id
 
 VERDICTS = ("like", "dislike")
@@ -167,37 +167,14 @@ def normalise_ids(raw: Iterable[str]) -> list[str]:
 
 def sync(session: Session, profile: str, verdicts: dict[str, Verdict]) -> None:
     """Make the ``feedback`` table's rows of ``profile`` equal the file's verdicts."""
-    rows = {
-        r.arxiv_id: r
-        for r in session.exec(select(Feedback).where(col(Feedback.profile) == profile)).all()
-    }
-    gone = sorted(set(rows) - set(verdicts))
-    if gone:
-        session.exec(
-            delete(Feedback).where(
-                col(Feedback.profile) == profile, col(Feedback.arxiv_id).in_(gone)
-            )
-        )
-    for arxiv_id, v in sorted(verdicts.items()):
-        row = rows.get(arxiv_id)
-        if row is None:
-            session.add(
-                Feedback(profile=profile, arxiv_id=arxiv_id, verdict=v.verdict, date=v.date)
-            )
-        elif (row.verdict, row.date) != (v.verdict, v.date):
-            row.verdict, row.date = v.verdict, v.date
-            session.add(row)
-    session.commit()
+    store.sync_feedback(session, profile, {k: (v.verdict, v.date) for k, v in verdicts.items()})
 
 
 def sync_engine(engine: Engine, profile: Profile) -> dict[str, Verdict]:
     """Mirror the profile's file into the database; the file's verdicts."""
     verdicts = read_feedback(profile)
     with Session(engine) as session:
-        stored = session.exec(
-            select(Feedback.id).where(col(Feedback.profile) == profile.name).limit(1)
-        ).first()
-        if verdicts or stored is not None:
+        if verdicts or store.feedback_rows(session, profile.name):
             sync(session, profile.name, verdicts)
     return verdicts
 
@@ -246,9 +223,5 @@ def record(
 def stored(engine: Engine, profile: str) -> list[Verdict]:
     """The database's mirror of a profile's verdicts, sorted by id."""
     with Session(engine) as session:
-        rows = session.exec(
-            select(Feedback)
-            .where(col(Feedback.profile) == profile)
-            .order_by(col(Feedback.arxiv_id))
-        ).all()
+        rows = store.feedback_rows(session, profile)
     return [Verdict(r.arxiv_id, r.verdict, r.date) for r in rows]

@@ -21,12 +21,13 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy import Engine, event, func, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, col, create_engine, select
+from sqlmodel import Session, col, create_engine, delete, select
 
 from arxivfilter.errors import ConfigError, StorageError
 from arxivfilter.models import (
     Announcement,
     Entry,
+    Feedback,
     Judgement,
     ListedPaper,
     LlmBatch,
@@ -1562,3 +1563,137 @@ def judgement_rows(session: Session, judgement_ids: Iterable[int]) -> dict[int, 
                 a, jid or 0, s, th, r, h, [str(x) for x in json_list(tags)], tl, re_
             )
     return out
+
+
+# --------------------------------------------------------------------------- reads by id
+# Named queries for the stages that read papers by id (export, report, learned scoring,
+# eval): every IN (…) list through :func:`chunks`.
+
+
+def papers_by_id(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
+    """The stored papers among ``ids``."""
+    out: dict[str, Paper] = {}
+    for chunk in chunks(sorted(set(ids))):
+        for paper in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(list(chunk)))):
+            out[paper.arxiv_id] = paper
+    return out
+
+
+def announcements_by_paper(
+    session: Session, ids: Iterable[str], categories: Sequence[str] | None = None
+) -> dict[str, list[Announcement]]:
+    """The listing rows of each of ``ids`` (only ``categories`` when given), in row order."""
+    out: dict[str, list[Announcement]] = {}
+    for chunk in chunks(sorted(set(ids))):
+        stmt = select(Announcement).where(col(Announcement.arxiv_id).in_(list(chunk)))
+        for a in session.exec(stmt.order_by(col(Announcement.id))):
+            if categories is None or a.category in categories:
+                out.setdefault(a.arxiv_id, []).append(a)
+    return out
+
+
+def judgements_by_paper(
+    session: Session, ids: Iterable[str], profile: str | None = None
+) -> dict[str, list[Judgement]]:
+    """The judgements of each of ``ids`` (of one ``profile`` when given), in row order."""
+    out: dict[str, list[Judgement]] = {}
+    for chunk in chunks(sorted(set(ids))):
+        stmt = select(Judgement).where(col(Judgement.arxiv_id).in_(list(chunk)))
+        if profile is not None:
+            stmt = stmt.where(col(Judgement.profile) == profile)
+        for j in session.exec(stmt.order_by(col(Judgement.id))):
+            out.setdefault(j.arxiv_id, []).append(j)
+    return out
+
+
+def announced_ids(
+    session: Session,
+    categories: Sequence[str] | None,
+    *,
+    date: dt.date | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> list[str]:
+    """The distinct papers announced on ``date`` (or in the range) in ``categories``, sorted."""
+    stmt = select(Announcement.arxiv_id).distinct()
+    if date is not None:
+        stmt = stmt.where(Announcement.date == date)
+    if date_from is not None:
+        stmt = stmt.where(Announcement.date >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Announcement.date <= date_to)
+    if categories is not None:
+        stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+    return sorted(session.exec(stmt).all())
+
+
+def first_dates(session: Session, ids: Iterable[str]) -> dict[str, dt.date]:
+    """Each id's first announcement date, else its first version's publication date."""
+    out: dict[str, dt.date] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = session.exec(
+            select(col(Announcement.arxiv_id), col(Announcement.date)).where(
+                col(Announcement.arxiv_id).in_(list(chunk))
+            )
+        )
+        for arxiv_id, day in rows:
+            if arxiv_id not in out or day < out[arxiv_id]:
+                out[arxiv_id] = day
+        missing = [k for k in chunk if k not in out]
+        if missing:
+            for arxiv_id, published in session.exec(
+                select(col(Paper.arxiv_id), col(Paper.published)).where(
+                    col(Paper.arxiv_id).in_(missing)
+                )
+            ):
+                if published is not None:
+                    out[arxiv_id] = published.date()
+    return out
+
+
+def first_dates_in(
+    session: Session, categories: Sequence[str], first: dt.date, last: dt.date
+) -> dict[str, dt.date]:
+    """The papers announced in ``categories`` between ``first`` and ``last`` (inclusive),
+    each with its first date in that window."""
+    rows = session.exec(
+        select(col(Announcement.arxiv_id), col(Announcement.date)).where(
+            col(Announcement.category).in_(list(categories)),
+            col(Announcement.date) >= first,
+            col(Announcement.date) <= last,
+        )
+    )
+    seen: dict[str, dt.date] = {}
+    for arxiv_id, day in rows:
+        if arxiv_id not in seen or day < seen[arxiv_id]:
+            seen[arxiv_id] = day
+    return seen
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def feedback_rows(session: Session, profile: str) -> list[Feedback]:
+    """The ``feedback`` table's rows of ``profile`` (the mirror of its file), sorted by id."""
+    stmt = select(Feedback).where(col(Feedback.profile) == profile)
+    return list(session.exec(stmt.order_by(col(Feedback.arxiv_id))).all())
+
+
+def sync_feedback(session: Session, profile: str, verdicts: dict[str, tuple[str, dt.date]]) -> None:
+    """Make the rows of ``profile`` equal ``verdicts`` (id -> (verdict, date)); commits."""
+    rows = {r.arxiv_id: r for r in feedback_rows(session, profile)}
+    gone = sorted(set(rows) - set(verdicts))
+    for chunk in chunks(gone):
+        session.exec(
+            delete(Feedback).where(
+                col(Feedback.profile) == profile, col(Feedback.arxiv_id).in_(list(chunk))
+            )
+        )
+    for arxiv_id, (verdict, date) in sorted(verdicts.items()):
+        row = rows.get(arxiv_id)
+        if row is None:
+            session.add(Feedback(profile=profile, arxiv_id=arxiv_id, verdict=verdict, date=date))
+        elif (row.verdict, row.date) != (verdict, date):
+            row.verdict, row.date = verdict, date
+            session.add(row)
+    session.commit()

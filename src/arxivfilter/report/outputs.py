@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from arxivfilter import store
 from arxivfilter.config import Profile, Settings
@@ -63,15 +63,7 @@ def _pick(
 
 
 def _judgements(session: Session, ids: Sequence[str], profile: str) -> dict[str, list[Judgement]]:
-    out: dict[str, list[Judgement]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        stmt = select(Judgement).where(
-            col(Judgement.arxiv_id).in_(chunk), Judgement.profile == profile
-        )
-        for j in session.exec(stmt):
-            out.setdefault(j.arxiv_id, []).append(j)
-    return out
+    return store.judgements_by_paper(session, ids, profile)
 
 
 def listed_papers(

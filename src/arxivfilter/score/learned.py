@@ -65,12 +65,12 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from arxivfilter import feedback
+from arxivfilter import feedback, store
 from arxivfilter.config import Profile
 from arxivfilter.errors import ConfigError
-from arxivfilter.models import Announcement, Paper, PaperText
+from arxivfilter.models import Paper, PaperText
 from arxivfilter.score.local import (
     _doc,
     _features,
@@ -223,37 +223,12 @@ class TrainingSet:
 
 
 def _load(session: Session, ids: Sequence[str]) -> dict[str, PaperText]:
-    found: dict[str, PaperText] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        for paper in session.exec(select(Paper).where(col(Paper.arxiv_id).in_(chunk))):
-            found[paper.arxiv_id] = _paper_text(paper)
-    return found
+    return {k: _paper_text(p) for k, p in store.papers_by_id(session, ids).items()}
 
 
 def _dates(session: Session, ids: Sequence[str]) -> dict[str, dt.date]:
     """First announcement date of each id (else its first version's publication date)."""
-    out: dict[str, dt.date] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows = session.exec(
-            select(col(Announcement.arxiv_id), col(Announcement.date)).where(
-                col(Announcement.arxiv_id).in_(chunk)
-            )
-        )
-        for arxiv_id, day in rows:
-            if arxiv_id not in out or day < out[arxiv_id]:
-                out[arxiv_id] = day
-        missing = [k for k in chunk if k not in out]
-        if missing:
-            for arxiv_id, published in session.exec(
-                select(col(Paper.arxiv_id), col(Paper.published)).where(
-                    col(Paper.arxiv_id).in_(missing)
-                )
-            ):
-                if published is not None:
-                    out[arxiv_id] = published.date()
-    return out
+    return store.first_dates(session, ids)
 
 
 def example_texts(session: Session, profile: Profile) -> list[PaperText]:
@@ -295,18 +270,9 @@ def training_set(
     if dates and cats:
         last = max(dates.values())
         first = min(min(dates.values()), last - dt.timedelta(days=p.min_days - 1))
-        rows = session.exec(
-            select(col(Announcement.arxiv_id), col(Announcement.date)).where(
-                col(Announcement.category).in_(cats),
-                col(Announcement.date) >= first,
-                col(Announcement.date) <= last,
-            )
-        )
-        seen: dict[str, dt.date] = {}
+        window = store.first_dates_in(session, cats, first, last)
         skip = set(judged) | profile_example_ids(profile) | feedback.dislikes(profile)
-        for arxiv_id, day in rows:
-            if arxiv_id not in skip and (arxiv_id not in seen or day < seen[arxiv_id]):
-                seen[arxiv_id] = day
+        seen = {k: d for k, d in window.items() if k not in skip}
         ids = sorted(seen)
         if len(ids) > p.max_negatives:  # an even sample in id order (deterministic)
             step = len(ids) / p.max_negatives
