@@ -428,3 +428,20 @@ def test_module_has_the_documented_constants() -> None:
     """The zone is America/New_York and arXiv's epoch is 1991-08-14."""
     assert dates.NY.key == "America/New_York"
     assert date(1991, 8, 14) == dates.ARXIV_EPOCH
+
+
+def test_check_range_is_the_one_from_after_to_rule() -> None:
+    import datetime as _dt
+
+    import pytest as _pytest
+
+    from arxivfilter.dates import check_range
+    from arxivfilter.errors import UsageError
+
+    a, b = _dt.date(2025, 12, 16), _dt.date(2025, 12, 17)
+    check_range(a, b)
+    check_range(a, a)
+    check_range(None, a)
+    check_range(b, None)
+    with _pytest.raises(UsageError, match="--from 2025-12-17 is after --to 2025-12-16"):
+        check_range(b, a)

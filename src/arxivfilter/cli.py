@@ -231,8 +231,7 @@ def _options(
     d, d1, d2 = _date(date), _date(date_from, "--from"), _date(date_to, "--to")
     if d is not None and (d1 is not None or d2 is not None):
         raise UsageError("give either --date or --from/--to, not both")
-    if d1 is not None and d2 is not None and d1 > d2:
-        raise UsageError(f"--from {d1} is after --to {d2}")
+    dates.check_range(d1, d2)
     if scorer is not None and scorer not in ("auto", "llm", "local"):
         raise UsageError(f"--scorer: {scorer!r} is not one of auto, llm, local")
     if source is not None and not source.exists():

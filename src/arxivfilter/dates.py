@@ -53,6 +53,12 @@ def parse_date(value: str) -> date:
     return d
 
 
+def check_range(date_from: date | None, date_to: date | None) -> None:
+    """``--from`` after ``--to`` is a UsageError (exit 2); either may be open."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise UsageError(f"--from {date_from} is after --to {date_to}")
+
+
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(tz=NY)

@@ -34,7 +34,7 @@ from typing import Any
 
 import structlog
 
-from arxivfilter import pipeline, store
+from arxivfilter import dates, pipeline, store
 from arxivfilter.config import Profile
 from arxivfilter.errors import SourceError, UsageError, as_error
 from arxivfilter.fetch.day import fetch_replay
@@ -534,8 +534,7 @@ def run_eval(
     config's). Papers are stored in the app's database and judged through its cache.
     Raises UsageError (exit 2) for a bad labels file, source or date range.
     """
-    if date_from and date_to and date_from > date_to:
-        raise UsageError(f"--from {date_from} is after --to {date_to}")
+    dates.check_range(date_from, date_to)
     kind = app.settings.resolve_scorer(scorer)
     if kind == "llm":
         from arxivfilter.score.prices import require_price

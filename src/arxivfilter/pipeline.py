@@ -415,8 +415,7 @@ def _fetch_range(app: App, opts: Options, cats: list[str], summary: FetchSummary
     d2 = opts.date_to or latest
     check_date(app, d1)
     check_date(app, d2)
-    if d1 > d2:
-        raise UsageError(f"--from {d1} is after --to {d2}")
+    dates.check_range(d1, d2)
     with app.progress("harvest (records)", None) as bar:
         result = harvest_range(app.settings, app.arxiv, d1, d2, cats, progress=bar.advance)
     summary.requests += result.requests
