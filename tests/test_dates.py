@@ -431,17 +431,12 @@ def test_module_has_the_documented_constants() -> None:
 
 
 def test_check_range_is_the_one_from_after_to_rule() -> None:
-    import datetime as _dt
-
-    import pytest as _pytest
-
-    from arxivfilter.dates import check_range
     from arxivfilter.errors import UsageError
 
-    a, b = _dt.date(2025, 12, 16), _dt.date(2025, 12, 17)
-    check_range(a, b)
-    check_range(a, a)
-    check_range(None, a)
-    check_range(b, None)
-    with _pytest.raises(UsageError, match="--from 2025-12-17 is after --to 2025-12-16"):
-        check_range(b, a)
+    a, b = date(2025, 12, 16), date(2025, 12, 17)
+    dates.check_range(a, b)
+    dates.check_range(a, a)
+    dates.check_range(None, a)
+    dates.check_range(b, None)
+    with pytest.raises(UsageError, match="--from 2025-12-17 is after --to 2025-12-16"):
+        dates.check_range(b, a)
