@@ -249,3 +249,22 @@ def test_failures_are_retried_next_run_and_end_identical(
     monkeypatch.chdir(clean)
     assert world.run().exit_code == 0
     assert files_under(Path("digests")) == resumed
+
+
+def test_no_local_scorer_is_built_when_the_prefilter_is_off(
+    world: Day, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``[llm] prefilter = 1.0`` (the default: every paper to the LLM) the local scorer,
+    which only ranks papers for the prefilter, is never built (it loads the IDF table and
+    trains the learned model for nothing)."""
+    built: list[str] = []
+    real = pipeline.build_scorer
+
+    def counting(app: pipeline.App, kind: str) -> object:
+        built.append(kind)
+        return real(app, kind)
+
+    monkeypatch.setattr(pipeline, "build_scorer", counting)
+    summary = world.run()
+    assert summary.score is not None and summary.score.judged > 0
+    assert built == ["llm"]

@@ -645,7 +645,9 @@ def score(
     scorer = build_scorer(app, kind)
     budget = Budget(opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost)
     price = price_fn(app.settings) if kind == "llm" else None
-    prefilter = (build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
+    # the local scorer only when it will rank something (the prefilter is on)
+    share = app.settings.llm.prefilter
+    prefilter = (build_scorer(app, "local"), share) if kind == "llm" and share < 1.0 else None
     first = first_pass(app.settings, scorer) if kind == "llm" else None
 
     batch = getattr(scorer, "collect", None)
