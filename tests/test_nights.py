@@ -1,0 +1,321 @@
+"""Nights of the nightly workflow against a stand-in arXiv (tests/arxiv_standin.py, its own
+process on 127.0.0.1): the real ``arxivfilter run`` on its live fetch path (rss.arxiv.org's
+feed, the export API by id, the pastweek listing for catch-up), pointed there by the
+``[arxiv]`` URL keys, each night on a fresh runner (a new clone of a bare remote, no
+database, the state from the repository) with nightly.yml's ``run:`` blocks
+(tests/workflow_runner.py). The clock: the CLI takes the real clock, so each night runs the
+real process under libfaketime (Debian's ``faketime``) started at the night's time, sped up
+ten times so arXiv's 3-second politeness delay costs 0.3 s. No key: the local scorer.
+
+Papers: real ones from the shared samples (LinChentang__daily-arXiv-ai-enhanced raw days,
+December 2025), a few per listing date."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.workflow_runner import JobResult, git, git_env, run_job
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
+DAILY = Path("E_paper_metadata") / "LinChentang__daily-arXiv-ai-enhanced"
+REPO = "someone/arxivfilter-fork"
+TOKEN = "ghs_simulatedtoken"
+LIMIT = 10 * 1024 * 1024
+WATCHED = ("cs.DC", "cs.OS", "cs.LG")  # the default categories
+DAYS = ("2025-12-15", "2025-12-16", "2025-12-17", "2025-12-18", "2025-12-19")  # Mon..Fri
+PER_DAY = 4
+
+pytestmark = pytest.mark.slow
+
+# the real arxivfilter, at the night's clock (UTC), time running 10x
+WRAPPER = """#!/bin/sh
+export TZ=UTC
+exec faketime -f "@$NIGHT_AT x10" "{real}" "$@"
+"""
+
+
+def _paper(rec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": rec["id"],
+        "title": rec["title"],
+        "abstract": rec["summary"],
+        "authors": list(rec.get("authors") or ["Anonymous"]),
+        "categories": [str(c) for c in rec.get("categories") or []],
+        "comment": rec.get("comment") or "",
+    }
+
+
+def _papers(samples: Path) -> dict[str, list[dict[str, Any]]]:
+    """A few real papers per listing date whose primary category is watched, each id once."""
+    seen: set[str] = set()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for day in DAYS:
+        chosen = []
+        for line in (
+            (samples / DAILY / "raw_days" / f"{day}.jsonl").read_text(encoding="utf-8").splitlines()
+        ):
+            rec = json.loads(line)
+            cats = rec.get("categories") or []
+            if not cats or cats[0] not in WATCHED or rec["id"] in seen:
+                continue
+            if not rec.get("title") or not rec.get("summary"):
+                continue
+            seen.add(rec["id"])
+            chosen.append(_paper(rec))
+            if len(chosen) == PER_DAY:
+                break
+        out[day] = chosen
+    return out
+
+
+def _liked(samples: Path) -> list[dict[str, Any]]:
+    """The shipped llm-systems profile's liked examples, as the export API knows them."""
+    tsv = ROOT / "config" / "profiles" / "llm-systems.liked.tsv"
+    ids = {line.strip() for line in tsv.read_text(encoding="utf-8").splitlines()[1:]}
+    out = []
+    for path in sorted((samples / DAILY / "systems_subset").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            if rec["id"] in ids:
+                out.append(_paper(rec))
+                ids.discard(rec["id"])
+    return out
+
+
+class Standin:
+    """The stand-in arXiv process; ``feed`` sets the listing its feeds hold now."""
+
+    def __init__(self, tmp: Path, samples: Path) -> None:
+        self.dir = tmp / "arxiv"
+        self.dir.mkdir()
+        (self.dir / "papers.json").write_text(
+            json.dumps({"days": _papers(samples), "extra": _liked(samples)}), encoding="utf-8"
+        )
+        self.control = self.dir / "control.json"
+        self.log = self.dir / "requests.jsonl"
+        self.feed(DAYS[0])
+        port_file = self.dir / "port"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.arxiv_standin",
+                str(self.dir / "papers.json"),
+                str(self.control),
+                str(self.log),
+                str(port_file),
+            ],
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 20
+        while not port_file.is_file():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the stand-in arXiv did not start")
+            time.sleep(0.05)
+        self.base = f"http://127.0.0.1:{port_file.read_text(encoding='utf-8')}"
+
+    def feed(self, day: str) -> None:
+        self.control.write_text(json.dumps({"feed": day}), encoding="utf-8")
+
+    def take(self) -> list[str]:
+        """The requests since the last call, as ``path`` or ``path?key`` for the API."""
+        if not self.log.is_file():
+            return []
+        out = []
+        for line in self.log.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            out.append(rec["path"] + ("?id_list" if "id_list" in rec["query"] else ""))
+        self.log.unlink()
+        return out
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def standin(tmp_path: Path, samples: Path) -> Iterator[Standin]:
+    if shutil.which("faketime") is None:
+        pytest.skip("faketime (libfaketime) is not installed: apt-get install faketime")
+    server = Standin(tmp_path, samples)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class Fork:
+    def __init__(self, tmp: Path, arxiv: Standin) -> None:
+        real = Path(sys.executable).parent / "arxivfilter"
+        if not real.is_file():
+            pytest.skip("the arxivfilter console script is not installed beside this Python")
+        self.tmp = tmp
+        self.arxiv = arxiv
+        self.remote = tmp / "remote.git"
+        self.home = tmp / "home"
+        self.home.mkdir()
+        self.env = git_env(self.home, self.remote, REPO, TOKEN)
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        for name, text in (
+            ("arxivfilter", WRAPPER.format(real=real)),
+            ("gh", "#!/bin/sh\nexit 0\n"),
+        ):
+            path = self.bin / name
+            path.write_text(text, encoding="utf-8")
+            path.chmod(path.stat().st_mode | stat.S_IEXEC)
+        git(tmp, "init", "-q", "--bare", str(self.remote), env=self.env)
+        seed = tmp / "seed"
+        git(tmp, "clone", "-q", str(self.remote), str(seed), env=self.env)
+        (seed / ".github" / "workflows").mkdir(parents=True)
+        (seed / ".github" / "workflows" / "nightly.yml").write_bytes(WORKFLOW.read_bytes())
+        (seed / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
+        (seed / "README.md").write_text("a fork\n", encoding="utf-8")
+        git(seed, "add", "-A", env=self.env)
+        git(seed, "commit", "-q", "-m", "fork", env=self.env)
+        git(seed, "push", "-q", "origin", "HEAD:main", env=self.env)
+        self.nights = 0
+
+    def night(self, at: str) -> JobResult:
+        """A fresh runner at ``at`` (UTC): a new clone, no database, the job's steps in order."""
+        self.nights += 1
+        work = self.tmp / f"runner{self.nights}"
+        git(self.tmp, "clone", "-q", str(self.remote), str(work), env=self.env)
+        base = self.arxiv.base
+        env = {
+            **self.env,
+            "PATH": f"{self.bin}{os.pathsep}{self.env['PATH']}",
+            "NIGHT_AT": at,
+            "ARXIVFILTER_ARXIV__RSS_URL": f"{base}/rss/",
+            "ARXIVFILTER_ARXIV__API_URL": f"{base}/api/query",
+            "ARXIVFILTER_ARXIV__LISTING_URL": base,
+            "ARXIVFILTER_ARXIV__RETRY_ATTEMPTS": "1",
+        }
+        return run_job(
+            WORKFLOW,
+            "digest",
+            work,
+            base_env=env,
+            github={"token": TOKEN, "repository": REPO, "ref_name": "main"},
+        )
+
+    def subjects(self) -> list[str]:
+        return git(self.remote, "log", "--format=%s", "main", env=self.env).splitlines()
+
+    def sizes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line in git(self.remote, "ls-tree", "-r", "-l", "main", env=self.env).splitlines():
+            meta, path = line.split("\t", 1)
+            out[path] = int(meta.split()[3])
+        return out
+
+    def show(self, path: str) -> str:
+        return git(self.remote, "show", f"main:{path}", env=self.env)
+
+    def stored_ids(self, day: str) -> set[str]:
+        path = f"state/announcements/{day[:4]}/{day}.jsonl"
+        return {json.loads(line)["id"] for line in self.show(path).splitlines()}
+
+
+def _event(result: JobResult, name: str) -> dict[str, Any]:
+    """The last log record ``name`` the night's ``arxivfilter run`` wrote (JSON lines, stderr)."""
+    found = {}
+    for line in result.step("Run").stderr.splitlines():
+        if line.startswith("{"):
+            rec = json.loads(line)
+            if rec.get("event") == name:
+                found = rec
+    assert found, f"no {name!r} record in the run's log:\n{result.log()}"
+    return found
+
+
+RSS = "/rss/" + "+".join(WATCHED)
+API = "/api/query?id_list"
+PASTWEEK = [f"/list/{c}/pastweek" for c in WATCHED]
+
+
+def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: Standin) -> None:
+    papers = _papers(samples)
+    ids = {day: {p["id"] for p in ps} for day, ps in papers.items()}
+    fork = Fork(tmp_path, standin)
+
+    def check(result: JobResult, ok: bool = True) -> None:
+        assert result.success is ok, result.log()
+        sizes = fork.sizes()
+        assert not any(p.startswith("data/") for p in sizes)  # no database in git
+        assert max(sizes.values()) <= LIMIT
+
+    # (1) the first night on a fresh fork: Monday 00:30 New York, the feed holds Monday's
+    standin.feed("2025-12-15")
+    result = fork.night("2025-12-15 05:30:00")
+    check(result)
+    # the latest listing only, its metadata by id, the profile's liked examples by id
+    assert standin.take() == [RSS, API, API]
+    assert fork.subjects() == ["digest: 2025-12-15", "fork"]
+    assert fork.stored_ids("2025-12-15") == ids["2025-12-15"]
+    assert "digests/llm-systems/2025/2025-12-15.md" in fork.sizes()
+
+    # (2) the next night: Tuesday's listing, Monday's not asked again
+    standin.feed("2025-12-16")
+    result = fork.night("2025-12-16 05:30:00")
+    check(result)
+    assert standin.take() == [RSS, API]
+    assert fork.subjects()[0] == "digest: 2025-12-16"
+    score = _event(result, "score")
+    assert score["judged"] == 2 * PER_DAY and score["llm_calls"] == 0  # Tuesday's, 2 profiles
+
+    # (3) Wednesday's night was dropped by GitHub; Thursday's catches it up from pastweek
+    standin.feed("2025-12-18")
+    result = fork.night("2025-12-18 05:30:00")
+    check(result)
+    asked = standin.take()
+    assert sorted(asked[: len(PASTWEEK)]) == sorted(PASTWEEK), asked
+    assert asked[len(PASTWEEK) :] == [API, RSS, API], asked
+    assert fork.subjects()[0] == "digest: 2025-12-17 2025-12-18"
+    assert fork.stored_ids("2025-12-17") == ids["2025-12-17"]
+    assert fork.stored_ids("2025-12-18") == ids["2025-12-18"]
+    assert _event(result, "fetch")["dates"] == "['2025-12-17', '2025-12-18']"
+    assert _event(result, "score")["judged"] == 2 * 2 * PER_DAY  # two listings, 2 profiles
+
+    # (4) Friday 00:30: the feed is not rebuilt yet (still Thursday's): the job fails,
+    # nothing is committed but the run history, nothing stored is lost ...
+    before = fork.subjects()
+    result = fork.night("2025-12-19 05:30:00")
+    check(result, ok=False)
+    assert result.step("Fail unless the run was done").outcome == "failure"
+    assert standin.take() == [RSS]
+    assert "arxivfilter run exited 3" in result.step("Fail unless the run was done").stderr
+    assert "still holds the listing of 2025-12-18" in result.step("Run").stderr
+    assert fork.subjects() == before
+    assert fork.stored_ids("2025-12-17") == ids["2025-12-17"]
+    # ... and the 04:30 run finds Friday's feed
+    standin.feed("2025-12-19")
+    result = fork.night("2025-12-19 09:30:00")
+    check(result)
+    assert standin.take() == [RSS, API]
+    assert fork.subjects()[0] == "digest: 2025-12-19"
+    assert fork.stored_ids("2025-12-19") == ids["2025-12-19"]
+    assert _event(result, "score")["judged"] == 2 * PER_DAY
+
+    # (5) an immediate re-run: nothing asked, nothing judged, no commit
+    before = fork.subjects()
+    result = fork.night("2025-12-19 09:40:00")
+    check(result)
+    assert standin.take() == []
+    assert "nothing changed" in result.step("Commit").stdout
+    assert fork.subjects() == before
+    score = _event(result, "score")
+    assert score["judged"] == 0 and score["llm_calls"] == 0 and score["cached"] > 0
+    assert _event(result, "report")["written"] == "[]"  # the digests are byte-identical
