@@ -5,7 +5,10 @@ feed, the export API by id, the pastweek listing for catch-up), pointed there by
 database, the state from the repository) with nightly.yml's ``run:`` blocks
 (tests/workflow_runner.py). The clock: the CLI takes the real clock, so each night runs the
 real process under libfaketime (Debian's ``faketime``) started at the night's time, sped up
-ten times so arXiv's 3-second politeness delay costs 0.3 s. No key: the local scorer.
+ten times so arXiv's 3-second politeness delay costs 0.3 s. Twice: with no key (the local
+scorer) and with the ``OPENAI_API_KEY`` secret and the ``OPENAI_BASE_URL`` variable pointing
+at the stub LLM (tests/stub_llm.py, its own process), whose call counter shows what each
+night paid.
 
 Papers: real ones from the shared samples (LinChentang__daily-arXiv-ai-enhanced raw days,
 December 2025), a few per listing date."""
@@ -19,6 +22,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,13 +160,42 @@ def standin(tmp_path: Path, samples: Path) -> Iterator[Standin]:
         server.close()
 
 
+class StubLLM:
+    """tests/stub_llm.py in its own process; ``calls()`` is its call counter."""
+
+    def __init__(self, tmp: Path) -> None:
+        port_file = tmp / "llm-port"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.stub_llm", "--port", "0", "--port-file", str(port_file)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while not port_file.is_file() or not port_file.read_text(encoding="utf-8").strip():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the stub LLM did not start")
+            time.sleep(0.05)
+        self.root = f"http://127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}"
+        self.url = f"{self.root}/v1"
+
+    def calls(self) -> int:
+        with urllib.request.urlopen(f"{self.root}/stats", timeout=10) as resp:
+            return int(json.loads(resp.read())["calls"])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 class Fork:
-    def __init__(self, tmp: Path, arxiv: Standin) -> None:
+    def __init__(self, tmp: Path, arxiv: Standin, llm: StubLLM | None) -> None:
         real = Path(sys.executable).parent / "arxivfilter"
         if not real.is_file():
             pytest.skip("the arxivfilter console script is not installed beside this Python")
         self.tmp = tmp
         self.arxiv = arxiv
+        self.llm = llm
         self.remote = tmp / "remote.git"
         self.home = tmp / "home"
         self.home.mkdir()
@@ -203,11 +236,17 @@ class Fork:
             "ARXIVFILTER_ARXIV__LISTING_URL": base,
             "ARXIVFILTER_ARXIV__RETRY_ATTEMPTS": "1",
         }
+        secrets, variables = {}, {}
+        if self.llm is not None:
+            secrets = {"OPENAI_API_KEY": "sk-simulated"}
+            variables = {"OPENAI_BASE_URL": self.llm.url, "ARXIVFILTER_MODEL": "stub-model"}
         return run_job(
             WORKFLOW,
             "digest",
             work,
             base_env=env,
+            secrets=secrets,
+            variables=variables,
             github={"token": TOKEN, "repository": REPO, "ref_name": "main"},
         )
 
@@ -246,10 +285,33 @@ API = "/api/query?id_list"
 PASTWEEK = [f"/list/{c}/pastweek" for c in WATCHED]
 
 
-def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: Standin) -> None:
+@pytest.fixture(params=["local", "llm"])
+def llm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StubLLM | None]:
+    if request.param == "local":
+        yield None
+        return
+    server = StubLLM(tmp_path)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_nights_against_a_standin_arxiv(
+    tmp_path: Path, samples: Path, standin: Standin, llm: StubLLM | None
+) -> None:
     papers = _papers(samples)
     ids = {day: {p["id"] for p in ps} for day, ps in papers.items()}
-    fork = Fork(tmp_path, standin)
+    fork = Fork(tmp_path, standin, llm)
+    paid = [0]
+
+    def calls() -> int:
+        """LLM calls since the last look (0 with the local scorer)."""
+        if llm is None:
+            return 0
+        now = llm.calls()
+        new, paid[0] = now - paid[0], now
+        return new
 
     def check(result: JobResult, ok: bool = True) -> None:
         assert result.success is ok, result.log()
@@ -261,11 +323,13 @@ def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: 
     standin.feed("2025-12-15")
     result = fork.night("2025-12-15 05:30:00")
     check(result)
-    # the latest listing only, its metadata by id, the profile's liked examples by id
-    assert standin.take() == [RSS, API, API]
+    # the latest listing only, its metadata by id; the local scorer: the profile's liked
+    # examples by id (once: the state keeps them)
+    assert standin.take() == [RSS, API] + ([API] if llm is None else [])
     assert fork.subjects() == ["digest: 2025-12-15", "fork"]
     assert fork.stored_ids("2025-12-15") == ids["2025-12-15"]
     assert "digests/llm-systems/2025/2025-12-15.md" in fork.sizes()
+    assert _event(result, "score")["llm_calls"] == calls()
 
     # (2) the next night: Tuesday's listing, Monday's not asked again
     standin.feed("2025-12-16")
@@ -274,7 +338,8 @@ def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: 
     assert standin.take() == [RSS, API]
     assert fork.subjects()[0] == "digest: 2025-12-16"
     score = _event(result, "score")
-    assert score["judged"] == 2 * PER_DAY and score["llm_calls"] == 0  # Tuesday's, 2 profiles
+    assert score["judged"] == 2 * PER_DAY  # Tuesday's, 2 profiles; Monday's not again
+    assert score["llm_calls"] == calls() and (llm is None or score["llm_calls"] > 0)
 
     # (3) Wednesday's night was dropped by GitHub; Thursday's catches it up from pastweek
     standin.feed("2025-12-18")
@@ -287,7 +352,9 @@ def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: 
     assert fork.stored_ids("2025-12-17") == ids["2025-12-17"]
     assert fork.stored_ids("2025-12-18") == ids["2025-12-18"]
     assert _event(result, "fetch")["dates"] == "['2025-12-17', '2025-12-18']"
-    assert _event(result, "score")["judged"] == 2 * 2 * PER_DAY  # two listings, 2 profiles
+    score = _event(result, "score")
+    assert score["judged"] == 2 * 2 * PER_DAY  # two listings, 2 profiles
+    assert score["llm_calls"] == calls() and (llm is None or score["llm_calls"] > 0)
 
     # (4) Friday 00:30: the feed is not rebuilt yet (still Thursday's): the job fails,
     # nothing is committed but the run history, nothing stored is lost ...
@@ -298,6 +365,7 @@ def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: 
     assert standin.take() == [RSS]
     assert "arxivfilter run exited 3" in result.step("Fail unless the run was done").stderr
     assert "still holds the listing of 2025-12-18" in result.step("Run").stderr
+    assert calls() == 0  # Thursday's judgements came from the state
     assert fork.subjects() == before
     assert fork.stored_ids("2025-12-17") == ids["2025-12-17"]
     # ... and the 04:30 run finds Friday's feed
@@ -307,7 +375,9 @@ def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: 
     assert standin.take() == [RSS, API]
     assert fork.subjects()[0] == "digest: 2025-12-19"
     assert fork.stored_ids("2025-12-19") == ids["2025-12-19"]
-    assert _event(result, "score")["judged"] == 2 * PER_DAY
+    score = _event(result, "score")
+    assert score["judged"] == 2 * PER_DAY
+    assert score["llm_calls"] == calls() and (llm is None or score["llm_calls"] > 0)
 
     # (5) an immediate re-run: nothing asked, nothing judged, no commit
     before = fork.subjects()
@@ -318,4 +388,5 @@ def test_nights_against_a_standin_arxiv(tmp_path: Path, samples: Path, standin: 
     assert fork.subjects() == before
     score = _event(result, "score")
     assert score["judged"] == 0 and score["llm_calls"] == 0 and score["cached"] > 0
+    assert calls() == 0  # the stub LLM was not asked
     assert _event(result, "report")["written"] == "[]"  # the digests are byte-identical
