@@ -65,6 +65,7 @@ class StubConfig:
     refuse_json_schema: bool = False  # answer json_schema with HTTP 500 like llama-cpp-python
     api_key: str | None = None  # when set, other keys get 401
     quota_exhausted: bool = False  # answer every call 429 insufficient_quota
+    quota_after: int = 0  # once this many calls were answered 200, as quota_exhausted (0: never)
     max_prompt_chars: int = 0  # above it: 400 context length exceeded (0: no limit)
     model: str = "stub-model"
     seed: int = 0
@@ -183,7 +184,9 @@ class StubServer:
                 _error("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
                 {},
             )
-        if cfg.quota_exhausted:
+        with self.lock:
+            answered = self.stats.statuses[200]
+        if cfg.quota_exhausted or (cfg.quota_after and answered >= cfg.quota_after):
             msg = "You exceeded your current quota, please check your plan and billing details."
             return 429, _error(msg, "insufficient_quota", "insufficient_quota"), {}
         if nth <= cfg.rate_limit_first:

@@ -11,7 +11,12 @@ at the stub LLM (tests/stub_llm.py, its own process), whose call counter shows w
 night paid.
 
 Papers: real ones from the shared samples (LinChentang__daily-arXiv-ai-enhanced raw days,
-December 2025), a few per listing date."""
+December 2025), a few per listing date.
+
+The nights: (1) the first night of a fresh fork, (2) the next night, (3) a night GitHub
+dropped, caught up by the next from the pastweek listing, (4) a night whose feed is not
+rebuilt yet (the job fails, nothing is lost), then the 04:30 run (with the LLM: its quota runs
+out after one answer, then a re-run pays only for the rest), (5) an immediate re-run."""
 
 from __future__ import annotations
 
@@ -179,9 +184,19 @@ class StubLLM:
         self.root = f"http://127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}"
         self.url = f"{self.root}/v1"
 
-    def calls(self) -> int:
+    def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.root}/stats", timeout=10) as resp:
-            return int(json.loads(resp.read())["calls"])
+            return dict(json.loads(resp.read()))
+
+    def calls(self) -> int:
+        return int(self.stats()["calls"])
+
+    def configure(self, **settings: Any) -> None:
+        request = urllib.request.Request(
+            f"{self.root}/config", data=json.dumps(settings).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     def close(self) -> None:
         self.proc.terminate()
@@ -370,18 +385,36 @@ def test_nights_against_a_standin_arxiv(
     assert fork.stored_ids("2025-12-17") == ids["2025-12-17"]
     # ... and the 04:30 run finds Friday's feed
     standin.feed("2025-12-19")
-    result = fork.night("2025-12-19 09:30:00")
+    at = "2025-12-19 09:30:00"
+    fetched = [RSS, API]
+    if llm is not None:
+        # with the LLM, its quota runs out after one more answer: exit 3, the job fails,
+        # the judgement it paid for is committed with the state
+        llm.configure(quota_after=llm.stats()["statuses"].get("200", 0) + 1)
+        result = fork.night(at)
+        check(result, ok=False)
+        assert "no quota left" in result.step("Run").stderr
+        assert "arxivfilter run exited 3" in result.step("Fail unless the run was done").stderr
+        assert standin.take() == [RSS, API]
+        assert calls() > 1  # one answered, then refused
+        assert fork.subjects()[0] == "digest: 2025-12-19"
+        assert fork.stored_ids("2025-12-19") == ids["2025-12-19"]
+        # a re-run once the quota is topped up: Friday's listing comes from the state (no
+        # request) and only what was not paid for is judged
+        llm.configure(quota_after=0)
+        at, fetched = "2025-12-19 09:35:00", []
+    result = fork.night(at)
     check(result)
-    assert standin.take() == [RSS, API]
+    assert standin.take() == fetched
     assert fork.subjects()[0] == "digest: 2025-12-19"
     assert fork.stored_ids("2025-12-19") == ids["2025-12-19"]
     score = _event(result, "score")
-    assert score["judged"] == 2 * PER_DAY
+    assert score["judged"] == 2 * PER_DAY - (0 if llm is None else 1)
     assert score["llm_calls"] == calls() and (llm is None or score["llm_calls"] > 0)
 
     # (5) an immediate re-run: nothing asked, nothing judged, no commit
     before = fork.subjects()
-    result = fork.night("2025-12-19 09:40:00")
+    result = fork.night("2025-12-19 09:45:00")
     check(result)
     assert standin.take() == []
     assert "nothing changed" in result.step("Commit").stdout
