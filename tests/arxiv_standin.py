@@ -7,8 +7,9 @@ API by id (``/api/query?id_list=...``) and the pastweek listing pages
 
 ``PAPERS`` is JSON ``{"days": {listing date: [paper]}, "extra": [paper]}``, a paper being
 ``{id, title, abstract, authors, categories, comment}`` (``extra``: known by id only).
-``CONTROL`` is JSON ``{"feed": "YYYY-MM-DD"}``, re-read on every request: the listing the
-feeds hold "now" (the pastweek pages show the five listings up to it). Each request is
+``CONTROL`` is JSON ``{"feed": "YYYY-MM-DD", "empty": false}``, re-read on every request: the
+listing the feeds hold "now" (the pastweek pages show the five listings up to it); ``empty``:
+the feed of that date has no items yet. Each request is
 appended to ``LOG`` as a JSON line ``{"path", "query"}``; the bound port goes to ``PORT_FILE``.
 """
 
@@ -140,10 +141,12 @@ class Standin:
         self.log = log
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
-        feed = dt.date.fromisoformat(json.loads(self.control.read_text(encoding="utf-8"))["feed"])
+        control = json.loads(self.control.read_text(encoding="utf-8"))
+        feed = dt.date.fromisoformat(control["feed"])
         parts = [p for p in path.split("/") if p]
         if len(parts) == 2 and parts[0] == "rss":
-            body = rss(self.days.get(feed, []), feed, parts[1].split("+"))
+            items = [] if control.get("empty") else self.days.get(feed, [])
+            body = rss(items, feed, parts[1].split("+"))
             return 200, "application/rss+xml", body
         if parts == ["api", "query"] and "id_list" in query:
             ids = query["id_list"][0].split(",")

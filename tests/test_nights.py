@@ -135,8 +135,8 @@ class Standin:
             time.sleep(0.05)
         self.base = f"http://127.0.0.1:{port_file.read_text(encoding='utf-8')}"
 
-    def feed(self, day: str) -> None:
-        self.control.write_text(json.dumps({"feed": day}), encoding="utf-8")
+    def feed(self, day: str, *, empty: bool = False) -> None:
+        self.control.write_text(json.dumps({"feed": day, "empty": empty}), encoding="utf-8")
 
     def take(self) -> list[str]:
         """The requests since the last call, as ``path`` or ``path?key`` for the API."""
@@ -371,15 +371,21 @@ def test_nights_against_a_standin_arxiv(
     assert score["judged"] == 2 * 2 * PER_DAY  # two listings, 2 profiles
     assert score["llm_calls"] == calls() and (llm is None or score["llm_calls"] > 0)
 
-    # (4) Friday 00:30: the feed is not rebuilt yet (still Thursday's): the job fails,
-    # nothing is committed but the run history, nothing stored is lost ...
+    # (4) Friday 00:30: the feed is not rebuilt yet (still Thursday's; in the LLM variant,
+    # Friday's but still empty): the job fails, nothing is committed but the run history,
+    # nothing stored is lost ...
     before = fork.subjects()
+    if llm is None:
+        standin.feed("2025-12-18")
+    else:
+        standin.feed("2025-12-19", empty=True)
     result = fork.night("2025-12-19 05:30:00")
     check(result, ok=False)
     assert result.step("Fail unless the run was done").outcome == "failure"
     assert standin.take() == [RSS]
     assert "arxivfilter run exited 3" in result.step("Fail unless the run was done").stderr
-    assert "still holds the listing of 2025-12-18" in result.step("Run").stderr
+    why = "still holds the listing of 2025-12-18" if llm is None else "is empty on a mailing day"
+    assert why in result.step("Run").stderr
     assert calls() == 0  # Thursday's judgements came from the state
     assert fork.subjects() == before
     assert fork.stored_ids("2025-12-17") == ids["2025-12-17"]
