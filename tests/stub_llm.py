@@ -65,7 +65,9 @@ class StubConfig:
     refuse_json_schema: bool = False  # answer json_schema with HTTP 500 like llama-cpp-python
     api_key: str | None = None  # when set, other keys get 401
     quota_exhausted: bool = False  # answer every call 429 insufficient_quota
-    quota_after: int = 0  # once this many calls were answered 200, as quota_exhausted (0: never)
+    quota_after: int = (
+        0  # once this many calls were let through to an answer, as quota_exhausted (0: never)
+    )
     max_prompt_chars: int = 0  # above it: 400 context length exceeded (0: no limit)
     model: str = "stub-model"
     seed: int = 0
@@ -77,6 +79,7 @@ class StubStats:
     """Counters of a running stub."""
 
     calls: int = 0
+    admitted: int = 0  # calls let past the quota gate to be answered
     in_flight: int = 0
     peak_concurrency: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
@@ -87,6 +90,7 @@ class StubStats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
+            "admitted": self.admitted,
             "in_flight": self.in_flight,
             "peak_concurrency": self.peak_concurrency,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
@@ -184,11 +188,6 @@ class StubServer:
                 _error("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
                 {},
             )
-        with self.lock:
-            answered = self.stats.statuses[200]
-        if cfg.quota_exhausted or (cfg.quota_after and answered >= cfg.quota_after):
-            msg = "You exceeded your current quota, please check your plan and billing details."
-            return 429, _error(msg, "insufficient_quota", "insufficient_quota"), {}
         if nth <= cfg.rate_limit_first:
             headers = {"Retry-After": f"{cfg.retry_after:g}"}
             return 429, _error("Rate limit reached.", "requests", "rate_limit_exceeded"), headers
@@ -227,6 +226,17 @@ class StubServer:
                 ),
                 {},
             )
+        # the quota is taken by a call about to be answered, under the lock, so calls in flight
+        # together cannot pass it (counting 200s after the fact let two through)
+        with self.lock:
+            over = cfg.quota_exhausted or bool(
+                cfg.quota_after and self.stats.admitted >= cfg.quota_after
+            )
+            if not over:
+                self.stats.admitted += 1
+        if over:
+            msg = "You exceeded your current quota, please check your plan and billing details."
+            return 429, _error(msg, "insufficient_quota", "insufficient_quota"), {}
         content, ids = self._answer(body, messages)
         malformed = _fraction("malformed", cfg.seed, raw, nth) < cfg.malformed_rate
         if malformed:
