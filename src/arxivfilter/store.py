@@ -1247,6 +1247,26 @@ class JudgementRow:
     reason: str | None
 
 
+def _first_in_period(
+    categories: Sequence[str] | None, date_from: dt.date | None, date_to: dt.date | None
+) -> Any:
+    """(arxiv_id, first): each paper announced in the period and categories, with its first
+    date there (a subquery for :func:`papers_in_period` and :func:`period_paper_keys`)."""
+    conditions: list[Any] = []
+    if categories is not None:
+        conditions.append(col(Announcement.category).in_(list(categories)))
+    if date_from is not None:
+        conditions.append(col(Announcement.date) >= date_from)
+    if date_to is not None:
+        conditions.append(col(Announcement.date) <= date_to)
+    return (
+        sa.select(col(Announcement.arxiv_id), func.min(Announcement.date).label("first"))
+        .where(*conditions)
+        .group_by(col(Announcement.arxiv_id))
+        .subquery()
+    )
+
+
 def papers_in_period(
     session: Session,
     categories: Sequence[str] | None,
@@ -1257,19 +1277,7 @@ def papers_in_period(
     """Every distinct paper announced in ``date_from..date_to`` (None = open) in
     ``categories`` (None = all), with its first date there; sorted by id. Two queries,
     columns only (no ORM objects), so a year of papers loads in about a second."""
-    conditions: list[Any] = []
-    if categories is not None:
-        conditions.append(col(Announcement.category).in_(list(categories)))
-    if date_from is not None:
-        conditions.append(col(Announcement.date) >= date_from)
-    if date_to is not None:
-        conditions.append(col(Announcement.date) <= date_to)
-    first = (
-        sa.select(col(Announcement.arxiv_id), func.min(Announcement.date).label("first"))
-        .where(*conditions)
-        .group_by(col(Announcement.arxiv_id))
-    )
-    sub = first.subquery()
+    sub = _first_in_period(categories, date_from, date_to)
     stmt = sa.select(
         col(Paper.arxiv_id),
         col(Paper.version),
@@ -1472,19 +1480,7 @@ def period_paper_keys(
     date_to: dt.date | None = None,
 ) -> list[PaperKey]:
     """:func:`papers_in_period` without the text columns (same papers, same first dates)."""
-    conditions: list[Any] = []
-    if categories is not None:
-        conditions.append(col(Announcement.category).in_(list(categories)))
-    if date_from is not None:
-        conditions.append(col(Announcement.date) >= date_from)
-    if date_to is not None:
-        conditions.append(col(Announcement.date) <= date_to)
-    sub = (
-        sa.select(col(Announcement.arxiv_id), func.min(Announcement.date).label("first"))
-        .where(*conditions)
-        .group_by(col(Announcement.arxiv_id))
-        .subquery()
-    )
+    sub = _first_in_period(categories, date_from, date_to)
     stmt = sa.select(
         col(Paper.arxiv_id),
         col(Paper.version),
