@@ -186,18 +186,37 @@ def render_state(
     return _render(engine, text_floor=text_floor, scope=scope, keep=keep)[0]
 
 
-def _render(
-    engine: Engine,
-    *,
-    text_floor: int,
-    scope: Scope | None = None,
-    keep: frozenset[str] = frozenset(),
-) -> tuple[dict[str, str], dict[str, int]]:
-    P = Paper.__table__  # type: ignore[attr-defined]
-    A = Announcement.__table__  # type: ignore[attr-defined]
-    J = Judgement.__table__  # type: ignore[attr-defined]
-    R = Run.__table__  # type: ignore[attr-defined]
-    a_cols = (
+@dataclass
+class _Snapshot:
+    """What one save reads from the database, in one connection."""
+
+    papers: list[Any]  # the papers whose files are rendered
+    rows: list[Any]  # their announcement rows
+    judgements: list[Any]  # their judgements, by id
+    day_rows: list[Any]  # the announcement rows of the dates rendered
+    day_papers: dict[str, tuple[Any, str]]  # id -> (version, text hash) of those rows' papers
+    judged_on: dict[dt.date, set[str]]  # date -> profiles with a judgement of a paper listed then
+    runs: list[Any] = field(default_factory=list)
+    modes: list[Any] = field(default_factory=list)
+    batches: list[Any] = field(default_factory=list)  # open (not yet collected) batches
+    requests: list[Any] = field(default_factory=list)  # their requests
+    group_rows: list[Any] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    newest: dt.date | None = None
+    keep: frozenset[str] = frozenset()
+
+
+def _tables() -> tuple[Any, Any, Any, Any]:
+    return (
+        Paper.__table__,  # type: ignore[attr-defined]
+        Announcement.__table__,  # type: ignore[attr-defined]
+        Judgement.__table__,  # type: ignore[attr-defined]
+        Run.__table__,  # type: ignore[attr-defined]
+    )
+
+
+def _announcement_columns(A: Any) -> tuple[Any, ...]:
+    return (
         A.c.arxiv_id,
         A.c.date,
         A.c.category,
@@ -208,97 +227,160 @@ def _render(
         A.c.approximate,
         A.c.derived,
     )
+
+
+def _read_everything(conn: sa.Connection) -> _Snapshot:
+    P, A, J, _R = _tables()
+    papers = _rows(conn, P, P.c.arxiv_id)
+    rows = list(conn.execute(sa.select(*_announcement_columns(A))))
+    return _Snapshot(
+        papers=papers,
+        rows=rows,
+        judgements=_rows(conn, J, J.c.id),
+        day_rows=rows,
+        day_papers={p.arxiv_id: (p.version, p.text_hash) for p in papers},
+        judged_on=defaultdict(set),  # filled from the judgements (every date is rendered)
+    )
+
+
+def _read_scope(conn: sa.Connection, scope: Scope) -> _Snapshot:
+    P, A, J, _R = _tables()
+    a_cols = _announcement_columns(A)
+
+    def prefixed(column: Any) -> Any:
+        return sa.or_(*(sa.and_(column >= x, column < x + "\x7f") for x in sorted(scope.prefixes)))
+
+    like = prefixed(P.c.arxiv_id)
+    papers = list(conn.execute(sa.select(P).where(like).order_by(P.c.arxiv_id)))
+    ids = sa.select(P.c.arxiv_id).where(like)
+    rows = list(conn.execute(sa.select(*a_cols).where(A.c.arxiv_id.in_(ids))))
+    judgements = list(conn.execute(sa.select(J).where(prefixed(J.c.arxiv_id)).order_by(J.c.id)))
+    day_rows = list(conn.execute(sa.select(*a_cols).where(A.c.date.in_(scope.dates))))
+    on_days = sa.select(A.c.arxiv_id).where(A.c.date.in_(scope.dates))
+    day_papers = {
+        a: (v, h)
+        for a, v, h in conn.execute(
+            sa.select(P.c.arxiv_id, P.c.version, P.c.text_hash).where(P.c.arxiv_id.in_(on_days))
+        )
+    }
     judged_on: dict[dt.date, set[str]] = defaultdict(set)
+    their_days = {r.date for r in rows}
+    for d, prof in conn.execute(
+        sa.select(A.c.date, J.c.profile)
+        .join(J, J.c.arxiv_id == A.c.arxiv_id)
+        .where(A.c.date.in_(their_days))
+        .distinct()
+    ):
+        judged_on[d].add(prof)
+    return _Snapshot(papers, rows, judgements, day_rows, day_papers, judged_on)
+
+
+def _count(conn: sa.Connection, table: Any) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+
+
+def _read(engine: Engine, scope: Scope | None, keep: frozenset[str]) -> _Snapshot:
+    P, A, J, R = _tables()
+    M = LlmMode.__table__  # type: ignore[attr-defined]
+    B = LlmBatch.__table__  # type: ignore[attr-defined]
+    BR = LlmBatchRequest.__table__  # type: ignore[attr-defined]
+    F = Feedback.__table__  # type: ignore[attr-defined]
     try:
         with engine.connect() as conn:
-            if scope is None:
-                papers = _rows(conn, P, P.c.arxiv_id)
-                rows = list(conn.execute(sa.select(*a_cols)))
-                judgements = _rows(conn, J, J.c.id)
-                day_rows = rows
-                day_papers = {p.arxiv_id: (p.version, p.text_hash) for p in papers}
-            else:
-                like = sa.or_(
-                    *(
-                        sa.and_(P.c.arxiv_id >= x, P.c.arxiv_id < x + "\x7f")
-                        for x in sorted(scope.prefixes)
-                    )
+            snap = _read_everything(conn) if scope is None else _read_scope(conn, scope)
+            snap.runs = _rows(conn, R, R.c.id)
+            snap.modes = _rows(conn, M, M.c.id)
+            snap.batches = list(conn.execute(sa.select(B).where(B.c.collected_at.is_(None))))
+            open_ids = [b.id for b in snap.batches]
+            if open_ids:
+                snap.requests = list(
+                    conn.execute(sa.select(BR).where(BR.c.batch.in_(open_ids)).order_by(BR.c.id))
                 )
-                papers = list(conn.execute(sa.select(P).where(like).order_by(P.c.arxiv_id)))
-                ids = sa.select(P.c.arxiv_id).where(like)
-                rows = list(conn.execute(sa.select(*a_cols).where(A.c.arxiv_id.in_(ids))))
-                jlike = sa.or_(
-                    *(
-                        sa.and_(J.c.arxiv_id >= x, J.c.arxiv_id < x + "\x7f")
-                        for x in sorted(scope.prefixes)
-                    )
-                )
-                judgements = list(conn.execute(sa.select(J).where(jlike).order_by(J.c.id)))
-                day_rows = list(conn.execute(sa.select(*a_cols).where(A.c.date.in_(scope.dates))))
-                on_days = sa.select(A.c.arxiv_id).where(A.c.date.in_(scope.dates))
-                day_papers = {
-                    a: (v, h)
-                    for a, v, h in conn.execute(
-                        sa.select(P.c.arxiv_id, P.c.version, P.c.text_hash).where(
-                            P.c.arxiv_id.in_(on_days)
-                        )
-                    )
-                }
-                their_days = {r.date for r in rows}
-                for d, prof in conn.execute(
-                    sa.select(A.c.date, J.c.profile)
-                    .join(J, J.c.arxiv_id == A.c.arxiv_id)
-                    .where(A.c.date.in_(their_days))
-                    .distinct()
-                ):
-                    judged_on[d].add(prof)
-            runs = _rows(conn, R, R.c.id)
-            modes = _rows(conn, LlmMode.__table__, LlmMode.__table__.c.id)  # type: ignore[attr-defined]
-            B = LlmBatch.__table__  # type: ignore[attr-defined]
-            batches = list(conn.execute(sa.select(B).where(B.c.collected_at.is_(None))))
-            BR = LlmBatchRequest.__table__  # type: ignore[attr-defined]
-            open_ids = [b.id for b in batches]
-            requests = (
-                list(conn.execute(sa.select(BR).where(BR.c.batch.in_(open_ids)).order_by(BR.c.id)))
-                if open_ids
-                else []
-            )
-            group_rows = list(
+            snap.group_rows = list(
                 conn.execute(
                     sa.select(
                         J.c.profile, J.c.scorer, J.c.model, J.c.profile_hash, J.c.prompt_hash
                     ).distinct()
                 )
             )
-            totals = {
-                "papers": conn.execute(sa.select(sa.func.count()).select_from(P)).scalar() or 0,
-                "announcements": conn.execute(sa.select(sa.func.count()).select_from(A)).scalar()
-                or 0,
-                "judgements": conn.execute(sa.select(sa.func.count()).select_from(J)).scalar() or 0,
+            snap.totals = {
+                "papers": _count(conn, P),
+                "announcements": _count(conn, A),
+                "judgements": _count(conn, J),
             }
-            newest = conn.execute(sa.select(sa.func.max(A.c.date))).scalar()
-            F = Feedback.__table__  # type: ignore[attr-defined]
-            keep = keep | set(conn.execute(sa.select(F.c.arxiv_id)).scalars())
+            snap.newest = conn.execute(sa.select(sa.func.max(A.c.date))).scalar()
+            snap.keep = keep | set(conn.execute(sa.select(F.c.arxiv_id)).scalars())
     except SQLAlchemyError as exc:
         raise StorageError(f"database error while reading the state: {exc}") from None
+    return snap
+
+
+def _render(
+    engine: Engine,
+    *,
+    text_floor: int,
+    scope: Scope | None = None,
+    keep: frozenset[str] = frozenset(),
+) -> tuple[dict[str, str], dict[str, int]]:
+    snap = _read(engine, scope, keep)
+    files: dict[str, list[Any]] = defaultdict(list)
+    _announcement_records(snap, files)
+    by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
+    for r in snap.rows:
+        by_paper_dates[r.arxiv_id].add(r.date)
+    by_paper_j: dict[str, list[Any]] = defaultdict(list)
+    for j in snap.judgements:
+        by_paper_j[j.arxiv_id].append(j)
+        if scope is None:  # every date is rendered: the profiles that judged each date
+            for d in by_paper_dates.get(j.arxiv_id, ()):
+                snap.judged_on[d].add(j.profile)
     # the profiles of the newest run count as needed for every paper (a night that ran out
     # of quota between two profiles keeps the texts the second one has still to judge)
-    last_profiles = set(runs[-1].profiles or []) if runs else set()
+    last_profiles = set(snap.runs[-1].profiles or []) if snap.runs else set()
+    counts = {"papers": 0, "stubs": 0, "judgements": 0}
+    for p in snap.papers:
+        mine = by_paper_j.get(p.arxiv_id, [])
+        days = by_paper_dates.get(p.arxiv_id, set())
+        stub = p.arxiv_id not in snap.keep and _is_stub(
+            mine, days, snap.judged_on, text_floor, last_profiles
+        )
+        rec = _paper_record(p, stub)
+        js = [_judgement_record(j, p.text_hash, stub) for j in mine]
+        if js:
+            rec["j"] = js
+        files[paper_file(p.arxiv_id)].append(rec)
+        counts["papers"] += 1
+        counts["stubs"] += stub
+        counts["judgements"] += len(js)
+    for run in snap.runs:
+        year = run.started_at.year if run.started_at else 0
+        files[f"runs/{year:04d}.jsonl"].append(_run_record(run))
+    out = {path: _lines(recs) for path, recs in files.items()}
+    groups = _groups(snap.group_rows)
+    out["groups.jsonl"] = _lines(groups[g] for g in sorted(groups))
+    out["llm.jsonl"] = _lines(_llm_records(snap))
+    manifest = {
+        "schema": SCHEMA,
+        "newest_run": max((r.id for r in snap.runs), default=0),
+        "newest_listing": _iso(snap.newest),
+        "counts": {**snap.totals, "runs": len(snap.runs)},
+        "text_floor": text_floor,
+    }
+    out["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    return out, counts
 
-    files: dict[str, list[Any]] = defaultdict(list)
 
-    # announcements, per date; profiles that judged each date (for the stub rule)
-    by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
-    for r in rows:
-        by_paper_dates[r.arxiv_id].add(r.date)
-    groups_rows: dict[tuple[str, dt.date, Any, str, str, bool, bool], dict[str, str]] = {}
-    for r in day_rows:
+def _announcement_records(snap: _Snapshot, files: dict[str, list[Any]]) -> None:
+    """The listing rows of each rendered date, one record per paper and date (its
+    categories and row types), the version and hash only where they differ from the paper's."""
+    grouped: dict[tuple[str, dt.date, Any, str, str, bool, bool], dict[str, str]] = {}
+    for r in snap.day_rows:
         key = (r.arxiv_id, r.date, r.version, r.text_hash, r.source, r.approximate, r.derived)
-        groups_rows.setdefault(key, {})[r.category] = r.type
+        grouped.setdefault(key, {})[r.category] = r.type
     for (arxiv_id, date, version, thash, source, approx, derived), cats in sorted(
-        groups_rows.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2:]))
+        grouped.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2:]))
     ):
-        vh = day_papers.get(arxiv_id)
+        vh = snap.day_papers.get(arxiv_id)
         rec: dict[str, Any] = {"id": arxiv_id, "rows": cats, "src": source}
         if vh is None or version != vh[0]:
             rec["v"] = version
@@ -310,12 +392,8 @@ def _render(
             rec["derived"] = True
         files[f"announcements/{date:%Y}/{date.isoformat()}.jsonl"].append(rec)
 
-    by_paper_j: dict[str, list[Any]] = defaultdict(list)
-    for j in judgements:
-        by_paper_j[j.arxiv_id].append(j)
-        if scope is None:
-            for d in by_paper_dates.get(j.arxiv_id, ()):
-                judged_on[d].add(j.profile)
+
+def _groups(group_rows: Iterable[Any]) -> dict[str, dict[str, str]]:
     groups: dict[str, dict[str, str]] = {}
     for profile, scorer, model, profile_hash, prompt_hash in group_rows:
         g = group_id(profile, scorer, model, profile_hash, prompt_hash)
@@ -327,134 +405,118 @@ def _render(
             "profile_hash": profile_hash,
             "prompt_hash": prompt_hash,
         }
+    return groups
 
-    result_counts = {"papers": 0, "stubs": 0, "judgements": 0}
-    for p in papers:
-        mine = by_paper_j.get(p.arxiv_id, [])
-        days = by_paper_dates.get(p.arxiv_id, set())
-        stub = p.arxiv_id not in keep and _is_stub(mine, days, judged_on, text_floor, last_profiles)
-        rec = {
-            "id": p.arxiv_id,
-            "v": p.version,
-            "h": p.text_hash,
-            "c": list(p.categories or []),
-            "p": p.primary_category,
-        }
-        if p.withdrawn:
-            rec["withdrawn"] = True
-        if stub:
-            rec["stub"] = True
-        else:
-            rec.update(
-                {
-                    "title": p.title,
-                    "authors": list(p.authors or []),
-                    "abstract": p.abstract,
-                    "comment": p.comment,
-                    "journal_ref": p.journal_ref,
-                    "doi": p.doi,
-                    "published": _iso(p.published),
-                    "updated": _iso(p.updated),
-                }
-            )
-            rec = {k: v for k, v in rec.items() if v is not None}
-        js = []
-        for j in mine:
-            g = group_id(j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
-            jr: dict[str, Any] = {"i": j.id, "g": g, "r": j.relevance}
-            if j.status != "ok":
-                jr["s"] = j.status
-            if j.hype is not None:
-                jr["hy"] = j.hype
-            if j.tags:
-                jr["t"] = list(j.tags)
-            if j.text_hash != p.text_hash:
-                jr["h"] = j.text_hash
-            if j.cache_key != cache_key(j.text_hash, j.profile_hash, j.model, j.prompt_hash):
-                jr["k"] = j.cache_key
-            if j.run_id is not None:
-                jr["run"] = j.run_id
-            if not stub:
-                for name, short in (("tldr", "tl"), ("reason", "re"), ("error", "e")):
-                    value = getattr(j, name)
-                    if value is not None:
-                        jr[short] = value
-            js.append(jr)
-        if js:
-            rec["j"] = js
-        files[paper_file(p.arxiv_id)].append(rec)
-        result_counts["papers"] += 1
-        result_counts["stubs"] += stub
-        result_counts["judgements"] += len(js)
 
-    for run in runs:
-        rec = {
-            "id": run.id,
-            "cmd": run.command,
-            "status": run.status,
-            "from": _iso(run.date_from),
-            "to": _iso(run.date_to),
-            "profiles": list(run.profiles or []),
-            "exit": run.exit_code,
-            "cost": run.cost_usd,
-            "msg": (run.message or "")[:MESSAGE_CHARS] or None,
-            "start": _iso(run.started_at),
-            "end": _iso(run.finished_at),
-            "counts": _compact_counts(run.counts),
-        }
-        year = run.started_at.year if run.started_at else 0
-        files[f"runs/{year:04d}.jsonl"].append({k: v for k, v in rec.items() if v is not None})
-
-    llm: list[Any] = []
-    for m in modes:
-        llm.append({"kind": "mode", "base_url": m.base_url, "model": m.model, "mode": m.mode})
-    for b in sorted(batches, key=lambda b: b.id):
-        llm.append(
-            {
-                "kind": "batch",
-                "id": b.id,
-                "batch_id": b.batch_id,
-                "input_file_id": b.input_file_id,
-                "output_file_id": b.output_file_id,
-                "error_file_id": b.error_file_id,
-                "status": b.status,
-                "base_url": b.base_url,
-                "model": b.model,
-                "requests": b.requests,
-                "run_id": b.run_id,
-                "created_at": _iso(b.created_at),
-            }
-        )
-    for r in requests:
-        llm.append(
-            {
-                "kind": "request",
-                "id": r.id,
-                "batch": r.batch,
-                "custom_id": r.custom_id,
-                "profile": r.profile,
-                "question": r.question,
-                "prompt_hash": r.prompt_hash,
-                "profile_hash": r.profile_hash,
-                "arxiv_ids": list(r.arxiv_ids),
-                "cache_keys": list(r.cache_keys),
-                "text_hashes": list(r.text_hashes),
-                "status": r.status,
-            }
-        )
-
-    out = {path: _lines(recs) for path, recs in files.items()}
-    out["groups.jsonl"] = _lines(groups[g] for g in sorted(groups))
-    out["llm.jsonl"] = _lines(llm)
-    manifest = {
-        "schema": SCHEMA,
-        "newest_run": max((r.id for r in runs), default=0),
-        "newest_listing": _iso(newest),
-        "counts": {**totals, "runs": len(runs)},
-        "text_floor": text_floor,
+def _paper_record(p: Any, stub: bool) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "id": p.arxiv_id,
+        "v": p.version,
+        "h": p.text_hash,
+        "c": list(p.categories or []),
+        "p": p.primary_category,
     }
-    out["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    return out, result_counts
+    if p.withdrawn:
+        rec["withdrawn"] = True
+    if stub:
+        rec["stub"] = True
+        return rec
+    rec.update(
+        {
+            "title": p.title,
+            "authors": list(p.authors or []),
+            "abstract": p.abstract,
+            "comment": p.comment,
+            "journal_ref": p.journal_ref,
+            "doi": p.doi,
+            "published": _iso(p.published),
+            "updated": _iso(p.updated),
+        }
+    )
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def _judgement_record(j: Any, paper_hash: str, stub: bool) -> dict[str, Any]:
+    g = group_id(j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
+    jr: dict[str, Any] = {"i": j.id, "g": g, "r": j.relevance}
+    if j.status != "ok":
+        jr["s"] = j.status
+    if j.hype is not None:
+        jr["hy"] = j.hype
+    if j.tags:
+        jr["t"] = list(j.tags)
+    if j.text_hash != paper_hash:
+        jr["h"] = j.text_hash
+    if j.cache_key != cache_key(j.text_hash, j.profile_hash, j.model, j.prompt_hash):
+        jr["k"] = j.cache_key
+    if j.run_id is not None:
+        jr["run"] = j.run_id
+    if not stub:
+        for name, short in (("tldr", "tl"), ("reason", "re"), ("error", "e")):
+            value = getattr(j, name)
+            if value is not None:
+                jr[short] = value
+    return jr
+
+
+def _run_record(run: Any) -> dict[str, Any]:
+    rec = {
+        "id": run.id,
+        "cmd": run.command,
+        "status": run.status,
+        "from": _iso(run.date_from),
+        "to": _iso(run.date_to),
+        "profiles": list(run.profiles or []),
+        "exit": run.exit_code,
+        "cost": run.cost_usd,
+        "msg": (run.message or "")[:MESSAGE_CHARS] or None,
+        "start": _iso(run.started_at),
+        "end": _iso(run.finished_at),
+        "counts": _compact_counts(run.counts),
+    }
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def _llm_records(snap: _Snapshot) -> list[dict[str, Any]]:
+    """Accepted structured-output modes, then the open batches and their requests."""
+    llm: list[dict[str, Any]] = [
+        {"kind": "mode", "base_url": m.base_url, "model": m.model, "mode": m.mode}
+        for m in snap.modes
+    ]
+    batch_fields = (
+        "id",
+        "batch_id",
+        "input_file_id",
+        "output_file_id",
+        "error_file_id",
+        "status",
+        "base_url",
+        "model",
+        "requests",
+        "run_id",
+    )
+    for b in sorted(snap.batches, key=lambda b: b.id):
+        rec: dict[str, Any] = {"kind": "batch"}
+        rec.update({name: getattr(b, name) for name in batch_fields})
+        rec["created_at"] = _iso(b.created_at)
+        llm.append(rec)
+    request_fields = (
+        "id",
+        "batch",
+        "custom_id",
+        "profile",
+        "question",
+        "prompt_hash",
+        "profile_hash",
+    )
+    for r in snap.requests:
+        rec = {"kind": "request"}
+        rec.update({name: getattr(r, name) for name in request_fields})
+        for name in ("arxiv_ids", "cache_keys", "text_hashes"):
+            rec[name] = list(getattr(r, name))
+        rec["status"] = r.status
+        llm.append(rec)
+    return llm
 
 
 def _compact_counts(counts: Any) -> dict[str, Any] | None:
@@ -634,10 +696,7 @@ def load_state(engine: Engine, folder: Path) -> LoadResult:
 
 
 def _load(engine: Engine, folder: Path, result: LoadResult) -> None:
-    P = Paper.__table__  # type: ignore[attr-defined]
-    A = Announcement.__table__  # type: ignore[attr-defined]
-    J = Judgement.__table__  # type: ignore[attr-defined]
-    R = Run.__table__  # type: ignore[attr-defined]
+    P, _A, J, _R = _tables()
     groups = (
         {g["g"]: g for g in _read_jsonl(folder / "groups.jsonl")}
         if (folder / "groups.jsonl").is_file()
@@ -645,162 +704,19 @@ def _load(engine: Engine, folder: Path, result: LoadResult) -> None:
     )
     now = utcnow()
     with engine.begin() as conn:
-        have_papers = {
-            a: (t, ab)
-            for a, t, ab in conn.execute(sa.select(P.c.arxiv_id, P.c.title, P.c.abstract))
-        }
-        have_keys = set(conn.execute(sa.select(J.c.cache_key)).scalars())
-        have_jids = set(conn.execute(sa.select(J.c.id)).scalars())
-        new_papers: list[dict[str, Any]] = []
-        new_judgements: list[dict[str, Any]] = []
-        paper_hash: dict[str, str] = {}
-        paper_version: dict[str, Any] = {}
+        papers = _PaperLoad(conn, groups, now)
         for file in _files(folder, "papers"):
             for rec in _read_jsonl(file):
-                pid = str(rec["id"])
-                paper_hash[pid] = str(rec["h"])
-                paper_version[pid] = rec.get("v")
-                stub = bool(rec.get("stub"))
-                row = {
-                    "arxiv_id": pid,
-                    "version": rec.get("v"),
-                    "title": "" if stub else rec.get("title", ""),
-                    "authors": [] if stub else list(rec.get("authors", [])),
-                    "abstract": "" if stub else rec.get("abstract", ""),
-                    "categories": list(rec.get("c", [])),
-                    "primary_category": rec.get("p"),
-                    "comment": rec.get("comment"),
-                    "journal_ref": rec.get("journal_ref"),
-                    "doi": rec.get("doi"),
-                    "published": _datetime(rec.get("published")),
-                    "updated": _datetime(rec.get("updated")),
-                    "withdrawn": bool(rec.get("withdrawn")),
-                    "text_hash": str(rec["h"]),
-                    "created_at": now,
-                    "modified_at": now,
-                }
-                old = have_papers.get(pid)
-                if old is None:
-                    new_papers.append(row)
-                    have_papers[pid] = (row["title"], row["abstract"])
-                elif not stub and not old[0] and not old[1]:
-                    conn.execute(
-                        sa.update(P)
-                        .where(P.c.arxiv_id == pid)
-                        .values(
-                            {
-                                k: row[k]
-                                for k in (
-                                    "title",
-                                    "authors",
-                                    "abstract",
-                                    "comment",
-                                    "journal_ref",
-                                    "doi",
-                                    "published",
-                                    "updated",
-                                )
-                            }
-                        )
-                    )
-                    result.filled += 1
-                for jr in rec.get("j", []):
-                    g = groups[jr["g"]]
-                    thash = str(jr.get("h", rec["h"]))
-                    key = jr.get("k") or cache_key(
-                        thash, g["profile_hash"], g["model"], g["prompt_hash"]
-                    )
-                    if key in have_keys:
-                        continue
-                    have_keys.add(key)
-                    jid = jr.get("i")
-                    jrow = {
-                        "cache_key": key,
-                        "arxiv_id": pid,
-                        "profile": g["profile"],
-                        "scorer": g["scorer"],
-                        "model": g["model"],
-                        "text_hash": thash,
-                        "profile_hash": g["profile_hash"],
-                        "prompt_hash": g["prompt_hash"],
-                        "status": jr.get("s", "ok"),
-                        "relevance": jr.get("r"),
-                        "hype": jr.get("hy"),
-                        "tags": list(jr.get("t", [])),
-                        "tldr": jr.get("tl"),
-                        "reason": jr.get("re"),
-                        "error": jr.get("e"),
-                        "run_id": jr.get("run"),
-                        "created_at": now,
-                    }
-                    if jid is not None and jid not in have_jids:
-                        jrow["id"] = jid
-                        have_jids.add(jid)
-                    new_judgements.append(jrow)
-        _insert(conn, P, new_papers)
-        result.papers = len(new_papers)
-
-        have_rows = {
-            (a, d, c) for a, d, c in conn.execute(sa.select(A.c.arxiv_id, A.c.date, A.c.category))
-        }
-        new_rows: list[dict[str, Any]] = []
-        for file in _files(folder, "announcements"):
-            date = dt.date.fromisoformat(file.stem)
-            for rec in _read_jsonl(file):
-                pid = str(rec["id"])
-                for cat, rtype in sorted(rec["rows"].items()):
-                    if (pid, date, cat) in have_rows:
-                        continue
-                    have_rows.add((pid, date, cat))
-                    new_rows.append(
-                        {
-                            "arxiv_id": pid,
-                            "date": date,
-                            "category": cat,
-                            "type": rtype,
-                            "version": rec["v"] if "v" in rec else paper_version.get(pid),
-                            "text_hash": rec.get("h") or paper_hash[pid],
-                            "source": rec.get("src", "rss"),
-                            "approximate": bool(rec.get("approx")),
-                            "derived": bool(rec.get("derived")),
-                        }
-                    )
-        _insert(conn, A, new_rows)
-        result.announcements = len(new_rows)
-
-        with_id = [j for j in new_judgements if "id" in j]
-        without = [j for j in new_judgements if "id" not in j]
+                papers.add(rec)
+        _insert(conn, P, papers.new_papers)
+        result.papers, result.filled = len(papers.new_papers), papers.filled
+        result.announcements = _load_announcements(conn, folder, papers)
+        with_id = [j for j in papers.new_judgements if "id" in j]
+        without = [j for j in papers.new_judgements if "id" not in j]
         _insert(conn, J, sorted(with_id, key=lambda j: j["id"]))
         _insert(conn, J, without)
-        result.judgements = len(new_judgements)
-
-        have_runs = set(conn.execute(sa.select(R.c.id)).scalars())
-        new_runs: list[dict[str, Any]] = []
-        for file in _files(folder, "runs"):
-            for rec in _read_jsonl(file):
-                if rec["id"] in have_runs:
-                    continue
-                have_runs.add(rec["id"])
-                new_runs.append(
-                    {
-                        "id": rec["id"],
-                        "command": rec["cmd"],
-                        "status": rec["status"],
-                        "date_from": dt.date.fromisoformat(rec["from"])
-                        if rec.get("from")
-                        else None,
-                        "date_to": dt.date.fromisoformat(rec["to"]) if rec.get("to") else None,
-                        "profiles": list(rec.get("profiles", [])),
-                        "counts": _expand_counts(rec.get("counts")),
-                        "cost_usd": rec.get("cost"),
-                        "exit_code": rec.get("exit"),
-                        "message": rec.get("msg"),
-                        "started_at": _datetime(rec.get("start")) or now,
-                        "finished_at": _datetime(rec.get("end")),
-                    }
-                )
-        _insert(conn, R, new_runs)
-        result.runs = len(new_runs)
+        result.judgements = len(papers.new_judgements)
+        result.runs = _load_runs(conn, folder, now)
         result.batches = _load_llm(conn, folder / "llm.jsonl")
         if conn.dialect.name == "postgresql":
             for table in ("judgements", "runs", "llm_batches", "llm_batch_requests"):
@@ -810,6 +726,163 @@ def _load(engine: Engine, folder: Path, result: LoadResult) -> None:
                         f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
                     )
                 )
+
+
+_FILLED = ("title", "authors", "abstract", "comment", "journal_ref", "doi", "published", "updated")
+
+
+class _PaperLoad:
+    """The paper records of a state merged into one database: new papers and judgements to
+    insert, a stub's text filled back in place."""
+
+    def __init__(self, conn: sa.Connection, groups: dict[str, Any], now: dt.datetime) -> None:
+        P, _A, J, _R = _tables()
+        self.conn, self.groups, self.now = conn, groups, now
+        self.have_papers = {
+            a: (t, ab)
+            for a, t, ab in conn.execute(sa.select(P.c.arxiv_id, P.c.title, P.c.abstract))
+        }
+        self.have_keys = set(conn.execute(sa.select(J.c.cache_key)).scalars())
+        self.have_jids = set(conn.execute(sa.select(J.c.id)).scalars())
+        self.new_papers: list[dict[str, Any]] = []
+        self.new_judgements: list[dict[str, Any]] = []
+        self.hashes: dict[str, str] = {}
+        self.versions: dict[str, Any] = {}
+        self.filled = 0
+
+    def add(self, rec: dict[str, Any]) -> None:
+        pid = str(rec["id"])
+        self.hashes[pid] = str(rec["h"])
+        self.versions[pid] = rec.get("v")
+        stub = bool(rec.get("stub"))
+        row = _paper_row(rec, stub, self.now)
+        old = self.have_papers.get(pid)
+        if old is None:
+            self.new_papers.append(row)
+            self.have_papers[pid] = (row["title"], row["abstract"])
+        elif not stub and not old[0] and not old[1]:
+            P = _tables()[0]
+            self.conn.execute(
+                sa.update(P).where(P.c.arxiv_id == pid).values({k: row[k] for k in _FILLED})
+            )
+            self.filled += 1
+        for jr in rec.get("j", []):
+            self._judgement(pid, str(rec["h"]), jr)
+
+    def _judgement(self, pid: str, paper_hash: str, jr: dict[str, Any]) -> None:
+        g = self.groups[jr["g"]]
+        thash = str(jr.get("h", paper_hash))
+        key = jr.get("k") or cache_key(thash, g["profile_hash"], g["model"], g["prompt_hash"])
+        if key in self.have_keys:
+            return
+        self.have_keys.add(key)
+        jrow = {
+            "cache_key": key,
+            "arxiv_id": pid,
+            "profile": g["profile"],
+            "scorer": g["scorer"],
+            "model": g["model"],
+            "text_hash": thash,
+            "profile_hash": g["profile_hash"],
+            "prompt_hash": g["prompt_hash"],
+            "status": jr.get("s", "ok"),
+            "relevance": jr.get("r"),
+            "hype": jr.get("hy"),
+            "tags": list(jr.get("t", [])),
+            "tldr": jr.get("tl"),
+            "reason": jr.get("re"),
+            "error": jr.get("e"),
+            "run_id": jr.get("run"),
+            "created_at": self.now,
+        }
+        jid = jr.get("i")
+        if jid is not None and jid not in self.have_jids:
+            jrow["id"] = jid
+            self.have_jids.add(jid)
+        self.new_judgements.append(jrow)
+
+
+def _paper_row(rec: dict[str, Any], stub: bool, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "arxiv_id": str(rec["id"]),
+        "version": rec.get("v"),
+        "title": "" if stub else rec.get("title", ""),
+        "authors": [] if stub else list(rec.get("authors", [])),
+        "abstract": "" if stub else rec.get("abstract", ""),
+        "categories": list(rec.get("c", [])),
+        "primary_category": rec.get("p"),
+        "comment": rec.get("comment"),
+        "journal_ref": rec.get("journal_ref"),
+        "doi": rec.get("doi"),
+        "published": _datetime(rec.get("published")),
+        "updated": _datetime(rec.get("updated")),
+        "withdrawn": bool(rec.get("withdrawn")),
+        "text_hash": str(rec["h"]),
+        "created_at": now,
+        "modified_at": now,
+    }
+
+
+def _load_announcements(conn: sa.Connection, folder: Path, papers: _PaperLoad) -> int:
+    A = _tables()[1]
+    have_rows = {
+        (a, d, c) for a, d, c in conn.execute(sa.select(A.c.arxiv_id, A.c.date, A.c.category))
+    }
+    new_rows: list[dict[str, Any]] = []
+    for file in _files(folder, "announcements"):
+        date = dt.date.fromisoformat(file.stem)
+        for rec in _read_jsonl(file):
+            pid = str(rec["id"])
+            for cat, rtype in sorted(rec["rows"].items()):
+                if (pid, date, cat) in have_rows:
+                    continue
+                have_rows.add((pid, date, cat))
+                new_rows.append(
+                    {
+                        "arxiv_id": pid,
+                        "date": date,
+                        "category": cat,
+                        "type": rtype,
+                        "version": rec["v"] if "v" in rec else papers.versions.get(pid),
+                        "text_hash": rec.get("h") or papers.hashes[pid],
+                        "source": rec.get("src", "rss"),
+                        "approximate": bool(rec.get("approx")),
+                        "derived": bool(rec.get("derived")),
+                    }
+                )
+    _insert(conn, A, new_rows)
+    return len(new_rows)
+
+
+def _load_runs(conn: sa.Connection, folder: Path, now: dt.datetime) -> int:
+    R = _tables()[3]
+    have_runs = set(conn.execute(sa.select(R.c.id)).scalars())
+    new_runs: list[dict[str, Any]] = []
+    for file in _files(folder, "runs"):
+        for rec in _read_jsonl(file):
+            if rec["id"] in have_runs:
+                continue
+            have_runs.add(rec["id"])
+            new_runs.append(_run_row(rec, now))
+    _insert(conn, R, new_runs)
+    return len(new_runs)
+
+
+def _run_row(rec: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": rec["id"],
+        "command": rec["cmd"],
+        "status": rec["status"],
+        "date_from": dt.date.fromisoformat(rec["from"]) if rec.get("from") else None,
+        "date_to": dt.date.fromisoformat(rec["to"]) if rec.get("to") else None,
+        "profiles": list(rec.get("profiles", [])),
+        "counts": _expand_counts(rec.get("counts")),
+        "cost_usd": rec.get("cost"),
+        "exit_code": rec.get("exit"),
+        "message": rec.get("msg"),
+        "started_at": _datetime(rec.get("start")) or now,
+        "finished_at": _datetime(rec.get("end")),
+    }
 
 
 def _insert(conn: sa.Connection, table: Any, rows: list[dict[str, Any]]) -> None:
