@@ -21,9 +21,7 @@ out after one answer, then a re-run pays only for the rest), (5) an immediate re
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -34,13 +32,11 @@ from typing import Any
 
 import pytest
 
-from tests.workflow_runner import JobResult, git, git_env, run_job
+from tests import workflow_runner
+from tests.workflow_runner import JobResult
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 DAILY = Path("E_paper_metadata") / "LinChentang__daily-arXiv-ai-enhanced"
-REPO = "someone/arxivfilter-fork"
-TOKEN = "ghs_simulatedtoken"
 LIMIT = 10 * 1024 * 1024
 WATCHED = ("cs.DC", "cs.OS", "cs.LG")  # the default categories
 DAYS = ("2025-12-15", "2025-12-16", "2025-12-17", "2025-12-18", "2025-12-19")  # Mon..Fri
@@ -203,80 +199,31 @@ class StubLLM:
         self.proc.wait(timeout=10)
 
 
-class Fork:
+class Fork(workflow_runner.Fork):
     def __init__(self, tmp: Path, arxiv: Standin, llm: StubLLM | None) -> None:
         real = Path(sys.executable).parent / "arxivfilter"
         if not real.is_file():
             pytest.skip("the arxivfilter console script is not installed beside this Python")
-        self.tmp = tmp
+        super().__init__(tmp, {"arxivfilter": WRAPPER.format(real=real)})
         self.arxiv = arxiv
         self.llm = llm
-        self.remote = tmp / "remote.git"
-        self.home = tmp / "home"
-        self.home.mkdir()
-        self.env = git_env(self.home, self.remote, REPO, TOKEN)
-        self.bin = tmp / "bin"
-        self.bin.mkdir()
-        for name, text in (
-            ("arxivfilter", WRAPPER.format(real=real)),
-            ("gh", "#!/bin/sh\nexit 0\n"),
-        ):
-            path = self.bin / name
-            path.write_text(text, encoding="utf-8")
-            path.chmod(path.stat().st_mode | stat.S_IEXEC)
-        git(tmp, "init", "-q", "--bare", str(self.remote), env=self.env)
-        seed = tmp / "seed"
-        git(tmp, "clone", "-q", str(self.remote), str(seed), env=self.env)
-        (seed / ".github" / "workflows").mkdir(parents=True)
-        (seed / ".github" / "workflows" / "nightly.yml").write_bytes(WORKFLOW.read_bytes())
-        (seed / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
-        (seed / "README.md").write_text("a fork\n", encoding="utf-8")
-        git(seed, "add", "-A", env=self.env)
-        git(seed, "commit", "-q", "-m", "fork", env=self.env)
-        git(seed, "push", "-q", "origin", "HEAD:main", env=self.env)
-        self.nights = 0
 
     def night(self, at: str) -> JobResult:
         """A fresh runner at ``at`` (UTC): a new clone, no database, the job's steps in order."""
-        self.nights += 1
-        work = self.tmp / f"runner{self.nights}"
-        git(self.tmp, "clone", "-q", str(self.remote), str(work), env=self.env)
         base = self.arxiv.base
         env = {
-            **self.env,
-            "PATH": f"{self.bin}{os.pathsep}{self.env['PATH']}",
             "NIGHT_AT": at,
             "ARXIVFILTER_ARXIV__RSS_URL": f"{base}/rss/",
             "ARXIVFILTER_ARXIV__API_URL": f"{base}/api/query",
             "ARXIVFILTER_ARXIV__LISTING_URL": base,
             "ARXIVFILTER_ARXIV__RETRY_ATTEMPTS": "1",
         }
-        secrets, variables = {}, {}
+        secrets: dict[str, str] = {}
+        variables: dict[str, str] = {}
         if self.llm is not None:
             secrets = {"OPENAI_API_KEY": "sk-simulated"}
             variables = {"OPENAI_BASE_URL": self.llm.url, "ARXIVFILTER_MODEL": "stub-model"}
-        return run_job(
-            WORKFLOW,
-            "digest",
-            work,
-            base_env=env,
-            secrets=secrets,
-            variables=variables,
-            github={"token": TOKEN, "repository": REPO, "ref_name": "main"},
-        )
-
-    def subjects(self) -> list[str]:
-        return git(self.remote, "log", "--format=%s", "main", env=self.env).splitlines()
-
-    def sizes(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for line in git(self.remote, "ls-tree", "-r", "-l", "main", env=self.env).splitlines():
-            meta, path = line.split("\t", 1)
-            out[path] = int(meta.split()[3])
-        return out
-
-    def show(self, path: str) -> str:
-        return git(self.remote, "show", f"main:{path}", env=self.env)
+        return self.run_night(env, secrets=secrets, variables=variables)
 
     def stored_ids(self, day: str) -> set[str]:
         path = f"state/announcements/{day[:4]}/{day}.jsonl"

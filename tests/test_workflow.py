@@ -5,8 +5,6 @@ rejected push, on a failed night; which variables reach the process; the schedul
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,12 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.workflow_runner import JobResult, git, git_env, run_job
+from tests import workflow_runner
+from tests.workflow_runner import JobResult, git
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
-REPO = "someone/arxivfilter-fork"
-TOKEN = "ghs_simulatedtoken"
 
 FAKE = """#!{python}
 # a stand-in arxivfilter: `run` does what plan.json says and records its argv and environment
@@ -37,34 +34,11 @@ sys.exit(0)
 """
 
 
-class Fork:
-    """A bare remote (GitHub's copy of the fork), and a fresh clone per night (the runner)."""
+class Fork(workflow_runner.Fork):
+    """The fork with the stand-in ``arxivfilter``; each night writes its plan first."""
 
     def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.remote = tmp / "remote.git"
-        self.home = tmp / "home"
-        self.home.mkdir()
-        self.env = git_env(self.home, self.remote, REPO, TOKEN)
-        self.bin = tmp / "bin"
-        self.bin.mkdir()
-        fake = self.bin / "arxivfilter"
-        fake.write_text(FAKE.format(python=sys.executable), encoding="utf-8")
-        fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-        gh = self.bin / "gh"
-        gh.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
-        gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
-        git(tmp, "init", "-q", "--bare", str(self.remote), env=self.env)
-        seed = tmp / "seed"
-        git(tmp, "clone", "-q", str(self.remote), str(seed), env=self.env)
-        (seed / ".github" / "workflows").mkdir(parents=True)
-        (seed / ".github" / "workflows" / "nightly.yml").write_bytes(WORKFLOW.read_bytes())
-        (seed / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
-        (seed / "README.md").write_text("a fork\n", encoding="utf-8")
-        git(seed, "add", "-A", env=self.env)
-        git(seed, "commit", "-q", "-m", "fork", env=self.env)
-        git(seed, "push", "-q", "origin", "HEAD:main", env=self.env)
-        self.nights = 0
+        super().__init__(tmp, {"arxivfilter": FAKE.format(python=sys.executable)})
 
     def night(
         self,
@@ -74,35 +48,16 @@ class Fork:
         variables: dict[str, str] | None = None,
         before_push: Any = None,
     ) -> tuple[JobResult, dict[str, Any]]:
-        self.nights += 1
-        work = self.tmp / f"runner{self.nights}"
-        git(self.tmp, "clone", "-q", str(self.remote), str(work), env=self.env)
         (self.tmp / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
-        if before_push is not None:
-            before_push()
-        env = {
-            **self.env,
-            "PATH": f"{self.bin}{os.pathsep}{self.env['PATH']}",
-            "FAKE_DIR": str(self.tmp),
-        }
-        result = run_job(
-            WORKFLOW,
-            "digest",
-            work,
-            base_env=env,
-            secrets=secrets or {},
-            variables=variables or {},
-            github={"token": TOKEN, "repository": REPO, "ref_name": "main"},
+        result = self.run_night(
+            {"FAKE_DIR": str(self.tmp)},
+            secrets=secrets,
+            variables=variables,
+            before_job=before_push,
         )
         seen_path = self.tmp / "seen.json"
         seen = json.loads(seen_path.read_text()) if seen_path.is_file() else {}
         return result, seen
-
-    def log(self) -> list[str]:
-        return git(self.remote, "log", "--format=%an <%ae>|%s", "main", env=self.env).splitlines()
-
-    def files(self) -> list[str]:
-        return git(self.remote, "ls-tree", "-r", "--name-only", "main", env=self.env).split()
 
 
 @pytest.fixture

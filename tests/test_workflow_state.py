@@ -7,20 +7,16 @@ by a wrapper around the real command), the LLM by the local scorer."""
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.workflow_runner import JobResult, git, git_env, run_job
+from tests import workflow_runner
+from tests.workflow_runner import JobResult
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 EXAMPLE = ROOT / "examples" / "2025-12-16.jsonl"
-REPO = "someone/arxivfilter-fork"
-TOKEN = "ghs_simulatedtoken"
 LIMIT = 10 * 1024 * 1024
 
 pytestmark = pytest.mark.slow
@@ -42,63 +38,13 @@ def _real() -> str:
     return str(candidate)
 
 
-class Fork:
+class Fork(workflow_runner.Fork):
     def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.remote = tmp / "remote.git"
-        self.home = tmp / "home"
-        self.home.mkdir()
-        self.env = git_env(self.home, self.remote, REPO, TOKEN)
-        self.bin = tmp / "bin"
-        self.bin.mkdir()
-        wrapper = self.bin / "arxivfilter"
-        wrapper.write_text(WRAPPER.format(real=_real()), encoding="utf-8")
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-        gh = self.bin / "gh"
-        gh.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
-        gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
-        git(tmp, "init", "-q", "--bare", str(self.remote), env=self.env)
-        seed = tmp / "seed"
-        git(tmp, "clone", "-q", str(self.remote), str(seed), env=self.env)
-        (seed / ".github" / "workflows").mkdir(parents=True)
-        (seed / ".github" / "workflows" / "nightly.yml").write_bytes(WORKFLOW.read_bytes())
-        (seed / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
-        (seed / "README.md").write_text("a fork\n", encoding="utf-8")
-        git(seed, "add", "-A", env=self.env)
-        git(seed, "commit", "-q", "-m", "fork", env=self.env)
-        git(seed, "push", "-q", "origin", "HEAD:main", env=self.env)
-        self.nights = 0
+        super().__init__(tmp, {"arxivfilter": WRAPPER.format(real=_real())})
 
     def night(self, source: Path) -> JobResult:
-        """A fresh runner: a new clone, no database, the job's steps in order."""
-        self.nights += 1
-        work = self.tmp / f"runner{self.nights}"
-        git(self.tmp, "clone", "-q", str(self.remote), str(work), env=self.env)
-        env = {
-            **self.env,
-            "PATH": f"{self.bin}{os.pathsep}{self.env['PATH']}",
-            "NIGHT_SOURCE": str(source),
-        }
-        return run_job(
-            WORKFLOW,
-            "digest",
-            work,
-            base_env=env,
-            github={"token": TOKEN, "repository": REPO, "ref_name": "main"},
-        )
-
-    def subjects(self) -> list[str]:
-        return git(self.remote, "log", "--format=%s", "main", env=self.env).splitlines()
-
-    def sizes(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for line in git(self.remote, "ls-tree", "-r", "-l", "main", env=self.env).splitlines():
-            meta, path = line.split("\t", 1)
-            out[path] = int(meta.split()[3])
-        return out
-
-    def show(self, path: str) -> str:
-        return git(self.remote, "show", f"main:{path}", env=self.env)
+        """A fresh runner replaying ``source``: a new clone, no database, the job's steps."""
+        return self.run_night({"NIGHT_SOURCE": str(source)})
 
 
 def _day(folder: Path, date: str, start: int, n: int) -> Path:

@@ -233,3 +233,86 @@ def git_env(home: Path, remote: Path, repository: str, token: str) -> dict[str, 
         "LANG": "C.UTF-8",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+NIGHTLY = ROOT / ".github" / "workflows" / "nightly.yml"
+FORK_REPO = "someone/arxivfilter-fork"
+FORK_TOKEN = "ghs_simulatedtoken"
+
+
+class Fork:
+    """A user's fork as the nightly job sees it: a bare remote (GitHub's copy, seeded with
+    ``nightly.yml``, ``.gitignore`` and a README), a ``bin`` folder of stand-in commands put
+    first on ``PATH`` (``gh`` always; ``executables`` maps a name to its script), and a fresh
+    clone per night (the runner)."""
+
+    def __init__(self, tmp: Path, executables: Mapping[str, str]) -> None:
+        self.tmp = tmp
+        self.remote = tmp / "remote.git"
+        self.home = tmp / "home"
+        self.home.mkdir()
+        self.env = git_env(self.home, self.remote, FORK_REPO, FORK_TOKEN)
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        for name, text in {"gh": "#!/bin/sh\nexit 0\n", **executables}.items():
+            path = self.bin / name
+            path.write_text(text, encoding="utf-8")
+            path.chmod(path.stat().st_mode | 0o111)
+        git(tmp, "init", "-q", "--bare", str(self.remote), env=self.env)
+        seed = tmp / "seed"
+        git(tmp, "clone", "-q", str(self.remote), str(seed), env=self.env)
+        (seed / ".github" / "workflows").mkdir(parents=True)
+        (seed / ".github" / "workflows" / "nightly.yml").write_bytes(NIGHTLY.read_bytes())
+        (seed / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
+        (seed / "README.md").write_text("a fork\n", encoding="utf-8")
+        git(seed, "add", "-A", env=self.env)
+        git(seed, "commit", "-q", "-m", "fork", env=self.env)
+        git(seed, "push", "-q", "origin", "HEAD:main", env=self.env)
+        self.nights = 0
+
+    def run_night(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        secrets: Mapping[str, str] | None = None,
+        variables: Mapping[str, str] | None = None,
+        before_job: Any = None,
+    ) -> JobResult:
+        """A fresh runner: a new clone of the remote, no database, the job's steps in order,
+        with ``env`` added to the runner's environment; ``before_job`` runs after the clone
+        (a push the user makes while the job runs)."""
+        self.nights += 1
+        work = self.tmp / f"runner{self.nights}"
+        git(self.tmp, "clone", "-q", str(self.remote), str(work), env=self.env)
+        if before_job is not None:
+            before_job()
+        base = {**self.env, "PATH": f"{self.bin}{os.pathsep}{self.env['PATH']}", **(env or {})}
+        return run_job(
+            NIGHTLY,
+            "digest",
+            work,
+            base_env=base,
+            secrets=dict(secrets or {}),
+            variables=dict(variables or {}),
+            github={"token": FORK_TOKEN, "repository": FORK_REPO, "ref_name": "main"},
+        )
+
+    def log(self) -> list[str]:
+        return git(self.remote, "log", "--format=%an <%ae>|%s", "main", env=self.env).splitlines()
+
+    def subjects(self) -> list[str]:
+        return git(self.remote, "log", "--format=%s", "main", env=self.env).splitlines()
+
+    def files(self) -> list[str]:
+        return git(self.remote, "ls-tree", "-r", "--name-only", "main", env=self.env).split()
+
+    def sizes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line in git(self.remote, "ls-tree", "-r", "-l", "main", env=self.env).splitlines():
+            meta, path = line.split("\t", 1)
+            out[path] = int(meta.split()[3])
+        return out
+
+    def show(self, path: str) -> str:
+        return git(self.remote, "show", f"main:{path}", env=self.env)
