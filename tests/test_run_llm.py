@@ -17,6 +17,7 @@ import httpx
 import pytest
 import respx
 
+from arxivfilter import app as composition
 from arxivfilter import pipeline
 from arxivfilter.config import load_profiles
 from arxivfilter.fetch.rss import parse_rss
@@ -258,13 +259,13 @@ def test_no_local_scorer_is_built_when_the_prefilter_is_off(
     which only ranks papers for the prefilter, is never built (it loads the IDF table and
     trains the learned model for nothing)."""
     built: list[str] = []
-    real = pipeline.build_scorer
+    real = composition.build_scorer
 
     def counting(app: pipeline.App, kind: str) -> object:
         built.append(kind)
         return real(app, kind)
 
-    monkeypatch.setattr(pipeline, "build_scorer", counting)
+    monkeypatch.setattr(composition, "build_scorer", counting)
     summary = world.run()
     assert summary.score is not None and summary.score.judged > 0
     assert built == ["llm"]

@@ -32,6 +32,8 @@ from arxivfilter.config import (
 )
 from arxivfilter.errors import ArxivFilterError, InternalError, UsageError, as_error
 from arxivfilter.logs import configure_logging
+from arxivfilter.options import Options, configured_categories, resolve_profiles
+from arxivfilter.progress import ProgressBar
 
 
 class _LazyModule:
@@ -56,8 +58,10 @@ class _LazyModule:
 
 
 if TYPE_CHECKING:
+    from arxivfilter import app as composition
     from arxivfilter import pipeline, store
 else:
+    composition = _LazyModule("arxivfilter.app")
     pipeline = _LazyModule("arxivfilter.pipeline")
     store = _LazyModule("arxivfilter.store")
 
@@ -182,7 +186,7 @@ def _settings() -> Settings:
 
 
 @contextlib.contextmanager
-def _rich_progress(label: str, total: int | None) -> Iterator[pipeline.ProgressBar]:
+def _rich_progress(label: str, total: int | None) -> Iterator[ProgressBar]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -202,9 +206,9 @@ def _rich_progress(label: str, total: int | None) -> Iterator[pipeline.ProgressB
         yield _Bar()
 
 
-def _app() -> pipeline.App:
+def _app() -> composition.App:
     settings = _settings()
-    return pipeline.App(settings, progress=_rich_progress if sys.stderr.isatty() else None)
+    return composition.App(settings, progress=_rich_progress if sys.stderr.isatty() else None)
 
 
 def _date(value: str | None, name: str = "--date") -> dt.date | None:
@@ -226,7 +230,7 @@ def _options(
     profiles: list[str] | None = None,
     scorer: str | None = None,
     **extra: Any,
-) -> pipeline.Options:
+) -> Options:
     settings = _settings()
     d, d1, d2 = _date(date), _date(date_from, "--from"), _date(date_to, "--to")
     if d is not None and (d1 is not None or d2 is not None):
@@ -236,12 +240,12 @@ def _options(
         raise UsageError(f"--scorer: {scorer!r} is not one of auto, llm, local")
     if source is not None and not source.exists():
         raise UsageError(f"--source: {source} does not exist")
-    return pipeline.Options(
+    return Options(
         date=d,
         date_from=d1,
         date_to=d2,
         source=source,
-        categories=pipeline.configured_categories(settings, categories),
+        categories=configured_categories(settings, categories),
         profiles=list(profiles or []),
         scorer=scorer,
         **extra,
@@ -840,13 +844,13 @@ def schedule(
     settings = _settings()
     opts = _options(categories=categories, profiles=profile, scorer=scorer)
     # what would fail every night fails now (exit 2): unknown profiles, an unusable scorer
-    pipeline.resolve_profiles(opts)
+    resolve_profiles(opts)
     settings.resolve_scorer(opts.scorer)
 
     def job() -> int:
-        app = pipeline.App(settings)
+        app = composition.App(settings)
         try:
-            return pipeline.run(app, pipeline.Options(**vars(opts))).exit_code
+            return pipeline.run(app, Options(**vars(opts))).exit_code
         except Exception as exc:  # a failed night, even a crash, never stops the scheduler
             error = failure(exc)
             log.error("scheduled run failed", error=str(error), exit_code=error.exit_code)
@@ -981,7 +985,7 @@ def failure(exc: Exception) -> ArxivFilterError:
     return error
 
 
-def _span(opts: pipeline.Options) -> str:
+def _span(opts: Options) -> str:
     if opts.date is not None:
         return opts.date.isoformat()
     return f"{opts.date_from or '…'} .. {opts.date_to or '…'}"

@@ -35,6 +35,7 @@ from typing import Any
 import structlog
 
 from arxivfilter import dates, pipeline, store
+from arxivfilter.app import App
 from arxivfilter.config import Profile
 from arxivfilter.errors import SourceError, UsageError, as_error
 from arxivfilter.fetch.day import fetch_replay
@@ -517,7 +518,7 @@ def build_universe(
 
 
 def run_eval(
-    app: pipeline.App,
+    app: App,
     *,
     labels: Path,
     source: Path,
@@ -562,7 +563,7 @@ def run_eval(
     for arxiv_id, d in uni.dates.items():
         by_day.setdefault(d, []).append(arxiv_id)
 
-    scorer_obj = pipeline.build_scorer(app, kind)
+    scorer_obj = app.scorer(kind)
     counts = ScoreCounts()
     with app.session() as session:
         run_row = store.start_run(
@@ -651,7 +652,7 @@ def run_eval(
 
 
 def _without_examples(
-    app: pipeline.App,
+    app: App,
     scorer: Any,
     profile: Profile,
     ids: Sequence[str],
@@ -723,7 +724,7 @@ def gain_interval(
     return diffs[int(0.025 * len(diffs))], diffs[max(0, int(0.975 * len(diffs)) - 1)]
 
 
-def _store(app: pipeline.App, uni: Universe, categories: Sequence[str] | None) -> None:
+def _store(app: App, uni: Universe, categories: Sequence[str] | None) -> None:
     """The universe's papers, and the examples' (for a scorer that learns from them)."""
     wanted = set(categories) if categories is not None else None
     inside: list[Entry] = []
@@ -737,7 +738,7 @@ def _store(app: pipeline.App, uni: Universe, categories: Sequence[str] | None) -
 
 
 def _store_history(
-    app: pipeline.App,
+    app: App,
     entries: Sequence[Entry],
     categories: Sequence[str] | None,
     date_to: dt.date | None,
@@ -761,7 +762,7 @@ def _store_history(
 
 
 async def _score_days(
-    app: pipeline.App,
+    app: App,
     kind: str,
     scorer: Any,
     profile: Profile,
@@ -772,9 +773,7 @@ async def _score_days(
     """Judge each day's papers (as a nightly run would); id -> (status, relevance)."""
     budget = Budget(app.settings.llm.max_cost)
     price = pipeline.price_fn(app.settings) if kind == "llm" else None
-    prefilter = (
-        (pipeline.build_scorer(app, "local"), app.settings.llm.prefilter) if kind == "llm" else None
-    )
+    prefilter = (app.scorer("local"), app.settings.llm.prefilter) if kind == "llm" else None
     first = pipeline.first_pass(app.settings, scorer) if kind == "llm" else None
     out: dict[str, tuple[str, int | None]] = {}
     total = sum(len(v) for v in by_day.values())

@@ -7,192 +7,43 @@ tests call them directly with injected clients and clocks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
 import structlog
-from filelock import FileLock, Timeout
-from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
-from sqlmodel import Session
 
 from arxivfilter import dates, store
+from arxivfilter.app import App
 from arxivfilter.config import Profile, Settings, load_profiles
 from arxivfilter.errors import (
     ArxivFilterError,
     InternalError,
-    LockHeldError,
     StorageError,
     UsageError,
     as_error,
 )
 from arxivfilter.fetch.day import FetchResult, fetch_by_ids, fetch_live, fetch_replay
-from arxivfilter.fetch.http import ArxivClient, Limiter, write_json
+from arxivfilter.fetch.http import write_json
 from arxivfilter.fetch.past import fetch_past_day, harvest_range
 from arxivfilter.logs import MASKER, SecretMasker
 from arxivfilter.models import Entry, LlmCall
 from arxivfilter.notify.deliver import NotifyResult
+from arxivfilter.options import Options, fetch_scope, resolve_profiles
 from arxivfilter.report.outputs import ReportResult, write_reports
-from arxivfilter.score.local import LocalScorer
 from arxivfilter.score.stage import Budget, ScoreCounts, score_papers
 
 log = structlog.get_logger(__name__)
 
 
-class ProgressBar(Protocol):
-    def advance(self, n: int = 1) -> None: ...
-
-
-ProgressFactory = Callable[[str, int | None], contextlib.AbstractContextManager[ProgressBar]]
-
-
-class _NoBar:
-    def advance(self, n: int = 1) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def _no_progress(_label: str, _total: int | None) -> Iterator[ProgressBar]:
-    yield _NoBar()
-
-
-@dataclass
-class Options:
-    """What a command asked for (the CLI fills this from its options)."""
-
-    date: dt.date | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    source: Path | None = None
-    categories: list[str] | None = None  # None = no category filter ("all")
-    profiles: list[str] = field(default_factory=list)
-    scorer: str | None = None  # auto | llm | local (None = config)
-    rescore: bool = False
-    max_cost: float | None = None
-    refresh: bool = False
-    dry_run: bool = False
-    collect_only: bool = False  # batch mode: store finished batches' results, submit nothing
-
-
-class App:
-    """Everything built once per process: settings, database, HTTP clients, clock."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        now: Callable[[], dt.datetime] | None = None,
-        arxiv_http: httpx.Client | None = None,
-        llm_http: httpx.AsyncClient | None = None,
-        limiter: Limiter | None = None,
-        progress: ProgressFactory | None = None,
-        scorer_hooks: dict[str, Any] | None = None,
-        notify_hooks: dict[str, Any] | None = None,
-    ) -> None:
-        self.settings = settings
-        # extra keyword arguments for notify.deliver (tests: ``smtp_factory``, ``http``, ``sleep``)
-        self.notify_hooks: dict[str, Any] = dict(notify_hooks or {})
-        # extra keyword arguments for the LLM scorer (tests: ``sleep``, ``backoff``, ``clock``)
-        self.scorer_hooks: dict[str, Any] = dict(scorer_hooks or {})
-        self._now = now
-        self._arxiv_http = arxiv_http
-        self._llm_http = llm_http
-        self._limiter = limiter
-        self.progress: ProgressFactory = progress or _no_progress
-        self._engine: Engine | None = None
-        self._arxiv: ArxivClient | None = None
-
-    def now(self) -> dt.datetime:
-        return self._now() if self._now else dt.datetime.now(dt.UTC)
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = store.make_engine(
-                self.settings.storage.db_url,
-                busy_timeout=self.settings.storage.busy_timeout_seconds,
-            )
-        return self._engine
-
-    def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    @property
-    def arxiv(self) -> ArxivClient:
-        if self._arxiv is None:
-            self._arxiv = ArxivClient(
-                self.settings.arxiv, client=self._arxiv_http, limiter=self._limiter
-            )
-        return self._arxiv
-
-    @property
-    def requests_made(self) -> int:
-        return self._arxiv.requests if self._arxiv else 0
-
-    def close(self) -> None:
-        if self._arxiv is not None:
-            self._arxiv.close()
-        if self._engine is not None:
-            self._engine.dispose()
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """One run at a time (a file lock that dies with its process)."""
-        path = Path(self.settings.run.lock_file)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot create the lock folder {path.parent}: {exc.strerror}"
-            ) from exc
-        lock = FileLock(str(path), timeout=self.settings.run.lock_timeout_seconds)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise LockHeldError(
-                f"another arxivfilter run holds the lock {path}; waited "
-                f"{self.settings.run.lock_timeout_seconds:g} s ([run] lock_timeout_seconds)"
-            ) from None
-        except OSError as exc:
-            raise StorageError(f"cannot take the run lock {path}: {exc.strerror}") from exc
-        try:
-            yield
-        finally:
-            lock.release()
-
-
 # --------------------------------------------------------------------------- dates
-
-
-def configured_categories(settings: Settings, value: str | None) -> list[str] | None:
-    """``--categories`` (comma-separated; ``all`` = no filter), defaulting to the config."""
-    if value is None:
-        return list(settings.arxiv.categories)
-    if value.strip().lower() == "all":
-        return None
-    from arxivfilter.taxonomy import canonical_categories
-
-    cats = canonical_categories(c for c in value.split(",") if c.strip())
-    if not cats:
-        raise UsageError(f"--categories: {value!r} names no arXiv category (e.g. cs.DC)")
-    return cats
-
-
-def fetch_scope(categories: list[str] | None, profiles: Sequence[Profile]) -> list[str] | None:
-    """What a run fetches: the configured (or given) categories and every profile's own, once."""
-    scope = categories
-    for prof in profiles:
-        scope = prof.scope(scope)
-    return scope
 
 
 def check_date(app: App, d: dt.date) -> dt.date:
@@ -476,24 +327,6 @@ def _store(app: App, entries: Sequence[Entry], opts: Options, summary: FetchSumm
 # --------------------------------------------------------------------------- score
 
 
-def build_scorer(app: App, kind: str) -> Any:
-    if kind == "local":  # liked examples' text comes from the database (score/learned.py)
-        from arxivfilter.score.learned import examples_from_db
-
-        return LocalScorer(examples=examples_from_db(app.engine))
-    from arxivfilter.score.llm import build_llm_scorer
-
-    llm = build_llm_scorer(
-        app.settings, http_client=app._llm_http, engine=app.engine, **app.scorer_hooks
-    )
-    if app.settings.llm.mode == "batch":
-        from arxivfilter.score.batch import build_batch_scorer
-
-        hooks = {k: v for k, v in app.scorer_hooks.items() if k in ("sleep", "clock")}
-        return build_batch_scorer(app.settings, llm, **hooks)
-    return llm
-
-
 def ensure_examples(app: App, opts: Options, profiles: Sequence[Profile]) -> None:
     """Store the liked example papers the profiles name, fetched once by id from arXiv.
 
@@ -552,7 +385,7 @@ def collect_batches(
     total = ScoreCounts()
     if app.settings.llm.mode != "batch" or app.settings.resolve_scorer(None) != "llm":
         return total
-    scorer = build_scorer(app, "llm")
+    scorer = app.scorer("llm")
 
     async def _go() -> None:
         try:
@@ -628,7 +461,7 @@ def score(
         return total
     if opts.dry_run:
         with app.session() as session:
-            scorer = build_scorer(app, kind)
+            scorer = app.scorer(kind)
             from arxivfilter.score.stage import plan
 
             for prof in profiles:
@@ -642,12 +475,12 @@ def score(
         return total
     if kind == "local" or app.settings.llm.prefilter < 1.0:
         ensure_examples(app, opts, profiles)
-    scorer = build_scorer(app, kind)
+    scorer = app.scorer(kind)
     budget = Budget(opts.max_cost if opts.max_cost is not None else app.settings.llm.max_cost)
     price = price_fn(app.settings) if kind == "llm" else None
     # the local scorer only when it will rank something (the prefilter is on)
     share = app.settings.llm.prefilter
-    prefilter = (build_scorer(app, "local"), share) if kind == "llm" and share < 1.0 else None
+    prefilter = (app.scorer("local"), share) if kind == "llm" and share < 1.0 else None
     first = first_pass(app.settings, scorer) if kind == "llm" else None
 
     batch = getattr(scorer, "collect", None)
@@ -797,15 +630,6 @@ class RunSummary:
             "notify": self.notify.as_dict() if self.notify else None,
             "message": self.message,
         }
-
-
-def resolve_profiles(opts: Options, settings: Settings | None = None) -> list[Profile]:
-    """The profiles a command works on; ``[report] threshold``, when set, replaces each one's."""
-    profiles = load_profiles(opts.profiles or None)
-    threshold = settings.report.threshold if settings is not None else None
-    if threshold is None:
-        return profiles
-    return [dataclasses.replace(p, threshold=threshold) for p in profiles]
 
 
 def days_to_work(app: App, opts: Options, fetched: FetchSummary) -> list[dt.date]:
