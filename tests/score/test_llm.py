@@ -411,6 +411,49 @@ def test_insufficient_quota_stops_the_run(api: Any) -> None:
     assert h.sleeps == []
 
 
+@pytest.mark.parametrize("per_call", [1, 2])
+def test_quota_error_keeps_the_reply_of_a_call_in_flight(per_call: int) -> None:
+    """Two calls in flight: one is answered insufficient_quota while the other's reply is on
+    its way. The run stops with the quota error, and the paid reply is stored with its call
+    record (it used to be cancelled with the run, and paid for again the next night). With
+    two papers a call, the reply judges one of its two papers: that one is stored, and the
+    follow-up for the other is not sent."""
+    s = settings(concurrency=2, papers_per_call=per_call)
+    sink = Sink()
+    ours = [paper(n) for n in range(1, per_call + 1)]  # answered
+    theirs = [paper(n) for n in range(per_call + 1, 2 * per_call + 1)]  # refused: no quota
+    sent: list[str] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        body = request.content.decode()
+        sent.append(body)
+        if ours[0].arxiv_id not in body:
+            return error(429, "You exceeded your current quota", "insufficient_quota")
+        # wait until the other call was refused, then a few more turns of the loop (the
+        # run has seen the quota error by then), and answer
+        while not any(c.http_status == 429 for c in sink.calls):
+            await asyncio.sleep(0)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        if per_call == 1:
+            return reply(GOOD)
+        return reply({"papers": [{"id": ours[0].arxiv_id, **GOOD}]})  # the second is missing
+
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    scorer = LlmScorer(
+        build_llm_client(s, http_client=http_client), s, load_mode=lambda: "json_schema"
+    )
+    with pytest.raises(UpstreamError, match="quota"):
+        asyncio.run(scorer.judge(PROFILE, [*ours, *theirs], sink))
+    assert list(sink.results) == [ours[0].arxiv_id]
+    assert sink.results[ours[0].arxiv_id].status == "ok"
+    assert sorted((c.arxiv_ids[0], c.http_status, c.status) for c in sink.calls) == [
+        (ours[0].arxiv_id, 200, "ok" if per_call == 1 else "invalid"),
+        (theirs[0].arxiv_id, 429, "error"),
+    ]
+    assert len(sent) == 2  # no follow-up after the quota error
+
+
 def test_context_length_400_fails_the_paper_without_refusal(api: Any) -> None:
     """A context-length 400 fails that paper, keeps json_schema, and is not retried."""
 

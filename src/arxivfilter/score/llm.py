@@ -32,7 +32,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -228,6 +228,8 @@ class _Job:
     prompt_hash: str
     skipped: int = 0
     fatal: UpstreamError | None = None
+    # tasks whose request is on the wire: its reply is paid for, so a fatal error lets it land
+    in_flight: set[asyncio.Task[Any] | None] = field(default_factory=set)
 
 
 class _NoSink:
@@ -420,6 +422,14 @@ class LlmScorer:
         try:
             for finished in asyncio.as_completed(tasks):
                 await finished
+        except UpstreamError:
+            # No new request starts (job.fatal); one already sent is paid for: its reply is
+            # stored before the error ends the run. Everything else stops here.
+            for task in tasks:
+                if task not in job.in_flight:
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             for task in tasks:
                 task.cancel()
@@ -522,8 +532,16 @@ class LlmScorer:
                 raise
         finally:
             slot.release()
+        self._store(job, batch, results)
+
+    def _store(
+        self, job: _Job, batch: list[PaperText], results: dict[str, JudgementResult]
+    ) -> None:
+        """Store the judgements ``results`` holds (by safe id) for the papers of ``batch``."""
         for paper in batch:
-            job.sink.judgement(paper, results[safe_id(paper.arxiv_id)])
+            result = results.get(safe_id(paper.arxiv_id))
+            if result is not None:
+                job.sink.judgement(paper, result)
 
     async def _score(self, job: _Job, batch: list[PaperText]) -> dict[str, JudgementResult]:
         ids = list(dict.fromkeys(safe_id(p.arxiv_id) for p in batch))
@@ -548,6 +566,9 @@ class LlmScorer:
         ]
         try:
             second = await self._request(job, follow_up, len(errors))
+        except UpstreamError:
+            self._store(job, batch, results)  # the valid part of a paid reply is kept
+            raise
         except _CallFailed as exc:
             for i, err in errors.items():
                 results[i] = self._failed(
@@ -813,12 +834,17 @@ class LlmScorer:
             raise job.fatal
         self.attempts += 1
         started = self._clock()
+        task = asyncio.current_task()
         try:
-            # httpx's timeouts are per read: this bounds the whole attempt (a dripping server)
-            async with asyncio.timeout(self._llm.timeout_seconds):
-                raw = await self._client.chat.completions.with_raw_response.create(
-                    **self._request_args(job, messages, mode)
-                )
+            job.in_flight.add(task)
+            try:
+                # httpx's timeouts are per read: this bounds the whole attempt (a dripping server)
+                async with asyncio.timeout(self._llm.timeout_seconds):
+                    raw = await self._client.chat.completions.with_raw_response.create(
+                        **self._request_args(job, messages, mode)
+                    )
+            finally:
+                job.in_flight.discard(task)
         except openai.APIStatusError as exc:
             self.answered += 1
             body = _body_text(exc)
@@ -867,6 +893,8 @@ class LlmScorer:
                     url=self._base_url,
                     status=429,
                 ) from None
+            if job.fatal is not None:  # no retry, no backoff: the run is over
+                raise job.fatal from None
             if refused:
                 raise _Refused(message) from None
             raise
@@ -892,6 +920,8 @@ class LlmScorer:
                     f"the LLM server at {self._base_url} sent an unusable reply: {exc.__cause__}",
                     url=self._base_url,
                 ) from None
+            if job.fatal is not None:
+                raise job.fatal from None
             if failure is not exc:
                 raise failure from None
             raise
