@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlalchemy import event, text
 from sqlmodel import Session
 
-from arxivfilter import store
+from arxivfilter import ingest, store
 from arxivfilter.config import Profile, Settings, load_profiles, load_settings
 from arxivfilter.export import export_records
 from arxivfilter.models import Announcement, Judgement, LlmCall, Paper
@@ -339,7 +339,7 @@ def breakdown(engine: object, settings: Settings, profile: Profile) -> None:
             (p.arxiv_id, d)
             for d, day in days
             for p, rows in day
-            if store.strongest_type(rows) in ("replace", "replace-cross")
+            if ingest.is_replacement(ingest.strongest(r.type for r in rows))
         ]
         t = time.perf_counter()
         for arxiv_id, d in replaced:

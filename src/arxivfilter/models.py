@@ -25,7 +25,10 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+#: every announcement type, strongest first (``ingest.type_rank``: a paper listed as new
+#: and cross on one day is listed as new)
 ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
+REPLACEMENTS = frozenset({"replace", "replace-cross"})
 SourceKind = Literal["rss", "api", "listing", "oai", "jsonl", "export", "archive"]
 JudgementStatus = Literal["ok", "failed"]
 
@@ -38,25 +41,36 @@ def utcnow() -> dt.datetime:
 # --------------------------------------------------------------------------- values
 
 
-class Entry(BaseModel):
+class PaperRecord(SQLModel):
+    """One paper, as arXiv describes it: the record every stage passes on.
+
+    A source's listing of it is an :class:`Entry`, its stored row a :class:`Paper`, a
+    digest line a :class:`ListedPaper` (the stored record with its judgement): each *is*
+    or *holds* this record, so nothing copies it field by field. Two descriptions of one
+    paper combine by one rule, ``ingest.merge``.
+    """
+
+    arxiv_id: str = Field(max_length=32)
+    version: int | None = None
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    primary_category: str | None = Field(default=None, max_length=32)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    journal_ref: str | None = Field(default=None, sa_column=Column(Text))
+    doi: str | None = Field(default=None, max_length=255)
+    published: dt.datetime | None = None
+    updated: dt.datetime | None = None
+
+
+class Entry(PaperRecord):
     """One paper as a source lists it; text already normalised (``text.normalise``).
 
     ``announce_date``/``announce_type`` are what the source says (None when it says
     nothing: the caller then supplies the date and treats the type as new/cross).
     """
 
-    arxiv_id: str
-    version: int | None = None
-    title: str
-    authors: list[str] = PydField(default_factory=list)
-    abstract: str = ""
-    categories: list[str] = PydField(default_factory=list)
-    primary_category: str | None = None
-    comment: str | None = None
-    journal_ref: str | None = None
-    doi: str | None = None
-    published: dt.datetime | None = None
-    updated: dt.datetime | None = None
     announce_date: dt.date | None = None
     announce_type: AnnounceType | None = None
     source: SourceKind = "rss"
@@ -65,7 +79,7 @@ class Entry(BaseModel):
 
     @property
     def is_replacement(self) -> bool:
-        return self.announce_type in ("replace", "replace-cross")
+        return self.announce_type in REPLACEMENTS
 
 
 class JudgementResult(BaseModel):
@@ -83,21 +97,12 @@ class JudgementResult(BaseModel):
 # --------------------------------------------------------------------------- tables
 
 
-class Paper(SQLModel, table=True):
+class Paper(PaperRecord, table=True):
+    """The stored record of one paper (its latest version), keyed by arXiv id."""
+
     __tablename__ = "papers"
 
     arxiv_id: str = Field(primary_key=True, max_length=32)
-    version: int | None = None
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
-    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    primary_category: str | None = Field(default=None, max_length=32)
-    comment: str | None = Field(default=None, sa_column=Column(Text))
-    journal_ref: str | None = Field(default=None, sa_column=Column(Text))
-    doi: str | None = Field(default=None, max_length=255)
-    published: dt.datetime | None = None
-    updated: dt.datetime | None = None
     withdrawn: bool = False
     text_hash: str = Field(max_length=64, index=True)
     created_at: dt.datetime = Field(default_factory=utcnow)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, event, func, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, delete, select
 
+from arxivfilter import ingest
 from arxivfilter.errors import ConfigError, StorageError
 from arxivfilter.models import (
     Announcement,
@@ -44,10 +45,6 @@ from arxivfilter.text import text_hash
 log = structlog.get_logger(__name__)
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_WITHDRAWN = re.compile(
-    r"\b(this (paper|submission|article) (has been|is) withdrawn|withdrawn)\b", re.I
-)
-TYPE_RANK = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 3}
 
 
 # --------------------------------------------------------------------------- engine
@@ -267,106 +264,6 @@ class StoreCounts:
         self.dates |= other.dates
 
 
-def row_type(entry: Entry, category: str, primary: str | None) -> str:
-    """new/cross (or replace/replace-cross) of one (paper, category) listing."""
-    own = category == primary
-    if entry.is_replacement:
-        return "replace" if own else "replace-cross"
-    return "new" if own else "cross"
-
-
-def listed_categories(entry: Entry, categories: Sequence[str] | None) -> list[str]:
-    """The configured categories this entry carries (all of them when ``categories`` is None)."""
-    if categories is None:
-        return list(entry.categories)
-    wanted = set(categories)
-    return [c for c in entry.categories if c in wanted]
-
-
-def _newer(entry: Entry, paper: Any) -> bool:
-    if entry.version is None:
-        return False
-    return paper.version is None or entry.version > paper.version
-
-
-def _paper_values(entry: Entry, thash: str) -> dict[str, Any]:
-    """The columns of a new paper from its entry (``created_at`` and ``modified_at`` aside)."""
-    return {
-        "arxiv_id": entry.arxiv_id,
-        "version": entry.version,
-        "title": entry.title,
-        "authors": list(entry.authors),
-        "abstract": entry.abstract,
-        "categories": list(entry.categories),
-        "primary_category": entry.primary_category
-        or (entry.categories[0] if entry.categories else None),
-        "comment": entry.comment,
-        "journal_ref": entry.journal_ref,
-        "doi": entry.doi,
-        "published": entry.published,
-        "updated": entry.updated,
-        "withdrawn": bool(entry.comment and _WITHDRAWN.search(entry.comment)),
-        "text_hash": thash,
-    }
-
-
-def _new_paper(entry: Entry, thash: str) -> Paper:
-    return Paper(**_paper_values(entry, thash))
-
-
-def _merge_paper(paper: Any, entry: Entry) -> bool:
-    """Fold ``entry`` into the stored ``paper`` (a newer version replaces its text, an older
-    or equal one only fills what is missing); True when something changed."""
-    withdrawn = bool(entry.comment and _WITHDRAWN.search(entry.comment))
-    changed = False
-    if _newer(entry, paper):
-        for name in ("title", "abstract", "comment", "journal_ref", "doi", "updated"):
-            value = getattr(entry, name)
-            if value not in (None, "") and getattr(paper, name) != value:
-                setattr(paper, name, value)
-                changed = True
-        if entry.authors and entry.authors != paper.authors:
-            paper.authors = list(entry.authors)
-            changed = True
-        if entry.categories and entry.categories != paper.categories:
-            paper.categories = list(entry.categories)
-            changed = True
-        if entry.primary_category and entry.primary_category != paper.primary_category:
-            paper.primary_category = entry.primary_category
-            changed = True
-        paper.version = entry.version
-        paper.withdrawn = paper.withdrawn or withdrawn
-        changed = True
-    else:
-        # same or older version: only fill what is missing
-        for name in ("comment", "journal_ref", "doi", "published", "updated", "primary_category"):
-            value = getattr(entry, name)
-            if value not in (None, "") and getattr(paper, name) in (None, ""):
-                setattr(paper, name, value)
-                changed = True
-        if not paper.title and not paper.abstract and entry.title:
-            # a paper restored from the committed state without its text (state.py): the
-            # same text comes back with the same hash, so nothing is judged again
-            paper.title, paper.authors = entry.title, list(entry.authors)
-            changed = True
-        if not paper.abstract and entry.abstract:
-            paper.abstract = entry.abstract
-            changed = True
-        if entry.published and paper.published is None:
-            paper.published = entry.published
-        if withdrawn and not paper.withdrawn and entry.version == paper.version:
-            paper.withdrawn = True
-            changed = True
-    new_hash = text_hash(paper.title, paper.abstract)
-    if (paper.title or paper.abstract) and new_hash != paper.text_hash:
-        # a stale hash is mended even when nothing else changed; a paper restored from the
-        # committed state without its text (state.py) keeps the hash it was judged under
-        paper.text_hash = new_hash
-    if changed:
-        paper.modified_at = utcnow()
-    return changed
-
-
 def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tuple[Paper, str]:
     """Insert or update one paper; returns (paper, "new" | "updated" | "same").
 
@@ -376,10 +273,10 @@ def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tu
     if thash is None:
         thash = text_hash(entry.title, entry.abstract)
     if paper is None:
-        paper = _new_paper(entry, thash)
+        paper = Paper(**ingest.paper_columns(entry, thash))
         session.add(paper)
         return paper, "new"
-    if _merge_paper(paper, entry):
+    if ingest.fold(paper, entry):
         session.add(paper)
         return paper, "updated"
     return paper, "same"
@@ -468,31 +365,31 @@ def _store_group(
         date = entry.announce_date or default_date
         if date is None:
             continue
-        cats = listed_categories(entry, categories)
+        cats = ingest.listed_categories(entry, categories)
         if not cats:
             continue
         thash = text_hash(entry.title, entry.abstract)
         paper: Any = stored.get(entry.arxiv_id) or created.get(entry.arxiv_id)
         if paper is None:
-            values = _paper_values(entry, thash)
+            values = ingest.paper_columns(entry, thash)
             paper = created[entry.arxiv_id] = SimpleNamespace(
                 **values, created_at=now, modified_at=now
             )
             counts.new_papers += 1
-        elif _merge_paper(paper, entry):
+        elif ingest.fold(paper, entry):
             counts.updated_papers += 1
         primary = paper.primary_category
         key = (entry.arxiv_id, date)
         first_time = key not in seen
         have = existing[entry.arxiv_id]
-        if entry.source == "jsonl" and entry.announce_type is None:
+        if ingest.is_dump_listing(entry):
             cats = _first_dump_listing(session, entry.arxiv_id, date, cats, have, listings)
             if not cats:
                 continue
         strongest = None
         for cat in cats:
-            rtype = row_type(entry, cat, primary)
-            if strongest is None or TYPE_RANK[rtype] < TYPE_RANK[strongest]:
+            rtype = ingest.row_type(entry, cat, primary)
+            if strongest is None or ingest.type_rank(rtype) < ingest.type_rank(strongest):
                 strongest = rtype
             if (date, cat) in have:
                 continue
@@ -534,17 +431,10 @@ def _first_dump_listing(
     have: set[tuple[dt.date, str]],
     pending: list[dict[str, Any]] | None = None,
 ) -> list[str]:
-    """The categories in which a daily dump's listing of a paper on ``date`` is its first.
-
-    The dumps repeat lines (a paper listed again on later days) and hold no replacements, so
-    per category only the earliest listing is an announcement: categories the paper already
-    has on an earlier date are dropped, and dump rows of the same categories on later dates
-    (stored before this earlier one arrived, or ``pending`` in this slice) are deleted.
-    Whatever the order the days are replayed in, the rows end the same; a category a later
-    day adds (a new cross-list) counts.
-    """
-    earlier = {c for d, c in have if d < date}
-    keep = [c for c in cats if c not in earlier]
+    """The categories in which a daily dump's listing of a paper on ``date`` is its first
+    (``ingest.first_listing``); the dump rows it supersedes (``ingest.supersedes``), stored
+    or ``pending`` in this slice, are deleted."""
+    keep = ingest.first_listing(date, cats, have)
     if any(d > date and c in keep for d, c in have):
         rows = session.exec(
             select(Announcement).where(
@@ -562,9 +452,7 @@ def _first_dump_listing(
                 r
                 for r in pending
                 if r["arxiv_id"] == arxiv_id
-                and r["date"] > date
-                and r["category"] in keep
-                and r["source"] == "jsonl"
+                and ingest.supersedes(date, keep, r["date"], r["category"], r["source"])
             ]
             for r in gone:
                 pending.remove(r)
@@ -766,10 +654,6 @@ def oldest_announcement(
     if categories is not None:
         stmt = stmt.where(col(Announcement.category).in_(list(categories)))
     return session.exec(stmt).one()
-
-
-def strongest_type(rows: Sequence[Announcement]) -> str:
-    return min((r.type for r in rows), key=lambda t: TYPE_RANK.get(t, 9))
 
 
 def previous_text_hash(session: Session, arxiv_id: str, before: dt.date) -> str | None:
@@ -1201,7 +1085,7 @@ def to_listed(
         categories=list(paper.categories),
         primary_category=paper.primary_category,
         date=date,
-        announce_type=strongest_type(rows),
+        announce_type=ingest.strongest(r.type for r in rows),
         updated_version=updated_version,
     )
     if judgement is not None:

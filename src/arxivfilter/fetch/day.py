@@ -28,6 +28,7 @@ from arxivfilter.fetch.api import id_list_url, parse_api
 from arxivfilter.fetch.http import ArxivClient, looks_like_xml, write_json
 from arxivfilter.fetch.replay import read_source
 from arxivfilter.fetch.rss import parse_rss, rss_url
+from arxivfilter.ingest import fill_from
 from arxivfilter.models import Entry
 
 log = structlog.get_logger(__name__)
@@ -52,33 +53,6 @@ class FetchResult:
 
 
 # --------------------------------------------------------------------------- merging
-
-
-_FILL = ("primary_category", "comment", "journal_ref", "doi", "published", "updated")
-
-
-def fill_from(entry: Entry, meta: Entry) -> Entry:
-    """``entry`` (from a listing) completed with what ``meta`` (export API, by id) knows."""
-    update: dict[str, object] = {}
-    for name in _FILL:
-        value = getattr(meta, name)
-        # the API's primary category is authoritative; other fields only fill gaps
-        if value not in (None, "") and (
-            name == "primary_category" or getattr(entry, name) in (None, "")
-        ):
-            update[name] = value
-    if meta.authors:
-        update["authors"] = list(meta.authors)
-    if meta.categories:
-        # the API knows the full, ordered list (primary first)
-        update["categories"] = list(dict.fromkeys([*meta.categories, *entry.categories]))
-    if not entry.abstract and meta.abstract:
-        update["abstract"] = meta.abstract
-    if not entry.title and meta.title:
-        update["title"] = meta.title
-    if entry.version is None and meta.version is not None:
-        update["version"] = meta.version
-    return entry.model_copy(update=update)
 
 
 def merge_entries(entries: Sequence[Entry]) -> list[Entry]:

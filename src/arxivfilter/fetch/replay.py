@@ -31,7 +31,7 @@ from arxivfilter.fetch.listing import to_entries as listing_entries
 from arxivfilter.fetch.oai import parse_oai, placed_entry
 from arxivfilter.fetch.oai import to_entries as oai_entries
 from arxivfilter.fetch.rss import parse_rss
-from arxivfilter.models import Entry
+from arxivfilter.models import REPLACEMENTS, Entry
 from arxivfilter.text import (
     clean_categories,
     normalise,
@@ -44,7 +44,6 @@ log = structlog.get_logger(__name__)
 
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")  # small-2025-12-16
-_REPLACEMENT = frozenset({"replace", "replace-cross"})
 INDEX_NAME = "index.tsv"  # sibling of the JSONL dumps: id -> first_seen_file_date
 ARCHIVE_MARKER = "complete.json"  # fetch/day.py's "this archived day is complete" marker
 
@@ -377,7 +376,7 @@ def _export_entries(record: dict[str, Any], ctx: ReplayContext, number: int) -> 
         base.model_copy(
             update={
                 "announce_date": day,
-                "announce_type": "replace" if types and types <= _REPLACEMENT else "new",
+                "announce_type": "replace" if types and types <= REPLACEMENTS else "new",
             }
         )
         for day, types in sorted(by_date.items())

@@ -15,11 +15,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from arxivfilter.config import Profile
-from arxivfilter.models import ListedPaper
+from arxivfilter.ingest import type_rank
+from arxivfilter.models import REPLACEMENTS, ListedPaper
 from arxivfilter.report.escape import code_span, collapse, escape_md, escape_quote, safe_url
 
-_TYPE_RANK = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 3}
-_REPLACEMENTS = ("replace", "replace-cross")
 UNTITLED = "(untitled)"
 
 
@@ -33,7 +32,7 @@ def is_listed(paper: ListedPaper, threshold: int) -> bool:
     whose text changed (``updated_version``) that newly reaches the threshold."""
     if paper.status != "ok" or paper.relevance is None or paper.relevance < threshold:
         return False
-    if paper.announce_type not in _REPLACEMENTS:
+    if paper.announce_type not in REPLACEMENTS:
         return True
     return paper.updated_version is not None and (
         paper.previous_relevance is None or paper.previous_relevance < threshold
@@ -49,7 +48,7 @@ def is_unscored(paper: ListedPaper) -> bool:
         return True
     if paper.status is not None:
         return False
-    return paper.announce_type not in _REPLACEMENTS or paper.updated_version is not None
+    return paper.announce_type not in REPLACEMENTS or paper.updated_version is not None
 
 
 def sort_key(paper: ListedPaper) -> tuple[int, int, int, str]:
@@ -67,7 +66,7 @@ def distinct(papers: Iterable[ListedPaper]) -> list[ListedPaper]:
     best: dict[str, ListedPaper] = {}
     for p in papers:
         cur = best.get(p.arxiv_id)
-        if cur is None or _TYPE_RANK.get(p.announce_type, 9) < _TYPE_RANK.get(cur.announce_type, 9):
+        if cur is None or type_rank(p.announce_type) < type_rank(cur.announce_type):
             best[p.arxiv_id] = p
     return [best[k] for k in sorted(best)]
 
@@ -156,7 +155,7 @@ def _entry(paper: ListedPaper, excerpt_chars: int, like_url: str = "") -> list[s
     meta = [f"Announced {paper.date.isoformat()}"]
     if paper.announce_type == "cross":
         meta.append("cross-list")
-    if paper.announce_type in _REPLACEMENTS and paper.updated_version is not None:
+    if paper.announce_type in REPLACEMENTS and paper.updated_version is not None:
         meta.append(f"updated v{paper.updated_version}")
     meta.append(f"[abstract]({safe_url(paper.arxiv_id)})")
     meta.append(f"[PDF]({safe_url(paper.arxiv_id, 'pdf')})")

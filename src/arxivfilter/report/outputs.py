@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from arxivfilter import store
 from arxivfilter.config import Profile, Settings
+from arxivfilter.ingest import is_replacement, strongest
 from arxivfilter.models import Judgement, ListedPaper
 from arxivfilter.report.digest import digest_path, render_digest, select_listed
 from arxivfilter.report.feed import render_feed
@@ -29,8 +30,6 @@ from arxivfilter.report.log import (
     render_month,
 )
 from arxivfilter.report.write import write_atomic
-
-REPLACEMENTS = ("replace", "replace-cross")
 
 
 @dataclass
@@ -78,7 +77,7 @@ def listed_papers(
     """Every distinct paper of ``date`` (or those of ``ids``) with its judgement for ``profile``."""
     day = store.papers_on(session, date, categories, ids=ids)
     judged = _judgements(session, [p.arxiv_id for p, _ in day], profile.name)
-    replaced = [p.arxiv_id for p, rows in day if store.strongest_type(rows) in REPLACEMENTS]
+    replaced = [p.arxiv_id for p, rows in day if is_replacement(strongest(r.type for r in rows))]
     before = store.previous_text_hashes(session, replaced, date) if replaced else {}
     out: list[ListedPaper] = []
     for paper, rows in day:
