@@ -17,6 +17,7 @@ reader's like/dislike per profile and paper).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -312,27 +313,77 @@ class PaperText(BaseModel):
     text_hash: str = ""
 
 
-class ListedPaper(BaseModel):
-    """One paper of one announcement date with its judgement for one profile: what reports render."""
+@dataclass
+class ListedPaper:
+    """One paper of one announcement date with its judgement for one profile: what reports
+    and deliveries render. It holds the stored record and the judgement row (never a copy
+    of their fields) and adds what the day's listing says."""
 
-    arxiv_id: str
-    version: int | None = None
-    title: str
-    authors: list[str] = PydField(default_factory=list)
-    abstract: str = ""
-    categories: list[str] = PydField(default_factory=list)
-    primary_category: str | None = None
+    paper: PaperRecord
     date: dt.date
-    announce_type: str = (
-        "new"  # the strongest of the day's rows: new > cross > replace > replace-cross
-    )
+    announce_type: str = "new"  # the strongest of the day's rows (ingest.strongest)
     updated_version: int | None = None  # set when listed as a changed replacement ("updated vN")
     previous_relevance: int | None = None  # replacements: relevance of the earlier judgement
-    scorer: str | None = None  # llm | local | None (not judged)
-    status: str | None = None  # ok | failed | None (not judged)
-    relevance: int | None = None
-    hype: int | None = None
-    tags: list[str] = PydField(default_factory=list)
-    tldr: str | None = None
-    reason: str | None = None
-    error: str | None = None
+    judgement: Judgement | None = None  # None: not judged
+
+    # the record
+    @property
+    def arxiv_id(self) -> str:
+        return self.paper.arxiv_id
+
+    @property
+    def version(self) -> int | None:
+        return self.paper.version
+
+    @property
+    def title(self) -> str:
+        return self.paper.title
+
+    @property
+    def authors(self) -> list[str]:
+        return self.paper.authors
+
+    @property
+    def abstract(self) -> str:
+        return self.paper.abstract
+
+    @property
+    def categories(self) -> list[str]:
+        return self.paper.categories
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.paper.primary_category
+
+    # its judgement
+    @property
+    def scorer(self) -> str | None:  # llm | local | None (not judged)
+        return self.judgement.scorer if self.judgement else None
+
+    @property
+    def status(self) -> str | None:  # ok | failed | None (not judged)
+        return self.judgement.status if self.judgement else None
+
+    @property
+    def relevance(self) -> int | None:
+        return self.judgement.relevance if self.judgement else None
+
+    @property
+    def hype(self) -> int | None:
+        return self.judgement.hype if self.judgement else None
+
+    @property
+    def tags(self) -> list[str]:
+        return self.judgement.tags if self.judgement else []
+
+    @property
+    def tldr(self) -> str | None:
+        return self.judgement.tldr if self.judgement else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.judgement.reason if self.judgement else None
+
+    @property
+    def error(self) -> str | None:
+        return self.judgement.error if self.judgement else None

@@ -30,7 +30,6 @@ from arxivfilter.models import (
     Entry,
     Feedback,
     Judgement,
-    ListedPaper,
     LlmBatch,
     LlmBatchRequest,
     LlmCall,
@@ -1065,40 +1064,6 @@ def count_rows(session: Session) -> dict[str, int]:
     for table in ("papers", "announcements", "judgements", "llm_calls", "runs"):
         out[table] = int(session.exec(text(f"SELECT COUNT(*) FROM {table}")).one()[0])  # type: ignore[call-overload]
     return out
-
-
-def to_listed(
-    paper: Paper,
-    rows: Sequence[Announcement],
-    date: dt.date,
-    judgement: Judgement | None,
-    *,
-    updated_version: int | None = None,
-    previous_relevance: int | None = None,
-) -> ListedPaper:
-    listed = ListedPaper(
-        arxiv_id=paper.arxiv_id,
-        version=paper.version,
-        title=paper.title,
-        authors=list(paper.authors),
-        abstract=paper.abstract,
-        categories=list(paper.categories),
-        primary_category=paper.primary_category,
-        date=date,
-        announce_type=ingest.strongest(r.type for r in rows),
-        updated_version=updated_version,
-    )
-    if judgement is not None:
-        listed.scorer = judgement.scorer
-        listed.status = judgement.status
-        listed.relevance = judgement.relevance
-        listed.hype = judgement.hype
-        listed.tags = list(judgement.tags)
-        listed.tldr = judgement.tldr
-        listed.reason = judgement.reason
-        listed.error = judgement.error
-    listed.previous_relevance = previous_relevance
-    return listed
 
 
 # --------------------------------------------------------------------------- the web page

@@ -9,12 +9,13 @@ from arxivfilter.config import load_profiles
 from arxivfilter.models import ListedPaper
 from arxivfilter.notify.compose import MailContext, build_message, permalink, render_html
 from arxivfilter.notify.select import Recipient, Selection, choose, matches_keywords
+from tests.listed import listed
 
 D = dt.date(2026, 2, 24)
 
 
 def paper(pid: str, rel: int, title: str = "KV-cache paging", **kw: object) -> ListedPaper:
-    return ListedPaper(
+    return listed(
         arxiv_id=pid, title=title, date=D, status="ok", relevance=rel, tags=["serving"],
         abstract="An abstract.", authors=[f"Author {i}" for i in range(9)], **kw,
     )  # fmt: skip

@@ -24,6 +24,7 @@ from arxivfilter.report.digest import (
 )
 from arxivfilter.report.escape import tex_plain
 from arxivfilter.text import normalise
+from tests.listed import listed
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 DAY = dt.date(2026, 2, 24)
@@ -66,7 +67,7 @@ def paper(arxiv_id: str = "2602.00001", **kw: object) -> ListedPaper:
         "reason": "It is about serving.",
     }
     base.update(kw)
-    return ListedPaper(**base)  # type: ignore[arg-type]
+    return listed(**base)
 
 
 def render(papers: list[ListedPaper], **kw: object) -> str:

@@ -14,6 +14,7 @@ from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
 from arxivfilter.report.escape import tex_plain, xml_text
 from arxivfilter.report.feed import feed_papers, render_feed
+from tests.listed import listed
 
 PROFILE = Profile(
     name="llm-inference", description="Serving <fast> & cheap.", threshold=70, tags={}
@@ -48,7 +49,7 @@ def paper(arxiv_id: str, day: dt.date = NEWEST, **kw: object) -> ListedPaper:
         "reason": "Because.",
     }
     base.update(kw)
-    return ListedPaper(**base)  # type: ignore[arg-type]
+    return listed(**base)
 
 
 ATOM = "{http://www.w3.org/2005/Atom}"

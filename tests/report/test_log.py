@@ -20,6 +20,7 @@ from arxivfilter.report.log import (
     render_log,
     render_month,
 )
+from tests.listed import listed
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 PROFILE = Profile(name="llm-inference", description="Serving.", threshold=70, tags={})
@@ -51,7 +52,7 @@ def paper(arxiv_id: str, day: dt.date = D2, **kw: object) -> ListedPaper:
         "tldr": f"Summary of {arxiv_id}.",
     }
     base.update(kw)
-    return ListedPaper(**base)  # type: ignore[arg-type]
+    return listed(**base)
 
 
 def day_headings(md: str) -> list[str]:

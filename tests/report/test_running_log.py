@@ -12,6 +12,7 @@ import pytest
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
 from arxivfilter.report.log import log_start, render_log, render_month
+from tests.listed import listed as listed_paper
 from tests.test_cli import run_cli
 
 DAYS = ["2026-01-29", "2026-01-30", "2026-02-02", "2026-02-03"]
@@ -108,7 +109,7 @@ LONG = "Efficient KV cache compression for long-context LLM serving on commodity
 
 def _day_papers(day: dt.date, listed: int) -> list[ListedPaper]:
     return [
-        ListedPaper(
+        listed_paper(
             arxiv_id=f"{day:%y%m}.{day.day:02d}{i:03d}",
             title=LONG[:150],
             date=day,

@@ -91,10 +91,14 @@ def listed_papers(
             if prev_hash is not None:
                 prev = _pick(mine, prev_hash, profile, scorer)
                 previous = prev.relevance if prev and prev.status == "ok" else None
-        judgement = _pick(mine, paper.text_hash, profile, scorer)
         out.append(
-            store.to_listed(
-                paper, rows, date, judgement, updated_version=updated, previous_relevance=previous
+            ListedPaper(
+                paper,
+                date,
+                announce_type=strongest(r.type for r in rows),
+                updated_version=updated,
+                previous_relevance=previous,
+                judgement=_pick(mine, paper.text_hash, profile, scorer),
             )
         )
     return out
