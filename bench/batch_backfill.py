@@ -162,7 +162,7 @@ def backfill(n: int, work: Path) -> None:
                 store.store_entries(session, entries, categories=["cs.LG"])
                 papers = list(session.exec(select(Paper)).all())
             stored = time.perf_counter() - t0
-            scorer = pipeline.build_scorer(app, "llm")
+            scorer = app.scorer("llm")
 
             async def go() -> tuple[float, float, int]:
                 with Session(app.engine, expire_on_commit=False) as session:

@@ -59,7 +59,7 @@ from arxivfilter.config import Profile, load_profiles, load_settings  # noqa: E4
 from arxivfilter.evaluate import build_universe, example_ids, read_labels  # noqa: E402
 from arxivfilter.fetch.day import fetch_replay  # noqa: E402
 from arxivfilter.models import Entry, LlmCall, PaperText  # noqa: E402
-from arxivfilter.pipeline import first_pass  # noqa: E402
+from arxivfilter.score.days import first_pass  # noqa: E402
 from arxivfilter.score.llm import build_llm_scorer  # noqa: E402
 from arxivfilter.score.local import LocalScorer  # noqa: E402
 from arxivfilter.score.prices import Prices  # noqa: E402

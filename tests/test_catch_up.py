@@ -11,6 +11,7 @@ from sqlmodel import Session
 from arxivfilter import dates, pipeline, store
 from arxivfilter.config import load_settings
 from arxivfilter.errors import UpstreamError
+from arxivfilter.fetch import stage as fetch_stage
 from arxivfilter.fetch.day import FetchResult
 from arxivfilter.models import Entry
 
@@ -106,7 +107,7 @@ def test_run_fetches_the_missed_listings_oldest_first(tmp_path, monkeypatch) -> 
             raise UpstreamError(f"the feed still holds an older listing, not {date}", url=None)
         return FetchResult(date=date, entries=[_entry(date)], source="fake")
 
-    monkeypatch.setattr(pipeline, "fetch_live", fake_fetch_live)
+    monkeypatch.setattr(fetch_stage, "fetch_live", fake_fetch_live)
     app = _app(tmp_path)
     with Session(app.engine) as s:
         store.store_entries(s, [_entry(D(2026, 2, 19))], categories=None)
@@ -132,7 +133,7 @@ def test_a_feed_not_rebuilt_yet_keeps_the_days_before_it(tmp_path, monkeypatch) 
             raise UpstreamError(f"the feed still holds an older listing, not {date}", url=None)
         return FetchResult(date=date, entries=[_entry(date)], source="fake")
 
-    monkeypatch.setattr(pipeline, "fetch_live", fake_fetch_live)
+    monkeypatch.setattr(fetch_stage, "fetch_live", fake_fetch_live)
     app = _app(tmp_path)
     with Session(app.engine) as s:
         store.store_entries(s, [_entry(D(2026, 2, 20))], categories=None)
@@ -157,7 +158,7 @@ def test_a_holiday_night_fetches_nothing(tmp_path, monkeypatch) -> None:  # type
         asked.append(date)
         return FetchResult(date=date, entries=[_entry(date)], source="fake")
 
-    monkeypatch.setattr(pipeline, "fetch_live", fake_fetch_live)
+    monkeypatch.setattr(fetch_stage, "fetch_live", fake_fetch_live)
     settings = load_settings(
         env={"ARXIVFILTER_DB_URL": f"sqlite:///{tmp_path / 'h.db'}", "ARXIVFILTER_STATE_DIR": ""}
     )

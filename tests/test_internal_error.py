@@ -22,6 +22,7 @@ import pytest
 from arxivfilter import pipeline
 from arxivfilter.cli import main
 from arxivfilter.config import load_settings
+from arxivfilter.fetch import stage as fetch_stage
 from arxivfilter.score.local import LocalScorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +94,7 @@ def test_crash_through_the_library_raises_exit_70_and_records_it(
 ) -> None:
     from arxivfilter.errors import InternalError
 
-    monkeypatch.setattr(pipeline, "fetch_replay", _boom)
+    monkeypatch.setattr(fetch_stage, "fetch_replay", _boom)
     settings = load_settings(env={"OPENAI_API_KEY": KEY, "ARXIVFILTER_SCORE__SCORER": "local"})
     app = pipeline.App(settings)
     try:

@@ -26,9 +26,7 @@ from arxivfilter.config import (
     Settings,
     effective_config,
     env_value,
-    load_profile,
     load_settings,
-    profile_paths,
 )
 from arxivfilter.errors import ArxivFilterError, InternalError, UsageError, as_error
 from arxivfilter.logs import configure_logging
@@ -59,11 +57,11 @@ class _LazyModule:
 
 if TYPE_CHECKING:
     from arxivfilter import app as composition
-    from arxivfilter import pipeline, store
+    from arxivfilter import lookups, pipeline
 else:
     composition = _LazyModule("arxivfilter.app")
+    lookups = _LazyModule("arxivfilter.lookups")
     pipeline = _LazyModule("arxivfilter.pipeline")
-    store = _LazyModule("arxivfilter.store")
 
 cli = typer.Typer(
     name="arxivfilter",
@@ -458,8 +456,7 @@ def notify(
             log.warning("no [[notify.subscribers]] or [[notify.webhooks]] configured: nothing sent")
             return
         if opts.date is None:
-            with app.session() as session:
-                opts.date = store.newest_announcement(session, opts.categories)
+            opts.date = lookups.newest_listing(app, opts.categories)
             if opts.date is None:
                 raise UsageError("the database holds no listing yet: fetch one first")
         summary = pipeline.run(app, opts, command="notify", stages=("notify",))
@@ -481,50 +478,27 @@ def export(
     ] = None,
 ) -> None:
     """Write one JSON line per distinct paper announced on the date(s), sorted by id."""
-    from arxivfilter.export import export_records
-
     if fmt != "jsonl":
         raise UsageError(f"--format: {fmt!r} is not supported (use jsonl)")
     opts = _options(
         date=date, date_from=date_from, date_to=date_to, categories=categories, profiles=profile
     )
-    db_file = store.sqlite_file(_settings().storage.db_url)
-    if db_file is not None and not db_file.is_file():  # reading must never create a database
-        raise UsageError(
-            f"the database {db_file} does not exist (set ARXIVFILTER_DB_URL, or run "
-            "`arxivfilter fetch` first)"
-        )
+    lookups.require_database(_settings())
     app = _app()
     try:
-        with app.session() as session:
-            if opts.date is None and opts.date_from is None and opts.date_to is None:
-                newest = store.newest_announcement(session, opts.categories)
-                opts.date = newest
-                if newest is None:
-                    err.print("arxivfilter: nothing to export: the database holds no listing")
-            lines = [
-                json.dumps(rec, ensure_ascii=False)
-                for rec in export_records(
-                    session,
-                    opts.categories,
-                    date=opts.date,
-                    date_from=opts.date_from,
-                    date_to=opts.date_to,
-                    profiles=opts.profiles or None,
-                )
-            ]
+        found = lookups.export_lines(app, opts)
     finally:
         app.close()
-    text = "".join(line + "\n" for line in lines)
-    if not lines and (opts.date or opts.date_from or opts.date_to):
+    if found.no_listing:
+        err.print("arxivfilter: nothing to export: the database holds no listing")
+    opts.date = found.date
+    if not found.lines and (opts.date or opts.date_from or opts.date_to):
         err.print(f"arxivfilter: nothing to export: no paper stored for {_span(opts)}")
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(found.text)
     else:
-        from arxivfilter.report.write import write_atomic
-
-        write_atomic(output, text)
-        err.print(f"wrote {len(lines)} papers to {output}")
+        lookups.write_file(output, found.text)
+        err.print(f"wrote {len(found.lines)} papers to {output}")
 
 
 @cli.command()
@@ -567,7 +541,6 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print one paper with its announcements and judgements."""
-    from arxivfilter.export import paper_record
     from arxivfilter.text import parse_arxiv_id
 
     try:
@@ -576,8 +549,7 @@ def show(
         raise UsageError(f"{arxiv_id!r} is not an arXiv id") from None
     app = _app()
     try:
-        with app.session() as session:
-            rec = paper_record(session, pid, detailed=True)
+        rec = lookups.paper(app, pid)
     finally:
         app.close()
     if rec is None:
@@ -616,29 +588,11 @@ def runs(
     """List recorded runs, newest first."""
     app = _app()
     try:
-        with app.session() as session:
-            rows = store.list_runs(session, limit)
+        rows = lookups.recent_runs(app, limit)
     finally:
         app.close()
-    data = [
-        {
-            "id": r.id,
-            "command": r.command,
-            "status": r.status,
-            "exit_code": r.exit_code,
-            "date_from": r.date_from,
-            "date_to": r.date_to,
-            "profiles": r.profiles,
-            "started_at": r.started_at,
-            "finished_at": r.finished_at,
-            "cost_usd": None if r.cost_usd is None else round(r.cost_usd, 6),
-            "message": r.message,
-            "traceback": (r.counts or {}).get("traceback"),  # a crashed run's (exit 70)
-        }
-        for r in rows
-    ]
     if as_json:
-        _print_json(data)
+        _print_json([lookups.run_record(r) for r in rows])
         return
     table = Table("id", "command", "status", "exit", "dates", "started (UTC)", "cost", "message")
     for run_row in rows:
@@ -732,27 +686,9 @@ def state_load(folder: StateDirOpt = None, as_json: JsonOpt = False) -> None:
 @cli.command()
 def profiles(as_json: JsonOpt = False) -> None:
     """List the topic profiles and validate each (liked-example ids and files included)."""
-    from arxivfilter.score.learned import profile_example_ids
-
     _settings()
-    rows: list[dict[str, Any]] = []
-    bad: list[str] = []
-    for path in profile_paths().values():
-        try:
-            p = load_profile(path)
-            examples = profile_example_ids(p)
-            rows.append(
-                {
-                    "name": p.name,
-                    "threshold": p.threshold,
-                    "tags": list(p.tags),
-                    "examples": len(examples),
-                    "path": str(path),
-                    "description": p.description,
-                }
-            )
-        except ArxivFilterError as exc:
-            bad.append(str(exc))
+    found = lookups.profile_list()
+    rows, bad = found.rows, found.errors
     if as_json:
         _print_json({"profiles": rows, "errors": bad})
     else:

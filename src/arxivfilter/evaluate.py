@@ -21,7 +21,6 @@ is ``None``.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -34,15 +33,17 @@ from typing import Any
 
 import structlog
 
-from arxivfilter import dates, pipeline, store
+from arxivfilter import dates, store
 from arxivfilter.app import App
 from arxivfilter.config import Profile
-from arxivfilter.errors import SourceError, UsageError, as_error
+from arxivfilter.errors import SourceError, UsageError
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.models import Entry, Paper
+from arxivfilter.runs import recorded
 from arxivfilter.score import local
-from arxivfilter.score.stage import Budget, ScoreCounts, paper_text, score_papers
-from arxivfilter.text import cache_key, parse_arxiv_id
+from arxivfilter.score.days import DayWork, outcomes, score_days
+from arxivfilter.score.stage import ScoreCounts, paper_text
+from arxivfilter.text import parse_arxiv_id
 
 log = structlog.get_logger(__name__)
 
@@ -565,43 +566,12 @@ def run_eval(
 
     scorer_obj = app.scorer(kind)
     counts = ScoreCounts()
-    with app.session() as session:
-        run_row = store.start_run(
-            session, "eval", date_from=min(by_day), date_to=max(by_day), profiles=[profile.name]
-        )
-    try:
-        relevance = asyncio.run(
-            _score_days(app, kind, scorer_obj, profile, by_day, counts, run_row.id)
-        )
-    except Exception as exc:
-        error = as_error(exc)
-        pipeline.record_failure(
-            app, run_row, error, counts.as_dict(), cost_usd=counts.cost_usd or None
-        )
-        if error is exc:
-            raise
-        raise error from exc
-    except BaseException as exc:
-        with app.session() as session:
-            store.finish_run(
-                session,
-                run_row,
-                status="failed",
-                exit_code=getattr(exc, "exit_code", 1),
-                counts=counts.as_dict(),
-                cost_usd=counts.cost_usd or None,
-                message=str(exc) or type(exc).__name__,
-            )
-        raise
-    with app.session() as session:
-        store.finish_run(
-            session,
-            run_row,
-            status="ok",
-            exit_code=0,
-            counts=counts.as_dict(),
-            cost_usd=counts.cost_usd or None,
-        )
+    with recorded(
+        app, "eval", date_from=min(by_day), date_to=max(by_day), profiles=[profile.name]
+    ) as record:
+        record.so_far = lambda: (counts.as_dict(), counts.cost_usd or None, ())
+        relevance = _score_days(app, kind, scorer_obj, profile, by_day, counts, record.id)
+    record.finish(0, counts=counts.as_dict(), cost_usd=counts.cost_usd or None)
 
     ids = sorted(uni.dates)
     pooled, months = _metrics(ids, uni.dates, relevance, gold.ids, profile.threshold, by_month)
@@ -761,7 +731,7 @@ def _store_history(
         store.store_entries(session, rest, categories=categories)
 
 
-async def _score_days(
+def _score_days(
     app: App,
     kind: str,
     scorer: Any,
@@ -770,52 +740,14 @@ async def _score_days(
     counts: ScoreCounts,
     run_id: int | None,
 ) -> dict[str, tuple[str, int | None]]:
-    """Judge each day's papers (as a nightly run would); id -> (status, relevance)."""
-    budget = Budget(app.settings.llm.max_cost)
-    price = pipeline.price_fn(app.settings) if kind == "llm" else None
-    prefilter = (app.scorer("local"), app.settings.llm.prefilter) if kind == "llm" else None
-    first = pipeline.first_pass(app.settings, scorer) if kind == "llm" else None
-    out: dict[str, tuple[str, int | None]] = {}
-    total = sum(len(v) for v in by_day.values())
-    try:
-        with app.session() as session, app.progress(f"eval ({kind})", total) as bar:
-            for day in sorted(by_day):
-                papers = _papers(session, by_day[day])
-                day_counts = await score_papers(
-                    session,
-                    scorer,
-                    profile,
-                    papers,
-                    budget=budget,
-                    price=price,
-                    run_id=run_id,
-                    base_url=app.settings.llm.base_url or None,
-                    prefilter=prefilter,
-                    first_pass=first,
-                    on_result=bar.advance,
-                )
-                counts.merge(day_counts)
-                # the full judgement, else (two passes) the first pass's
-                for which in [scorer] + ([first[0]] if first else []):
-                    prompt_hash = which.prompt_hash(profile)
-                    keys = {
-                        p.arxiv_id: cache_key(
-                            p.text_hash, profile.content_hash, which.model, prompt_hash
-                        )
-                        for p in papers
-                        if out.get(p.arxiv_id, ("missing",))[0] == "missing"
-                    }
-                    found = store.judgements_for_keys(session, keys.values())
-                    for arxiv_id, key in keys.items():
-                        j = found.get(key)
-                        out[arxiv_id] = (
-                            (j.status, j.relevance) if j is not None else ("missing", None)
-                        )
-    finally:
-        aclose = getattr(scorer, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return out
+    """Judge each day's papers through the score stage (as a nightly run would); id ->
+    (status, relevance) of the judgement each ended with."""
+    with app.session() as session:
+        work = [DayWork(profile, day, _papers(session, by_day[day])) for day in sorted(by_day)]
+    score_days(app, kind, work, run_id=run_id, scorer=scorer, label="eval", into=counts)
+    with app.session() as session:
+        papers = [p for w in work for p in w.papers]
+        return outcomes(session, scorer, profile, papers, app.settings)
 
 
 def _papers(session: Any, ids: Sequence[str]) -> list[Paper]:

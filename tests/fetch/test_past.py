@@ -15,7 +15,8 @@ from arxivfilter.config import load_settings
 from arxivfilter.errors import UpstreamError
 from arxivfilter.fetch.http import Limiter
 from arxivfilter.fetch.listing import parse_listing
-from arxivfilter.fetch.past import choose_source, set_spec
+from arxivfilter.fetch.past import set_spec
+from arxivfilter.fetch.stage import choose_source
 from arxivfilter.models import Entry
 from tests.fakes import FakeClock, api_feed, api_responder
 

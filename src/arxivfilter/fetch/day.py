@@ -1,14 +1,10 @@
-"""Fetch one announcement date from live arXiv, or replay recorded data.
+"""The latest listing from rss.arxiv.org, papers by id from the export API, the archive of
+earlier fetches, and the replay of recorded data.
 
-Which source, when (the rule, in one place):
-  * the archive, when ``data/raw/<date>/`` holds a complete earlier fetch of the same
-    categories (zero requests; ``--refresh`` skips this);
-  * rss.arxiv.org for the latest listing (the only listing the feeds hold): one request
-    for all categories joined with ``+``, per category when the feed hits its 2,000 cap;
-    then the export API by id, in batches, for what the feed lacks (primary category,
-    comment, journal ref, DOI, dates);
-  * older dates: see :mod:`arxivfilter.fetch.past` (listing pages, export-API windows).
-Every response is archived before it is parsed (``fetch.http``).
+The latest listing: one RSS request for all categories joined with ``+``, per category
+when the feed hits its 2,000 cap; then the export API by id, in batches, for what the feed
+lacks (primary category, comment, journal ref, DOI, dates). Which source serves which date
+is decided in one place, :mod:`arxivfilter.fetch.stage`.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from pathlib import Path
 
 import structlog
 
-from arxivfilter import dates
 from arxivfilter.config import Settings
 from arxivfilter.errors import FeedError, UpstreamError
 from arxivfilter.fetch.api import id_list_url, parse_api
@@ -199,58 +194,6 @@ def _check_listing_date(found: dt.date | None, wanted: dt.date, url: str) -> Non
             "the feeds are rebuilt around midnight Eastern; try again later",
             url=url,
         )
-
-
-def fetch_live(
-    settings: Settings,
-    client: ArxivClient,
-    date: dt.date,
-    categories: Sequence[str],
-    *,
-    refresh: bool = False,
-    now: dt.datetime | None = None,
-    past_fetcher: Callable[..., FetchResult] | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> FetchResult:
-    """Fetch listing ``date`` (already checked: not future, a mailing day).
-
-    ``progress(n)`` is told how many papers each metadata request covered.
-    """
-    folder = archive_dir(settings, date)
-    before_req, before_wait = client.requests, client.waited
-    have = archived_categories(folder)
-    if not refresh and have is not None and set(categories) <= set(have):
-        entries = replay_archive(folder, date)
-        return FetchResult(
-            date=date,
-            entries=entries,
-            source="archive",
-            reason=f"{folder} holds a complete earlier fetch (use --refresh to ask arXiv again)",
-        )
-    latest = dates.latest_listing(now, settings.holiday_dates)
-    if date == latest:
-        entries = fetch_rss(client, settings, date, categories, folder)
-        entries = fill_by_id(client, settings, entries, folder, progress)
-        source, reason = "rss", f"{date} is the latest listing, which rss.arxiv.org holds"
-    elif past_fetcher is not None:
-        result = past_fetcher(settings, client, date, categories, folder=folder, now=now)
-        entries, source, reason = result.entries, result.source, result.reason
-    else:
-        raise UpstreamError(f"no live source for listing {date}", url=None)
-    entries = [
-        e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
-    ]
-    mark_complete(
-        folder, categories=categories, source=source, requests=client.requests - before_req
-    )
-    return FetchResult(
-        date=date,
-        entries=entries,
-        source=source,
-        reason=reason,
-        requests=client.requests - before_req,
-        waited_s=client.waited - before_wait,
-    )
 
 
 def fetch_replay(path: Path, *, date: dt.date | None = None) -> FetchResult:

@@ -1,6 +1,6 @@
 """Past days and ranges from live arXiv: listing pages, export-API windows, OAI-PMH.
 
-Which source, when (the rule; ``fetch.day`` handles the latest listing through RSS):
+The sources (which one serves which date is decided in :mod:`arxivfilter.fetch.stage`):
   * one of the last five mailings before the latest: ``/list/<cat>/pastweek`` (new
     submissions and cross-lists of the last five mailings, paged with ``skip``), then the
     export API by id for the metadata. Exact dates, no replacements.
@@ -38,7 +38,6 @@ from arxivfilter.models import AnnounceType, Entry
 
 log = structlog.get_logger(__name__)
 
-PASTWEEK_MAILINGS = 5
 API_PAGE = 2000
 
 
@@ -49,27 +48,6 @@ def _looks_like_html(body: bytes) -> str | None:
     if b"<html" not in head and b"<!doctype" not in head:
         return "a body that is not HTML"
     return None
-
-
-def choose_source(
-    date: dt.date, now: dt.datetime | None, holidays: set[dt.date]
-) -> tuple[str, str]:
-    """("rss" | "pastweek" | "api-window", why) for a single listing date."""
-    latest = dates.latest_listing(now, holidays)
-    if date == latest:
-        return "rss", f"{date} is the latest listing, which rss.arxiv.org holds"
-    recent = [latest]
-    while len(recent) < PASTWEEK_MAILINGS:
-        recent.append(dates.previous_mailing(recent[-1], holidays))
-    if date in recent:
-        return (
-            "pastweek",
-            f"{date} is one of the last {PASTWEEK_MAILINGS} mailings, which /list/<cat>/pastweek holds",
-        )
-    return "api-window", (
-        f"{date} is older than the last {PASTWEEK_MAILINGS} mailings: export-API submission window "
-        "(approximate dates, no replacements)"
-    )
 
 
 def fetch_pastweek(
@@ -144,24 +122,6 @@ def fetch_api_window(
         e.model_copy(update={"announce_date": date, "approximate": True, "announce_type": None})
         for e in entries
     ]
-
-
-def fetch_past_day(
-    settings: Settings,
-    client: ArxivClient,
-    date: dt.date,
-    categories: Sequence[str],
-    *,
-    folder: Path,
-    now: dt.datetime | None = None,
-) -> FetchResult:
-    """A past listing date through the source :func:`choose_source` picks."""
-    source, reason = choose_source(date, now, settings.holiday_dates)
-    if source == "pastweek":
-        entries = fetch_pastweek(settings, client, date, categories, folder=folder)
-    else:
-        entries = fetch_api_window(settings, client, date, categories, folder=folder)
-    return FetchResult(date=date, entries=merge_entries(entries), source=source, reason=reason)
 
 
 # --------------------------------------------------------------------------- OAI ranges

@@ -259,6 +259,17 @@ class StoreSink:
         return self.budget.may_start()
 
 
+def keys_for(
+    scorer: Scorer, profile: Profile, papers: Sequence[Paper] | Sequence[PaperText]
+) -> dict[str, str]:
+    """The cache key of each paper's judgement by ``scorer`` for ``profile``, by id."""
+    prompt_hash = scorer.prompt_hash(profile)
+    return {
+        p.arxiv_id: cache_key(p.text_hash, profile.content_hash, scorer.model, prompt_hash)
+        for p in papers
+    }
+
+
 def plan(
     session: Session,
     scorer: Scorer,
@@ -268,11 +279,7 @@ def plan(
     rescore: bool = False,
 ) -> tuple[dict[str, str], list[Paper], int]:
     """(keys by id, papers that need a judgement, number already judged)."""
-    prompt_hash = scorer.prompt_hash(profile)
-    keys = {
-        p.arxiv_id: cache_key(p.text_hash, profile.content_hash, scorer.model, prompt_hash)
-        for p in papers
-    }
+    keys = keys_for(scorer, profile, papers)
     existing = store.judgements_for_keys(session, keys.values())
     todo: list[Paper] = []
     cached = 0
@@ -438,11 +445,7 @@ async def _first_pass(
     keeps the failure (tried again next run); the rest are returned.
     """
     scorer, margin = first_pass
-    prompt_hash = scorer.prompt_hash(profile)
-    keys = {
-        t.arxiv_id: cache_key(t.text_hash, profile.content_hash, scorer.model, prompt_hash)
-        for t in texts
-    }
+    keys = keys_for(scorer, profile, texts)
     existing = store.judgements_for_keys(session, keys.values())
     relevance: dict[str, int | None] = {}
     todo: list[PaperText] = []
