@@ -57,11 +57,12 @@ class _LazyModule:
 
 if TYPE_CHECKING:
     from arxivfilter import app as composition
-    from arxivfilter import lookups, pipeline
+    from arxivfilter import lookups, pipeline, runstate
 else:
     composition = _LazyModule("arxivfilter.app")
     lookups = _LazyModule("arxivfilter.lookups")
     pipeline = _LazyModule("arxivfilter.pipeline")
+    runstate = _LazyModule("arxivfilter.runstate")
 
 cli = typer.Typer(
     name="arxivfilter",
@@ -644,7 +645,7 @@ def state_save(folder: StateDirOpt = None, as_json: JsonOpt = False) -> None:
         with app.lock():
             known = load_profiles(None)
             floor = state.text_floor(settings, known)
-            keep = pipeline.liked_ids(known)
+            keep = runstate.liked_ids(known)
             result = state.save_state(app.engine, target, text_floor=floor, keep=keep)
     finally:
         app.close()

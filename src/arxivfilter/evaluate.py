@@ -544,35 +544,8 @@ def run_eval(
         require_price(app.settings, app.settings.llm.max_cost)
     gold = read_labels(labels)
     examples = example_ids(profile)
-    result = fetch_replay(source)
-    uni = build_universe(
-        result.entries,
-        categories=categories,
-        date_from=date_from,
-        date_to=date_to,
-        examples=examples,
-    )
-    if not uni.dates:
-        raise SourceError(
-            f"no paper of {source} is in the universe (categories "
-            f"{','.join(categories) if categories else 'all'}, dates {_d(date_from)} .. "
-            f"{_d(date_to)})"
-        )
-    _store(app, uni, categories)
-    _store_history(app, result.entries, categories, date_to, examples)
-    by_day: dict[dt.date, list[str]] = {}
-    for arxiv_id, d in uni.dates.items():
-        by_day.setdefault(d, []).append(arxiv_id)
-
-    scorer_obj = app.scorer(kind)
-    counts = ScoreCounts()
-    with recorded(
-        app, "eval", date_from=min(by_day), date_to=max(by_day), profiles=[profile.name]
-    ) as record:
-        record.so_far = lambda: (counts.as_dict(), counts.cost_usd or None, ())
-        relevance = _score_days(app, kind, scorer_obj, profile, by_day, counts, record.id)
-    record.finish(0, counts=counts.as_dict(), cost_usd=counts.cost_usd or None)
-
+    uni = _universe(app, source, categories, date_from, date_to, examples)
+    scorer_obj, counts, relevance = _judge(app, kind, profile, uni)
     ids = sorted(uni.dates)
     pooled, months = _metrics(ids, uni.dates, relevance, gold.ids, profile.threshold, by_month)
     plain, plain_months, used, plain_rel, model = _without_examples(
@@ -584,14 +557,6 @@ def run_eval(
         for month, _ in months or []:
             sub = [i for i in ids if _month(uni.dates[i]) == month]
             intervals[month] = gain_interval(sub, uni.dates, relevance, plain_rel, gold.ids)
-    notes = []
-    if gold.invalid:
-        notes.append(f"{gold.invalid} label rows without an arXiv id were skipped")
-    if counts.failed or counts.unscored:
-        notes.append(
-            f"{counts.failed} failed and {counts.unscored} unscored judgements count as not "
-            "relevant and rank below every judged paper"
-        )
     return EvalReport(
         profile=profile.name,
         scorer=kind,
@@ -608,9 +573,9 @@ def run_eval(
         date_from=date_from,
         date_to=date_to,
         months=months,
-        first_date=min(by_day),
-        last_date=max(by_day),
-        notes=notes,
+        first_date=min(uni.dates.values()),
+        last_date=max(uni.dates.values()),
+        notes=_notes(gold, counts),
         examples_used=used,
         month_examples=_by_month(uni.excluded) if by_month else {},
         without_examples=plain,
@@ -619,6 +584,72 @@ def run_eval(
         learned_weight=model.weight if model is not None else None,
         learned_why=model.why if model is not None else "",
     )
+
+
+def _universe(
+    app: App,
+    source: Path,
+    categories: list[str] | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    examples: set[str],
+) -> Universe:
+    """The replayed source's universe, stored (with the examples and the history the
+    learned model takes its negatives from)."""
+    result = fetch_replay(source)
+    uni = build_universe(
+        result.entries,
+        categories=categories,
+        date_from=date_from,
+        date_to=date_to,
+        examples=examples,
+    )
+    if not uni.dates:
+        raise SourceError(
+            f"no paper of {source} is in the universe (categories "
+            f"{','.join(categories) if categories else 'all'}, dates {_d(date_from)} .. "
+            f"{_d(date_to)})"
+        )
+    _store(app, uni, categories)
+    _store_history(app, result.entries, categories, date_to, examples)
+    return uni
+
+
+def _judge(
+    app: App, kind: str, profile: Profile, uni: Universe
+) -> tuple[Any, ScoreCounts, dict[str, tuple[str, int | None]]]:
+    """Every paper of the universe judged through the score stage, one announcement day at
+    a time as a nightly run does, recorded as an ``eval`` run: (scorer, counts, id ->
+    (status, relevance) of the judgement each ended with)."""
+    by_day: dict[dt.date, list[str]] = {}
+    for arxiv_id, d in uni.dates.items():
+        by_day.setdefault(d, []).append(arxiv_id)
+    scorer = app.scorer(kind)
+    counts = ScoreCounts()
+    with recorded(
+        app, "eval", date_from=min(by_day), date_to=max(by_day), profiles=[profile.name]
+    ) as record:
+        record.so_far = lambda: (counts.as_dict(), counts.cost_usd or None, ())
+        with app.session() as session:
+            work = [DayWork(profile, d, _papers(session, by_day[d])) for d in sorted(by_day)]
+        score_days(app, kind, work, run_id=record.id, scorer=scorer, label="eval", into=counts)
+        with app.session() as session:
+            papers = [p for w in work for p in w.papers]
+            relevance = outcomes(session, scorer, profile, papers, app.settings)
+    record.finish(0, counts=counts.as_dict(), cost_usd=counts.cost_usd or None)
+    return scorer, counts, relevance
+
+
+def _notes(gold: Labels, counts: ScoreCounts) -> list[str]:
+    notes = []
+    if gold.invalid:
+        notes.append(f"{gold.invalid} label rows without an arXiv id were skipped")
+    if counts.failed or counts.unscored:
+        notes.append(
+            f"{counts.failed} failed and {counts.unscored} unscored judgements count as not "
+            "relevant and rank below every judged paper"
+        )
+    return notes
 
 
 def _without_examples(
@@ -729,25 +760,6 @@ def _store_history(
     ]
     with app.session() as session:
         store.store_entries(session, rest, categories=categories)
-
-
-def _score_days(
-    app: App,
-    kind: str,
-    scorer: Any,
-    profile: Profile,
-    by_day: dict[dt.date, list[str]],
-    counts: ScoreCounts,
-    run_id: int | None,
-) -> dict[str, tuple[str, int | None]]:
-    """Judge each day's papers through the score stage (as a nightly run would); id ->
-    (status, relevance) of the judgement each ended with."""
-    with app.session() as session:
-        work = [DayWork(profile, day, _papers(session, by_day[day])) for day in sorted(by_day)]
-    score_days(app, kind, work, run_id=run_id, scorer=scorer, label="eval", into=counts)
-    with app.session() as session:
-        papers = [p for w in work for p in w.papers]
-        return outcomes(session, scorer, profile, papers, app.settings)
 
 
 def _papers(session: Any, ids: Sequence[str]) -> list[Paper]:

@@ -14,8 +14,6 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -24,7 +22,6 @@ from arxivfilter.app import App
 from arxivfilter.config import Profile, load_profiles
 from arxivfilter.errors import UsageError
 from arxivfilter.fetch.stage import (
-    FetchSummary,
     days_to_work,
     ensure_examples,
     fetch,
@@ -34,26 +31,12 @@ from arxivfilter.fetch.stage import (
 from arxivfilter.notify.deliver import NotifyResult
 from arxivfilter.options import Options, fetch_scope, resolve_profiles
 from arxivfilter.report.outputs import ReportResult, write_reports
-from arxivfilter.runs import recorded
-from arxivfilter.runstate import liked_ids, refresh_from_state, save_state
+from arxivfilter.runs import RunProgress, RunSummary, outcome, recorded
+from arxivfilter.runstate import refresh_from_state, save_state
 from arxivfilter.score import days
 from arxivfilter.score.stage import ScoreCounts
 
 log = structlog.get_logger(__name__)
-
-__all__ = [
-    "App",
-    "FetchSummary",
-    "Options",
-    "RunSummary",
-    "fetch",
-    "liked_ids",
-    "notify",
-    "report",
-    "resolve_profiles",
-    "run",
-    "score",
-]
 
 
 # --------------------------------------------------------------------------- score
@@ -147,49 +130,6 @@ def notify(
         )
 
 
-@dataclass
-class RunSummary:
-    fetch: FetchSummary
-    score: ScoreCounts
-    report: ReportResult | None
-    exit_code: int
-    wall_s: float
-    run_id: int | None = None
-    message: str | None = None
-    stages: tuple[str, ...] = ("fetch", "score", "report")
-    dry_run: bool = False  # score counts are a plan: "unscored" = would be judged
-    notify: NotifyResult | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "stages": list(self.stages),
-            "dry_run": self.dry_run,
-            "exit_code": self.exit_code,
-            "wall_s": round(self.wall_s, 2),
-            "fetch": self.fetch.as_dict(),
-            "score": self.score.as_dict(),
-            "report": self.report.as_dict() if self.report else None,
-            "notify": self.notify.as_dict() if self.notify else None,
-            "message": self.message,
-        }
-
-
-@dataclass
-class _Done:
-    """What the stages of one run produced so far."""
-
-    fetch: FetchSummary = field(default_factory=FetchSummary)
-    score: ScoreCounts = field(default_factory=ScoreCounts)
-    report: ReportResult | None = None
-    notify: NotifyResult | None = None
-    days: list[dt.date] = field(default_factory=list)
-
-    def so_far(self) -> tuple[dict[str, Any], float | None, Sequence[dt.date]]:
-        counts = {"fetch": self.fetch.as_dict(), "score": self.score.as_dict()}
-        return counts, self.score.cost_usd or None, self.fetch.dates
-
-
 def run(
     app: App,
     opts: Options,
@@ -209,7 +149,7 @@ def run(
     _check(app, opts, stages)
     with app.lock():
         refresh_from_state(app)
-        done = _Done()
+        done = RunProgress()
         with recorded(
             app,
             command,
@@ -221,23 +161,13 @@ def run(
         ) as record:
             record.so_far = done.so_far
             _fetch_stage(app, opts, stages, profiles, done)
-            if "score" in stages and (done.days or opts.collect_only):
-                done.score = score(app, opts, done.days, profiles, run_id=record.id)
-                log.info("score", **done.score.as_dict())
-            if done.score.extra_dates and not opts.dry_run:  # batch results for earlier dates
-                done.days = sorted(set(done.days) | done.score.extra_dates)
-            if "report" in stages and done.days and not opts.dry_run:
-                damaged = {d: n for d in done.days if (n := done.fetch.damaged_on(d))}
-                done.report = report(app, opts, done.days, profiles, damaged=damaged)
-                log.info("report", **done.report.as_dict())
-            if "notify" in stages and done.days and not opts.dry_run:
-                done.notify = notify(app, opts, done.days, run_id=record.id, automatic=auto_notify)
-                log.info("notify", **done.notify.as_dict()["counts"])
+            _score_stage(app, opts, stages, profiles, done, record.id)
+            _output_stages(app, opts, stages, profiles, done, record.id, auto_notify)
             if (
                 done.fetch.error is not None
             ):  # a listing of the catch-up failed: the others are done
                 raise done.fetch.error
-        exit_code, message = _outcome(opts, done, auto_notify)
+        exit_code, message = outcome(opts, done, auto_notify)
         summary = RunSummary(
             done.fetch,
             done.score,
@@ -250,15 +180,46 @@ def run(
             dry_run=opts.dry_run,
             notify=done.notify,
         )
-        record.finish(
-            exit_code,
-            counts=summary.as_dict(),
-            cost_usd=done.score.cost_usd or None,
-            message=message,
-            dates=done.days,
-        )
+        counts, cost = summary.as_dict(), done.score.cost_usd or None
+        record.finish(exit_code, counts=counts, cost_usd=cost, message=message, dates=done.days)
         save_state(app, profiles)
         return summary
+
+
+def _score_stage(
+    app: App,
+    opts: Options,
+    stages: tuple[str, ...],
+    profiles: Sequence[Profile],
+    done: RunProgress,
+    run_id: int | None,
+) -> None:
+    if "score" in stages and (done.days or opts.collect_only):
+        done.score = score(app, opts, done.days, profiles, run_id=run_id)
+        log.info("score", **done.score.as_dict())
+    if done.score.extra_dates and not opts.dry_run:  # batch results for earlier dates
+        done.days = sorted(set(done.days) | done.score.extra_dates)
+
+
+def _output_stages(
+    app: App,
+    opts: Options,
+    stages: tuple[str, ...],
+    profiles: Sequence[Profile],
+    done: RunProgress,
+    run_id: int | None,
+    auto_notify: bool,
+) -> None:
+    """report, then notify (a dry run writes and sends nothing)."""
+    if not done.days or opts.dry_run:
+        return
+    if "report" in stages:
+        damaged = {d: n for d in done.days if (n := done.fetch.damaged_on(d))}
+        done.report = report(app, opts, done.days, profiles, damaged=damaged)
+        log.info("report", **done.report.as_dict())
+    if "notify" in stages:
+        done.notify = notify(app, opts, done.days, run_id=run_id, automatic=auto_notify)
+        log.info("notify", **done.notify.as_dict()["counts"])
 
 
 def _check(app: App, opts: Options, stages: tuple[str, ...]) -> None:
@@ -274,7 +235,7 @@ def _check(app: App, opts: Options, stages: tuple[str, ...]) -> None:
 
 
 def _fetch_stage(
-    app: App, opts: Options, stages: tuple[str, ...], profiles: Sequence[Profile], done: _Done
+    app: App, opts: Options, stages: tuple[str, ...], profiles: Sequence[Profile], done: RunProgress
 ) -> None:
     """Fetch (or, without the fetch stage, find the stored dates): ``done.days`` to work on."""
     if "fetch" in stages or opts.source is not None:
@@ -296,26 +257,3 @@ def _fetch_stage(
     done.days = [] if opts.collect_only else days_to_work(app, opts, done.fetch)
     if "fetch" not in stages:
         warn_unstored(app, opts, done.days)
-
-
-def _outcome(opts: Options, done: _Done, auto_notify: bool) -> tuple[int, str | None]:
-    """The run's exit code and the message that explains it."""
-    scounts, n_damaged = done.score, sum(done.fetch.damaged.values())
-    exit_code = 1 if (scounts.failed or (scounts.unscored and not opts.dry_run) or n_damaged) else 0
-    message = None
-    if n_damaged:
-        message = (
-            f"{n_damaged} damaged source record{'s' if n_damaged != 1 else ''} skipped "
-            "(not valid JSON: a file cut mid-record?); the day may be incomplete"
-        )
-    elif scounts.unscored and not opts.dry_run:
-        message = f"{scounts.unscored} papers left unscored: --max-cost reached"
-    elif scounts.failed:
-        message = f"{scounts.failed} papers failed to score (listed in the digest's failed section)"
-    nres = done.notify
-    if nres is not None and nres.exit_code:
-        # within `run` a delivery problem is exit 1: the outputs (and the ledger) are
-        # written and must be committed; `notify` alone gives the precise code
-        exit_code = max(exit_code, 1) if auto_notify else nres.exit_code
-        message = "; ".join(m for m in (message, f"notify: {nres.message}") if m)
-    return exit_code, message

@@ -1,4 +1,5 @@
-"""The run record: every command that fetches, scores or evaluates leaves one ``runs`` row.
+"""The run record: every command that fetches, scores or evaluates leaves one ``runs`` row;
+and what a run returns (:class:`RunSummary`, its exit code from :func:`outcome`).
 
 :func:`recorded` opens the row, and closes it when the work raises: a domain error with
 its exit code, a database error as exit 5, anything else as a crash (exit 70, traceback
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -19,9 +21,16 @@ from sqlalchemy.exc import DatabaseError
 from arxivfilter import store
 from arxivfilter.app import App
 from arxivfilter.errors import ArxivFilterError, InternalError, StorageError, as_error
+from arxivfilter.fetch.stage import FetchSummary
 from arxivfilter.logs import MASKER, SecretMasker
+from arxivfilter.notify.deliver import NotifyResult
+from arxivfilter.options import Options
+from arxivfilter.report.outputs import ReportResult
+from arxivfilter.score.stage import ScoreCounts
 
 log = structlog.get_logger(__name__)
+
+# --------------------------------------------------------------------------- the record
 
 #: what a run has done so far: (counts, cost in USD or None, dates worked on)
 Progress = Callable[[], tuple[dict[str, Any], float | None, Sequence[dt.date]]]
@@ -153,3 +162,72 @@ def as_dict(r: Any) -> dict[str, Any]:
         "message": r.message,
         "traceback": (r.counts or {}).get("traceback"),  # a crashed run's (exit 70)
     }
+
+
+# --------------------------------------------------------------------------- the result
+
+
+@dataclass
+class RunSummary:
+    fetch: FetchSummary
+    score: ScoreCounts
+    report: ReportResult | None
+    exit_code: int
+    wall_s: float
+    run_id: int | None = None
+    message: str | None = None
+    stages: tuple[str, ...] = ("fetch", "score", "report")
+    dry_run: bool = False  # score counts are a plan: "unscored" = would be judged
+    notify: NotifyResult | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "stages": list(self.stages),
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "wall_s": round(self.wall_s, 2),
+            "fetch": self.fetch.as_dict(),
+            "score": self.score.as_dict(),
+            "report": self.report.as_dict() if self.report else None,
+            "notify": self.notify.as_dict() if self.notify else None,
+            "message": self.message,
+        }
+
+
+@dataclass
+class RunProgress:
+    """What the stages of one run produced so far."""
+
+    fetch: FetchSummary = field(default_factory=FetchSummary)
+    score: ScoreCounts = field(default_factory=ScoreCounts)
+    report: ReportResult | None = None
+    notify: NotifyResult | None = None
+    days: list[dt.date] = field(default_factory=list)
+
+    def so_far(self) -> tuple[dict[str, Any], float | None, Sequence[dt.date]]:
+        counts = {"fetch": self.fetch.as_dict(), "score": self.score.as_dict()}
+        return counts, self.score.cost_usd or None, self.fetch.dates
+
+
+def outcome(opts: Options, done: RunProgress, auto_notify: bool) -> tuple[int, str | None]:
+    """The run's exit code and the message that explains it."""
+    scounts, n_damaged = done.score, sum(done.fetch.damaged.values())
+    exit_code = 1 if (scounts.failed or (scounts.unscored and not opts.dry_run) or n_damaged) else 0
+    message = None
+    if n_damaged:
+        message = (
+            f"{n_damaged} damaged source record{'s' if n_damaged != 1 else ''} skipped "
+            "(not valid JSON: a file cut mid-record?); the day may be incomplete"
+        )
+    elif scounts.unscored and not opts.dry_run:
+        message = f"{scounts.unscored} papers left unscored: --max-cost reached"
+    elif scounts.failed:
+        message = f"{scounts.failed} papers failed to score (listed in the digest's failed section)"
+    nres = done.notify
+    if nres is not None and nres.exit_code:
+        # within `run` a delivery problem is exit 1: the outputs (and the ledger) are
+        # written and must be committed; `notify` alone gives the precise code
+        exit_code = max(exit_code, 1) if auto_notify else nres.exit_code
+        message = "; ".join(m for m in (message, f"notify: {nres.message}") if m)
+    return exit_code, message
