@@ -3,7 +3,7 @@
 Settings, the database engine, the polite arXiv client, the LLM's HTTP client, the clock,
 the run lock and the progress bars. The CLI builds one :class:`App` per command; tests
 build one with injected clients and clocks. The stages never build a client themselves:
-they take what this object gives (``fetch.stage`` and ``score.stage`` name, as Protocols,
+they take what this object gives (``fetch.stage`` and ``score.days`` name, as Protocols,
 the part they use).
 """
 

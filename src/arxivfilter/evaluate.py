@@ -532,16 +532,12 @@ def run_eval(
 ) -> EvalReport:
     """Judge the papers of ``source`` for ``profile`` and compare with ``labels``.
 
-    ``app`` is a :class:`arxivfilter.pipeline.App`; ``scorer`` is auto/llm/local (None: the
+    ``app`` is a :class:`arxivfilter.app.App`; ``scorer`` is auto/llm/local (None: the
     config's). Papers are stored in the app's database and judged through its cache.
     Raises UsageError (exit 2) for a bad labels file, source or date range.
     """
     dates.check_range(date_from, date_to)
-    kind = app.settings.resolve_scorer(scorer)
-    if kind == "llm":
-        from arxivfilter.score.prices import require_price
-
-        require_price(app.settings, app.settings.llm.max_cost)
+    kind = _scorer_kind(app, scorer)
     gold = read_labels(labels)
     examples = example_ids(profile)
     uni = _universe(app, source, categories, date_from, date_to, examples)
@@ -551,12 +547,7 @@ def run_eval(
     plain, plain_months, used, plain_rel, model = _without_examples(
         app, scorer_obj, profile, ids, uni.dates, gold.ids, by_month
     )
-    intervals: dict[str, tuple[float, float] | None] = {}
-    if model is not None:
-        intervals["all"] = gain_interval(ids, uni.dates, relevance, plain_rel, gold.ids)
-        for month, _ in months or []:
-            sub = [i for i in ids if _month(uni.dates[i]) == month]
-            intervals[month] = gain_interval(sub, uni.dates, relevance, plain_rel, gold.ids)
+    intervals = _intervals(model, ids, uni.dates, relevance, plain_rel, gold.ids, months)
     return EvalReport(
         profile=profile.name,
         scorer=kind,
@@ -584,6 +575,36 @@ def run_eval(
         learned_weight=model.weight if model is not None else None,
         learned_why=model.why if model is not None else "",
     )
+
+
+def _scorer_kind(app: App, scorer: str | None) -> str:
+    """local or llm (exit 2 now for an LLM with no model, or a cost limit with no price)."""
+    kind = app.settings.resolve_scorer(scorer)
+    if kind == "llm":
+        from arxivfilter.score.prices import require_price
+
+        require_price(app.settings, app.settings.llm.max_cost)
+    return kind
+
+
+def _intervals(
+    model: Any,
+    ids: Sequence[str],
+    dates: dict[str, dt.date],
+    with_: dict[str, tuple[str, int | None]],
+    without: dict[str, tuple[str, int | None]],
+    positives: frozenset[str],
+    months: list[tuple[str, Metrics]] | None,
+) -> dict[str, tuple[float, float] | None]:
+    """The gain's bootstrap interval, pooled ("all") and for each month (none without a
+    trained ``model``: nothing to compare)."""
+    if model is None:
+        return {}
+    intervals = {"all": gain_interval(ids, dates, with_, without, positives)}
+    for month, _ in months or []:
+        sub = [i for i in ids if _month(dates[i]) == month]
+        intervals[month] = gain_interval(sub, dates, with_, without, positives)
+    return intervals
 
 
 def _universe(

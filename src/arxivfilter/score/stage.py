@@ -105,6 +105,13 @@ class ScoreCounts:
         self.errors.extend(other.errors)
         self.extra_dates |= other.extra_dates
 
+    def add_calls(self, other: ScoreCounts) -> None:
+        """Add what ``other``'s LLM calls used and cost (not its papers)."""
+        for name in ("calls", "prompt_tokens", "completion_tokens", "cached_tokens"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.cost_usd += other.cost_usd
+        self.cost_unknown = self.cost_unknown or other.cost_unknown
+
     def as_dict(self) -> dict[str, object]:
         return {
             "papers": self.papers,
@@ -467,13 +474,35 @@ async def _first_pass(
         run_id=run_id,
         base_url=base_url,
     )
-    results = sink.results
     if todo:
         await scorer.judge(profile, todo, sink)
-    for arxiv_id, result in results.items():
-        if result.status == "ok":
-            relevance[arxiv_id] = result.relevance
+    relevance.update({i: r.relevance for i, r in sink.results.items() if r.status == "ok"})
     floor = profile.threshold - margin
+    passed = _after_first_pass(texts, relevance, sink.results, sink.done, floor, counts, on_result)
+    counts.add_calls(first)
+    counts.second_pass += len(passed)
+    log.info(
+        "first pass",
+        profile=profile.name,
+        asked=len(todo),
+        cached=len(texts) - len(todo),
+        to_second_pass=len(passed),
+        floor=floor,
+    )
+    return passed
+
+
+def _after_first_pass(
+    texts: list[PaperText],
+    relevance: dict[str, int | None],
+    results: dict[str, JudgementResult],
+    done: set[str],
+    floor: int,
+    counts: ScoreCounts,
+    on_result: Callable[[], None] | None,
+) -> list[PaperText]:
+    """The papers whose first-pass relevance reaches ``floor`` (they go on to the full
+    pass); the others are counted: judged (below the floor), failed, pending, unscored."""
     passed: list[PaperText] = []
     for t in texts:
         if t.arxiv_id not in relevance:  # failed, or left unasked by --max-cost
@@ -482,7 +511,7 @@ async def _first_pass(
                 error = results[t.arxiv_id].error
                 if error and len(counts.errors) < 20:
                     counts.errors.append(f"{t.arxiv_id}: {error}")
-            elif t.arxiv_id in sink.done:  # in a submitted batch
+            elif t.arxiv_id in done:  # in a submitted batch
                 counts.pending += 1
             else:
                 counts.unscored += 1
@@ -494,17 +523,4 @@ async def _first_pass(
             counts.judged += 1
             if on_result:
                 on_result()
-    for name in ("calls", "prompt_tokens", "completion_tokens", "cached_tokens"):
-        setattr(counts, name, getattr(counts, name) + getattr(first, name))
-    counts.cost_usd += first.cost_usd
-    counts.cost_unknown = counts.cost_unknown or first.cost_unknown
-    counts.second_pass += len(passed)
-    log.info(
-        "first pass",
-        profile=profile.name,
-        asked=len(todo),
-        cached=len(texts) - len(todo),
-        to_second_pass=len(passed),
-        floor=floor,
-    )
     return passed
