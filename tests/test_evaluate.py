@@ -335,6 +335,26 @@ def test_run_eval_llm_through_the_cache(
     assert second["roc_auc"] == first["roc_auc"]
 
 
+def test_interrupted_eval_is_recorded_as_a_run_is(
+    source: Path, labels: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eval's run record has the lifecycle of every other command's (``runs.recorded``):
+    Ctrl-C while judging closes it as ``interrupted``, exit 130 (it was ``failed``, 1)."""
+    from arxivfilter import evaluate, store
+
+    def interrupted(*_a: Any, **_k: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "score_days", interrupted)
+    app = _app()
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(app, labels=labels, source=source, profile=PROFILE, scorer="local")
+    with app.session() as session:
+        (row,) = [r for r in store.list_runs(session, 5) if r.command == "eval"]
+    assert (row.status, row.exit_code, row.message) == ("interrupted", 130, "interrupted")
+    app.close()
+
+
 def test_cli_eval_missing_column_is_exit_2(
     tmp_path: Path, source: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -50,6 +50,33 @@ def test_source_rule_by_age() -> None:
     assert set_spec("cs.DC") == "cs:cs:DC"
 
 
+def test_one_window_of_listings_behind_every_source_choice() -> None:
+    """The latest listing is computed once (``fetch.stage.listings``): the window of the
+    five mailings the pastweek pages hold ends with it, holidays skipped, and the source
+    rule reads the same window (#20: it was computed in five places)."""
+    from arxivfilter import dates
+    from arxivfilter.fetch.stage import listings
+
+    holidays = {dt.date(2026, 1, 15)}  # a Thursday with no mailing
+    window = listings(NY_FRIDAY_NOON, holidays)
+    assert window[-1] == dates.latest_listing(NY_FRIDAY_NOON, holidays) == dt.date(2026, 1, 16)
+    assert window == [
+        dt.date(2026, 1, 9),
+        dt.date(2026, 1, 12),
+        dt.date(2026, 1, 13),
+        dt.date(2026, 1, 14),
+        dt.date(2026, 1, 16),
+    ]
+    assert [choose_source(d, NY_FRIDAY_NOON, holidays)[0] for d in window] == [
+        "pastweek",
+        "pastweek",
+        "pastweek",
+        "pastweek",
+        "rss",
+    ]
+    assert choose_source(dt.date(2026, 1, 8), NY_FRIDAY_NOON, holidays)[0] == "api-window"
+
+
 def _known_from_listing(fixtures: Path) -> dict[str, Entry]:
     page = parse_listing((fixtures / "listing" / "cs.DC_pastweek_show2000.html").read_bytes())
     return {
