@@ -238,13 +238,7 @@ def _replay(ctx: FetchContext, opts: Options, source: Path, summary: FetchSummar
     for day, n in replayed.damaged.items():
         if day is None or opts.covers(day):
             summary.damaged[day] = summary.damaged.get(day, 0) + n
-    for d in sorted({e.announce_date for e in entries if e.announce_date}):
-        if not dates.is_mailing_day(d, holidays):
-            log.warning(
-                "replayed records carry a date with no mailing",
-                date=d.isoformat(),
-                reason=dates.no_mailing_reason(d, holidays),
-            )
+    _warn_no_mailing(entries, holidays)
     summary.sources.append(replayed.reason)
     _store(ctx, entries, opts, summary)
     if not summary.dates and opts.date is not None:
@@ -257,6 +251,17 @@ def _replay(ctx: FetchContext, opts: Options, source: Path, summary: FetchSummar
         summary.notes.append(f"the source holds no paper announced in {span} in these categories")
         log.warning("the source holds no paper in the range", range=span)
     return summary
+
+
+def _warn_no_mailing(entries: Sequence[Entry], holidays: set[dt.date]) -> None:
+    """One warning per replayed date on which arXiv mails nothing (a weekend, a holiday)."""
+    for d in sorted({e.announce_date for e in entries if e.announce_date}):
+        if not dates.is_mailing_day(d, holidays):
+            log.warning(
+                "replayed records carry a date with no mailing",
+                date=d.isoformat(),
+                reason=dates.no_mailing_reason(d, holidays),
+            )
 
 
 def _catch_up(
