@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 HEAVY = ("openai", "alembic", "sqlalchemy", "sqlmodel", "arxivfilter.pipeline", "pylatexenc")
+# what the settings and logging bring (0.2 s of CPU): not needed to print help or the version
+SETTINGS = ("structlog", "pydantic", "arxivfilter.config", "rich.traceback")
 
 
-def _loaded(code: str) -> set[str]:
-    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+def _loaded(code: str, heavy: tuple[str, ...] = HEAVY + SETTINGS) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
@@ -30,10 +32,18 @@ def test_version_loads_nothing_heavy() -> None:
     assert _loaded(code) == set()
 
 
+def test_help_loads_nothing_heavy() -> None:
+    run = "import contextlib, io\nfrom arxivfilter.cli import main\n"
+    run += "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+    assert _loaded(run + "    main(['--help'])") == set()
+    # a command's help: recent typer imports pydantic itself (its parameter adapters)
+    assert _loaded(run + "    main(['run', '--help'])") <= {"pydantic"}
+
+
 def test_alembic_only_when_a_migration_is_due(tmp_path: Path) -> None:
     """A database at the head revision opens without importing alembic."""
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    first = _loaded(f"from arxivfilter import store\nstore.make_engine({url!r})")
+    first = _loaded(f"from arxivfilter import store\nstore.make_engine({url!r})", HEAVY)
     assert "alembic" in first  # created: migrated
-    again = _loaded(f"from arxivfilter import store\nstore.make_engine({url!r})")
+    again = _loaded(f"from arxivfilter import store\nstore.make_engine({url!r})", HEAVY)
     assert "alembic" not in again and "openai" not in again

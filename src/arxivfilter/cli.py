@@ -15,22 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
 from typer.exceptions import Abort, TyperException
 
 from arxivfilter import __version__, dates
-from arxivfilter.config import (
-    Settings,
-    effective_config,
-    env_value,
-    load_settings,
-)
 from arxivfilter.errors import ArxivFilterError, InternalError, UsageError, as_error
-from arxivfilter.logs import configure_logging
-from arxivfilter.options import Options, configured_categories, resolve_profiles
 from arxivfilter.progress import ProgressBar
 
 
@@ -56,9 +47,19 @@ class _LazyModule:
 
 
 if TYPE_CHECKING:
+    import structlog
+
     from arxivfilter import app as composition
-    from arxivfilter import lookups, pipeline, runstate
+    from arxivfilter import config, logs, lookups, options, pipeline, runstate
+    from arxivfilter.config import Settings
+    from arxivfilter.options import Options
 else:
+    # structlog (with rich's tracebacks) and the pydantic settings are 0.2 s of CPU that
+    # ``--help`` and ``--version`` never use (#23)
+    structlog = _LazyModule("structlog")
+    config = _LazyModule("arxivfilter.config")
+    logs = _LazyModule("arxivfilter.logs")
+    options = _LazyModule("arxivfilter.options")
     composition = _LazyModule("arxivfilter.app")
     lookups = _LazyModule("arxivfilter.lookups")
     pipeline = _LazyModule("arxivfilter.pipeline")
@@ -73,7 +74,6 @@ cli = typer.Typer(
     rich_markup_mode=None,
 )
 out = Console(soft_wrap=True, highlight=False)
-log = structlog.get_logger(__name__)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DateOpt = Annotated[
@@ -168,12 +168,12 @@ def _settings() -> Settings:
         from arxivfilter.notify.deliver import webhook_secrets
         from arxivfilter.notify.smtp import smtp_secrets
 
-        configure_logging(
-            env_value("ARXIVFILTER_LOG_LEVEL") or "info",
-            secrets=[env_value("OPENAI_API_KEY") or "", *smtp_secrets()],
+        logs.configure_logging(
+            config.env_value("ARXIVFILTER_LOG_LEVEL") or "info",
+            secrets=[config.env_value("OPENAI_API_KEY") or "", *smtp_secrets()],
         )
-        STATE.settings = load_settings()
-        configure_logging(
+        STATE.settings = config.load_settings()
+        logs.configure_logging(
             STATE.settings.log.level,
             secrets=[
                 STATE.settings.llm.api_key,
@@ -239,12 +239,12 @@ def _options(
         raise UsageError(f"--scorer: {scorer!r} is not one of auto, llm, local")
     if source is not None and not source.exists():
         raise UsageError(f"--source: {source} does not exist")
-    return Options(
+    return options.Options(
         date=d,
         date_from=d1,
         date_to=d2,
         source=source,
-        categories=configured_categories(settings, categories),
+        categories=options.configured_categories(settings, categories),
         profiles=list(profiles or []),
         scorer=scorer,
         **extra,
@@ -338,9 +338,9 @@ def _finish(summary: pipeline.RunSummary, as_json: bool) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def _execute(command: str, stages: tuple[str, ...], as_json: bool, **options: Any) -> None:
+def _execute(command: str, stages: tuple[str, ...], as_json: bool, **flags: Any) -> None:
     """Build the options and the App, run the stages, print the summary, exit with its code."""
-    opts = _options(**options)
+    opts = _options(**flags)
     app = _app()
     try:
         summary = pipeline.run(app, opts, command=command, stages=stages)
@@ -454,7 +454,9 @@ def notify(
     app = _app()
     try:
         if not app.settings.notify.configured:
-            log.warning("no [[notify.subscribers]] or [[notify.webhooks]] configured: nothing sent")
+            structlog.get_logger(__name__).warning(
+                "no [[notify.subscribers]] or [[notify.webhooks]] configured: nothing sent"
+            )
             return
         if opts.date is None:
             opts.date = lookups.newest_listing(app, opts.categories)
@@ -709,7 +711,7 @@ def profiles(as_json: JsonOpt = False) -> None:
 @cli.command("config")
 def config_cmd(as_json: JsonOpt = False) -> None:
     """Print the effective configuration, each value with where it came from (secrets masked)."""
-    rows = effective_config(_settings())
+    rows = config.effective_config(_settings())
     if as_json:
         _print_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
         return
@@ -781,16 +783,18 @@ def schedule(
     settings = _settings()
     opts = _options(categories=categories, profiles=profile, scorer=scorer)
     # what would fail every night fails now (exit 2): unknown profiles, an unusable scorer
-    resolve_profiles(opts)
+    options.resolve_profiles(opts)
     settings.resolve_scorer(opts.scorer)
 
     def job() -> int:
         app = composition.App(settings)
         try:
-            return pipeline.run(app, Options(**vars(opts))).exit_code
+            return pipeline.run(app, options.Options(**vars(opts))).exit_code
         except Exception as exc:  # a failed night, even a crash, never stops the scheduler
             error = failure(exc)
-            log.error("scheduled run failed", error=str(error), exit_code=error.exit_code)
+            structlog.get_logger(__name__).error(
+                "scheduled run failed", error=str(error), exit_code=error.exit_code
+            )
             return error.exit_code
         finally:
             app.close()
@@ -917,8 +921,10 @@ def failure(exc: Exception) -> ArxivFilterError:
     error = as_error(exc)
     if isinstance(error, InternalError):
         if not structlog.is_configured():  # crashed before the settings configured logging
-            configure_logging(env_value("ARXIVFILTER_LOG_LEVEL") or "info")
-        log.debug("internal error", error=str(error), traceback=error.traceback)
+            logs.configure_logging(config.env_value("ARXIVFILTER_LOG_LEVEL") or "info")
+        structlog.get_logger(__name__).debug(
+            "internal error", error=str(error), traceback=error.traceback
+        )
     return error
 
 
