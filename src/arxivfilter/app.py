@@ -78,10 +78,6 @@ class App:
             )
         return self._arxiv
 
-    @property
-    def requests_made(self) -> int:
-        return self._arxiv.requests if self._arxiv else 0
-
     def scorer(self, kind: str) -> Any:
         """A scorer of ``kind`` (``local`` or ``llm``) on this app's clients and database."""
         return build_scorer(self, kind)

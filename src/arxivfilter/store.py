@@ -226,13 +226,6 @@ def _db_message(exc: SQLAlchemyError) -> str:
     return str(orig) if orig is not None else str(exc).splitlines()[0]
 
 
-def checkpoint(engine: Engine) -> None:
-    """Fold the SQLite WAL into the main file (before the database is committed to git)."""
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
 def integrity_ok(engine: Engine) -> bool:
     if engine.dialect.name != "sqlite":
         return True
@@ -804,23 +797,6 @@ def save_llm_mode(session: Session, base_url: str, model: str, mode: str) -> Non
     session.commit()
 
 
-def llm_usage(session: Session, run_id: int) -> dict[str, int]:
-    row = session.exec(
-        select(
-            func.count(col(LlmCall.id)),
-            func.coalesce(func.sum(LlmCall.prompt_tokens), 0),
-            func.coalesce(func.sum(LlmCall.completion_tokens), 0),
-            func.coalesce(func.sum(LlmCall.cached_tokens), 0),
-        ).where(LlmCall.run_id == run_id)
-    ).one()
-    return {
-        "calls": int(row[0]),
-        "prompt_tokens": int(row[1] or 0),
-        "completion_tokens": int(row[2] or 0),
-        "cached_tokens": int(row[3] or 0),
-    }
-
-
 # --------------------------------------------------------------------------- runs
 
 
@@ -1059,13 +1035,6 @@ def judgements_of(session: Session, arxiv_id: str) -> list[Judgement]:
     )
 
 
-def count_rows(session: Session) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for table in ("papers", "announcements", "judgements", "llm_calls", "runs"):
-        out[table] = int(session.exec(text(f"SELECT COUNT(*) FROM {table}")).one()[0])  # type: ignore[call-overload]
-    return out
-
-
 # --------------------------------------------------------------------------- the web page
 
 
@@ -1100,7 +1069,7 @@ def _first_in_period(
     categories: Sequence[str] | None, date_from: dt.date | None, date_to: dt.date | None
 ) -> Any:
     """(arxiv_id, first): each paper announced in the period and categories, with its first
-    date there (a subquery for :func:`papers_in_period` and :func:`period_paper_keys`)."""
+    date there (the subquery of :func:`period_paper_keys`)."""
     conditions: list[Any] = []
     if categories is not None:
         conditions.append(col(Announcement.category).in_(list(categories)))
@@ -1114,35 +1083,6 @@ def _first_in_period(
         .group_by(col(Announcement.arxiv_id))
         .subquery()
     )
-
-
-def papers_in_period(
-    session: Session,
-    categories: Sequence[str] | None,
-    *,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-) -> list[PeriodPaper]:
-    """Every distinct paper announced in ``date_from..date_to`` (None = open) in
-    ``categories`` (None = all), with its first date there; sorted by id. Two queries,
-    columns only (no ORM objects), so a year of papers loads in about a second."""
-    sub = _first_in_period(categories, date_from, date_to)
-    stmt = sa.select(
-        col(Paper.arxiv_id),
-        col(Paper.version),
-        col(Paper.title),
-        col(Paper.authors),
-        col(Paper.abstract),
-        col(Paper.primary_category),
-        col(Paper.text_hash),
-        sub.c.first,
-    ).join(sub, sub.c.arxiv_id == col(Paper.arxiv_id))
-    out = [
-        PeriodPaper(a, v, t, list(au or []), ab, pc, th, d)
-        for a, v, t, au, ab, pc, th, d in session.execute(stmt)
-    ]
-    out.sort(key=lambda p: p.arxiv_id)
-    return out
 
 
 def ok_judged(
@@ -1159,29 +1099,6 @@ def ok_judged(
         )
         out.update((a, h) for a, h in session.execute(stmt))
     return out
-
-
-def ok_judgements(session: Session, profile: str, profile_hash: str) -> list[JudgementRow]:
-    """The profile's successful judgements made under its current text (``profile_hash``)."""
-    stmt = sa.select(
-        col(Judgement.arxiv_id),
-        col(Judgement.id),
-        col(Judgement.scorer),
-        col(Judgement.text_hash),
-        col(Judgement.relevance),
-        col(Judgement.hype),
-        col(Judgement.tags),
-        col(Judgement.tldr),
-        col(Judgement.reason),
-    ).where(
-        col(Judgement.profile) == profile,
-        col(Judgement.profile_hash) == profile_hash,
-        col(Judgement.status) == "ok",
-    )
-    return [
-        JudgementRow(a, i or 0, s, th, r, h, list(tags or []), tl, re_)
-        for a, i, s, th, r, h, tags, tl, re_ in session.execute(stmt)
-    ]
 
 
 # --------------------------------------------------------------------------- batches
@@ -1328,7 +1245,8 @@ def period_paper_keys(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> list[PaperKey]:
-    """:func:`papers_in_period` without the text columns (same papers, same first dates)."""
+    """The papers announced in the period and categories that have their text, each with its
+    first date there: keys only, no text columns."""
     sub = _first_in_period(categories, date_from, date_to)
     stmt = sa.select(
         col(Paper.arxiv_id),
@@ -1348,7 +1266,8 @@ def period_paper_keys(
 
 
 def ok_judgement_keys(session: Session, profile: str, profile_hash: str) -> list[JudgementKey]:
-    """:func:`ok_judgements` without tags, TL;DR and reason."""
+    """The ``ok`` judgements of ``profile`` under ``profile_hash``: keys and numbers, no tags,
+    TL;DR or reason."""
     stmt = sa.select(
         col(Judgement.arxiv_id),
         col(Judgement.id),

@@ -13,7 +13,6 @@ from arxivfilter.errors import FeedError
 from arxivfilter.fetch.oai import (
     iter_pages,
     list_records_url,
-    looks_like_oai,
     parse_oai,
     to_entries,
 )
@@ -348,15 +347,3 @@ def test_not_an_oai_page_raises(body: bytes, message: str) -> None:
     with pytest.raises(FeedError, match=message) as info:
         parse_oai(body, url=BASE + "?verb=ListRecords")
     assert info.value.url == BASE + "?verb=ListRecords"
-
-
-def test_looks_like_oai(samples: Path, fixtures: Path) -> None:
-    """OAI-PMH XML is recognised (both prefixes); listing HTML and Atom are not."""
-    assert looks_like_oai((samples / RAW / "ListRecords.xml").read_text())
-    assert looks_like_oai(
-        (samples / "C_oai_pmh/hepcrawl/unit__sample_arxiv_record.xml").read_text()
-    )
-    assert looks_like_oai((fixtures / "oai/no_records_match.xml").read_text())
-    assert not looks_like_oai((fixtures / "listing/cs.DC_new.html").read_text())
-    atom = next((samples / "A_api_atom/arxiv.py_legacy_2016").glob("*.xml"))
-    assert not looks_like_oai(atom.read_text())

@@ -352,23 +352,6 @@ def test_reader_hook_for_other_kinds(samples: Path, monkeypatch: pytest.MonkeyPa
     assert seen[0].date == dt.date(2016, 10, 21)
 
 
-def test_register_reader_with_a_sniffer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """register_reader adds a recogniser for a shape sniff_kind does not know."""
-    monkeypatch.setattr(replay, "READERS", dict(replay.READERS))
-    monkeypatch.setattr(replay, "SNIFFERS", [])
-
-    def sniff(body: bytes) -> str | None:
-        return "listing-md" if body.startswith(b"# New submissions") else None
-
-    def read(body: bytes, ctx: ReplayContext) -> list[Entry]:
-        return [Entry(arxiv_id="2601.00001", title="t", source="listing", announce_date=ctx.date)]
-
-    replay.register_reader("listing-md", read, sniff)
-    path = tmp_path / "page.md"
-    path.write_text("# New submissions\n", encoding="utf-8")
-    assert [e.source for e in read_source(path, date=dt.date(2026, 1, 16))] == ["listing"]
-
-
 # --------------------------------------------------------------------------- sources that yield nothing
 
 

@@ -160,12 +160,6 @@ def iter_pages(
 # --------------------------------------------------------------------------- recognition
 
 
-def looks_like_oai(text: str) -> bool:
-    """True for an OAI-PMH response (root ``OAI-PMH`` in the OAI 2.0 namespace)."""
-    head = text[:4096]
-    return "<OAI-PMH" in head and "openarchives.org/OAI/2.0" in head
-
-
 # --------------------------------------------------------------------------- parsing
 
 

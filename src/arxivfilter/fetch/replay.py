@@ -2,8 +2,8 @@
 
 Recognised: the raw archive ``{url, status_code, body, [headers], [fetched_at]}`` (its body
 then read by content), rss.arxiv.org RSS/Atom, export-API Atom, the JSONL dumps of the
-daily-arXiv forks, and this project's own ``export --format jsonl`` records. Other readers
-(listing pages, OAI-PMH) plug into :data:`READERS` with :func:`register_reader`.
+daily-arXiv forks, and this project's own ``export --format jsonl`` records; listing pages
+and OAI-PMH are readers of :data:`READERS` too.
 
 Every entry comes back with its date; the caller applies the date and category filters.
 """
@@ -64,7 +64,6 @@ class ReplayContext:
 
 # A reader returns the entries of one body, or None when the body is not its kind after all.
 Reader = Callable[[bytes, ReplayContext], list[Entry] | None]
-Sniffer = Callable[[bytes], str | None]
 
 
 def read_source(
@@ -105,14 +104,6 @@ def read_source(
     return entries
 
 
-def register_reader(kind: str, reader: Reader, sniff: Sniffer | None = None) -> None:
-    """Plug in a reader for ``kind`` (e.g. "html" listing pages, "oai"); ``sniff`` adds a
-    recogniser for bodies :func:`~arxivfilter.fetch.feed.sniff_kind` does not name."""
-    READERS[kind] = reader
-    if sniff is not None and sniff not in SNIFFERS:
-        SNIFFERS.append(sniff)
-
-
 class _Skipped(Exception):
     """A file that yields nothing: logged once by :func:`read_source`."""
 
@@ -135,14 +126,7 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 
 def _kind(body: bytes) -> str | None:
-    kind: str | None = sniff_kind(body)
-    if kind is not None and (kind in READERS or kind == "archive"):
-        return kind
-    for sniff in SNIFFERS:
-        other = sniff(body)
-        if other is not None:
-            return other
-    return kind
+    return sniff_kind(body)
 
 
 def _read_file(
@@ -475,4 +459,3 @@ READERS: dict[str, Reader] = {
     "html": _read_listing,
     "oai": _read_oai,
 }
-SNIFFERS: list[Sniffer] = []

@@ -16,7 +16,6 @@ also what GitHub's math needs since it applies Markdown escapes before MathJax.
 from __future__ import annotations
 
 import re
-from xml.sax.saxutils import escape as _xml_escape
 
 from arxivfilter.text import parse_arxiv_id
 
@@ -164,8 +163,3 @@ def xml_text(text: str | None) -> str:
     """Text that XML 1.0 can carry: forbidden characters removed (no escaping: the
     serialiser escapes), whitespace collapsed."""
     return collapse(_XML_FORBIDDEN.sub("", text or ""))
-
-
-def xml_escape(text: str | None) -> str:
-    """:func:`xml_text`, then ``&``, ``<``, ``>`` and quotes escaped (standard library)."""
-    return _xml_escape(xml_text(text), {'"': "&quot;", "'": "&apos;"})
