@@ -655,7 +655,7 @@ def _judge(
             work = [DayWork(profile, d, _papers(session, by_day[d])) for d in sorted(by_day)]
         score_days(app, kind, work, run_id=record.id, scorer=scorer, label="eval", into=counts)
         with app.session() as session:
-            papers = [p for w in work for p in w.papers]
+            papers = [p for w in work for p in (w.papers or [])]
             relevance = outcomes(session, scorer, profile, papers, app.settings)
     record.finish(0, counts=counts.as_dict(), cost_usd=counts.cost_usd or None)
     return scorer, counts, relevance

@@ -55,7 +55,7 @@ def score(
     if opts.collect_only:
         return days.collect_batches(app, profiles, run_id=run_id)
     work = days.stored_work(app, profiles, day_list, opts.categories)
-    if not any(w.papers for w in work):
+    if not work:
         return ScoreCounts()
     if opts.dry_run:
         return days.plan_days(app, kind, work, rescore=opts.rescore)

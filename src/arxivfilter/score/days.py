@@ -41,11 +41,28 @@ class ScoreContext(Protocol):
 
 @dataclass
 class DayWork:
-    """The papers of one announcement day one profile judges."""
+    """The papers of one announcement day one profile judges.
+
+    ``papers`` None: read from the store when the day's turn comes (:meth:`load`), so a
+    range of days holds one day's papers at a time, not the whole range's (#23: scoring
+    100,000 stored papers peaked at 473 MiB); ``count`` is then what the day announced.
+    """
 
     profile: Profile
     day: dt.date
-    papers: list[Paper]
+    papers: list[Paper] | None = None
+    scope: list[str] | None = None
+    count: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.papers) if self.papers is not None else self.count
+
+    def load(self, session: Session) -> list[Paper]:
+        """The day's papers a scorer can read (given, or read now)."""
+        if self.papers is not None:
+            return self.papers
+        return _with_text(store.papers_on(session, self.day, self.scope), self.day)
 
 
 def stored_work(
@@ -54,13 +71,17 @@ def stored_work(
     days: Sequence[dt.date],
     categories: list[str] | None,
 ) -> list[DayWork]:
-    """Each profile's stored papers of each day (profile by profile, days in order)."""
+    """Each profile's days with stored papers, in order (profile by profile); each day's
+    papers are read when it is judged."""
+    if not days:
+        return []
+    work: list[DayWork] = []
     with ctx.session() as session:
-        return [
-            DayWork(prof, d, _with_text(store.papers_on(session, d, prof.scope(categories)), d))
-            for prof in profiles
-            for d in days
-        ]
+        for prof in profiles:
+            scope = prof.scope(categories)
+            counts = store.paper_counts(session, scope, date_from=min(days), date_to=max(days))
+            work.extend(DayWork(prof, d, None, scope, counts[d]) for d in days if counts.get(d))
+    return work
 
 
 def _with_text(papers: list[Any], day: dt.date) -> list[Paper]:
@@ -100,8 +121,9 @@ def plan_days(
     with ctx.session() as session:
         scorer = ctx.scorer(kind)
         for w in work:
-            _keys, todo, cached = plan(session, scorer, w.profile, w.papers, rescore=rescore)
-            total.papers += len(w.papers)
+            papers = w.load(session)
+            _keys, todo, cached = plan(session, scorer, w.profile, papers, rescore=rescore)
+            total.papers += len(papers)
             total.cached += cached
             total.unscored += len(todo)
     return total
@@ -143,7 +165,7 @@ def score_days(
     )
     total = into if into is not None else ScoreCounts()
     collect = getattr(scorer, "collect", None) if batches is not None else None
-    n = sum(len(w.papers) for w in work)
+    n = sum(w.size for w in work)
 
     async def _all() -> None:
         with ctx.session() as session, ctx.progress(f"{label} ({kind})", n) as bar:
@@ -184,11 +206,14 @@ class _Job:
     async def score(
         self, session: Session, w: DayWork, on_result: Callable[[], None]
     ) -> ScoreCounts:
+        papers = w.load(session)
+        for _ in range(w.size - len(papers)):  # kept without text: not judged, counted done
+            on_result()
         return await score_papers(
             session,
             self.scorer,
             w.profile,
-            w.papers,
+            papers,
             budget=self.budget,
             rescore=self.rescore,
             price=self.price,
