@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from arxivfilter.config import Settings
 from arxivfilter.errors import FeedError, UpstreamError
 from arxivfilter.fetch.api import id_list_url, parse_api
 from arxivfilter.fetch.http import ArxivClient, looks_like_xml, write_json
-from arxivfilter.fetch.replay import read_source
+from arxivfilter.fetch.replay import iter_source, read_source
 from arxivfilter.fetch.rss import parse_rss, rss_url
 from arxivfilter.ingest import fill_from
 from arxivfilter.models import Entry
@@ -198,11 +198,48 @@ def _check_listing_date(found: dt.date | None, wanted: dt.date, url: str) -> Non
 
 def fetch_replay(path: Path, *, date: dt.date | None = None) -> FetchResult:
     """Every entry of a recorded source (``--source``), merged per (id, date). No network."""
+    return next(iter_replay(path, date=date, part=None))
+
+
+def iter_replay(
+    path: Path, *, date: dt.date | None = None, part: int | None = 5_000
+) -> Iterator[FetchResult]:
+    """:func:`fetch_replay` in parts of about ``part`` entries (None: one part), so a large
+    replay is never held whole (#23: 100,000 papers peaked at 451 MiB).
+
+    A part ends only between two files when every date of the next file comes after every
+    date already read, and no entry lacks a date: each part then holds whole days, in order,
+    exactly as nightly replays of those days would (stored one after the other, they give
+    the rows one replay gives). A source in any other order stays one part. The damaged
+    records are counted on the last part.
+    """
     damaged: dict[dt.date | None, int] = {}
-    entries = merge_entries(read_source(path, date=date, require_entries=True, damage=damaged))
-    entries = [
-        e if e.announce_date else e.model_copy(update={"announce_date": date}) for e in entries
+    pending: list[Entry] = []
+    newest: dt.date | None = None
+    undated = False
+    for found in iter_source(path, date=date, require_entries=True, damage=damaged):
+        if not found:
+            continue
+        days = {e.announce_date or date for e in found}
+        known = [d for d in days if d is not None]
+        ordered = len(known) == len(days) and newest is not None and min(known) > newest
+        if part is not None and len(pending) >= part and ordered and not undated:
+            yield _replayed(path, date, pending, {})
+            pending = []
+        pending.extend(found)
+        undated = undated or len(known) < len(days)
+        if known:
+            newest = max([*known, newest] if newest is not None else known)
+    yield _replayed(path, date, pending, damaged)
+
+
+def _replayed(
+    path: Path, date: dt.date | None, entries: list[Entry], damaged: dict[dt.date | None, int]
+) -> FetchResult:
+    merged = [
+        e if e.announce_date else e.model_copy(update={"announce_date": date})
+        for e in merge_entries(entries)
     ]
     return FetchResult(
-        date=date, entries=entries, source="replay", reason=f"replaying {path}", damaged=damaged
+        date=date, entries=merged, source="replay", reason=f"replaying {path}", damaged=damaged
     )

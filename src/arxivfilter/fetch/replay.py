@@ -82,10 +82,24 @@ def read_source(
     that is not JSON, such as a file cut mid-record) are counted in ``damage`` by the date they
     most likely belong to (the file's own date, else the newest date it holds; None if neither).
     """
+    return [e for found in iter_source(path, date=date, require_entries=require_entries,
+                                       damage=damage) for e in found]  # fmt: skip
+
+
+def iter_source(
+    path: Path,
+    *,
+    date: dt.date | None = None,
+    require_entries: bool = False,
+    damage: dict[dt.date | None, int] | None = None,
+) -> Iterator[list[Entry]]:
+    """:func:`read_source` one file at a time (the entries of each recognised file, in the
+    sorted order of the files), so a caller can store a large replay in parts. The errors
+    of :func:`read_source` are raised once every file has been read."""
     if not path.exists():
         raise SourceError(f"source not found: {path}")
     files = [path] if path.is_file() else list(_walk(path))
-    entries: list[Entry] = []
+    any_entries = False
     recognised = 0
     reason = "no files"
     for file in files:
@@ -96,12 +110,12 @@ def read_source(
             reason = f"{skip.event} ({file.name})"
             continue
         recognised += 1
-        entries.extend(found)
+        any_entries = any_entries or bool(found)
+        yield found
     if not recognised:
         raise SourceError(f"nothing recognised in source {path}: {reason}")
-    if require_entries and not entries:
+    if require_entries and not any_entries:
         raise SourceError(f"no paper in source {path}: the recognised files hold no entries")
-    return entries
 
 
 class _Skipped(Exception):

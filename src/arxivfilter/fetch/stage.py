@@ -43,9 +43,9 @@ from arxivfilter.fetch.day import (
     archive_dir,
     archived_categories,
     fetch_by_ids,
-    fetch_replay,
     fetch_rss,
     fill_by_id,
+    iter_replay,
     mark_complete,
     merge_entries,
     replay_archive,
@@ -233,14 +233,18 @@ def _replay(ctx: FetchContext, opts: Options, source: Path, summary: FetchSummar
     holidays = ctx.settings.holiday_dates
     if opts.date is not None:
         check_date(ctx, opts.date)
-    replayed = fetch_replay(source, date=opts.date)
-    entries = [e for e in replayed.entries if e.announce_date and opts.covers(e.announce_date)]
-    for day, n in replayed.damaged.items():
-        if day is None or opts.covers(day):
-            summary.damaged[day] = summary.damaged.get(day, 0) + n
-    _warn_no_mailing(entries, holidays)
-    summary.sources.append(replayed.reason)
-    _store(ctx, entries, opts, summary)
+    papers, new_rows = summary.papers, summary.new_rows
+    for replayed in iter_replay(source, date=opts.date, part=REPLAY_PART):
+        entries = [e for e in replayed.entries if e.announce_date and opts.covers(e.announce_date)]
+        for day, n in replayed.damaged.items():
+            if day is None or opts.covers(day):
+                summary.damaged[day] = summary.damaged.get(day, 0) + n
+        _warn_no_mailing(entries, holidays)
+        if replayed.reason not in summary.sources:
+            summary.sources.append(replayed.reason)
+        _store(ctx, entries, opts, summary, note=False)
+    if summary.papers > papers and summary.new_rows == new_rows:
+        summary.notes.append(NOTHING_NEW)
     if not summary.dates and opts.date is not None:
         summary.dates = [opts.date]
         summary.notes.append(
@@ -381,9 +385,21 @@ def sane_entries(entries: Sequence[Entry], now: dt.datetime) -> list[Entry]:
     return kept
 
 
+NOTHING_NEW = "nothing new: every paper and listing was already stored"
+# a replay is stored in parts of about this many entries (whole days, in order)
+REPLAY_PART = 5_000
+
+
 def _store(
-    ctx: FetchContext, entries: Sequence[Entry], opts: Options, summary: FetchSummary
+    ctx: FetchContext,
+    entries: Sequence[Entry],
+    opts: Options,
+    summary: FetchSummary,
+    *,
+    note: bool = True,
 ) -> None:
+    """Store ``entries`` and add their counts to ``summary`` (``note``: say when they held
+    nothing new; a replay stored in parts says it once, for the whole)."""
     entries = sane_entries(entries, ctx.now())
     with ctx.session() as session:
         counts = store.store_entries(
@@ -395,8 +411,8 @@ def _store(
     summary.updated_papers += counts.updated_papers
     summary.new_rows += counts.new_rows
     summary.dates = sorted(set(summary.dates) | counts.dates)
-    if counts.papers and not counts.new_rows:
-        summary.notes.append("nothing new: every paper and listing was already stored")
+    if note and counts.papers and not counts.new_rows:
+        summary.notes.append(NOTHING_NEW)
 
 
 # --------------------------------------------------------------------------- the days worked
