@@ -14,7 +14,7 @@ import pytest
 
 from arxivfilter.config import Profile, load_profile
 from arxivfilter.models import PaperText
-from arxivfilter.score import local
+from arxivfilter.score import lexical, local
 from arxivfilter.score.local import LocalScorer
 from tests.fakes import LocalSink
 
@@ -231,7 +231,7 @@ def test_scorer_protocol(day: list[PaperText]) -> None:
 def test_prompt_hash_follows_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
     """Changing a scoring parameter changes the hash (so cached judgements are redone)."""
     before = local.prompt_hash()
-    monkeypatch.setattr(local, "PARAMS", dataclasses.replace(local.PARAMS, title_weight=2.0))
+    monkeypatch.setattr(lexical, "PARAMS", dataclasses.replace(lexical.PARAMS, title_weight=2.0))
     assert local.prompt_hash() != before
 
 

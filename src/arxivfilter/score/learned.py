@@ -71,13 +71,13 @@ from arxivfilter import feedback, store
 from arxivfilter.config import Profile
 from arxivfilter.errors import ConfigError
 from arxivfilter.models import Paper, PaperText
-from arxivfilter.score.local import (
-    _doc,
-    _features,
-    _profile_queries,
-    _raw,
+from arxivfilter.score.lexical import (
     idf_table,
     lexical_logit,
+    paper_doc,
+    profile_queries,
+    raw_of,
+    token_features,
     tokens,
 )
 from arxivfilter.text import parse_arxiv_id
@@ -319,7 +319,9 @@ def vector(
 
 def text_vector(paper: PaperText, params: LearnParams | None = None) -> dict[str, float]:
     """:func:`vector` of a paper's text."""
-    return vector(_features(tokens(paper.title)), _features(tokens(paper.abstract)), params)
+    return vector(
+        token_features(tokens(paper.title)), token_features(tokens(paper.abstract)), params
+    )
 
 
 # --------------------------------------------------------------------------- the model
@@ -385,7 +387,9 @@ class LearnedModel:
 
     def score(self, paper: PaperText) -> float:
         """The decision for a paper's text."""
-        f, _ = self.evaluate(_features(tokens(paper.title)), _features(tokens(paper.abstract)), 0)
+        f, _ = self.evaluate(
+            token_features(tokens(paper.title)), token_features(tokens(paper.abstract)), 0
+        )
         return f
 
     def blend(self, lexical: float, decision: float) -> float:
@@ -649,10 +653,10 @@ def train(
         lexical=[],
         params=p,
     )
-    pq = _profile_queries(profile)
+    pq = profile_queries(profile)
     for e in papers:  # one tokenisation a paper for both halves
-        doc = _doc(pq, e)
-        data.lexical.append(lexical_logit(_raw(pq, doc)))
+        doc = paper_doc(pq, e)
+        data.lexical.append(lexical_logit(raw_of(pq, doc)))
         data.vectors.append(vector(*doc.features, p))
     if disliked or others:
         from threadpoolctl import threadpool_limits
