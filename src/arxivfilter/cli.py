@@ -512,12 +512,11 @@ def site(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the static web page (one page per profile + an index) from the database alone."""
-    from arxivfilter.config import load_profiles
-    from arxivfilter.web.build import build_site
+    from arxivfilter.web.build import build_site, site_profiles
 
     opts = _options(categories=categories, profiles=profile, scorer=scorer)
     settings = _settings()
-    profiles = load_profiles(opts.profiles or None)
+    profiles = site_profiles(settings, opts.profiles)
     app = _app()
     try:
         with app.session() as session:

@@ -112,6 +112,20 @@ def test_demo_day_every_judged_paper_byte_identical(
         assert not re.search(r"20\d\d-\d\d-\d\dT\d\d:", first[rel].decode("utf-8", "replace"))
 
 
+def test_one_profile_rebuilt_keeps_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``site --profile P`` after a full build refreshes P and leaves the site as the full
+    build wrote it: the text shards are shared, so they kept only P's papers before, and the
+    other profiles' cards lost their text and the index listed P alone."""
+    monkeypatch.setenv("ARXIVFILTER_DB_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    assert main(["run", "--source", str(DEMO), "--scorer", "local"]) == 0
+    assert main(["site"]) == 0
+    full = files_under(Path("site"))
+    assert main(["site", "--profile", "llm-inference"]) == 0
+    assert files_under(Path("site")) == full
+
+
 def test_kept_period(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, db_url)
     assert main(["run", "--source", str(HOSTILE), "--scorer", "local"]) == 0

@@ -32,7 +32,7 @@ import structlog
 from sqlmodel import Session
 
 from arxivfilter import store
-from arxivfilter.config import Profile, Settings
+from arxivfilter.config import Profile, Settings, load_profiles, profile_paths
 from arxivfilter.errors import UsageError
 from arxivfilter.report.escape import collapse
 from arxivfilter.report.write import write_atomic
@@ -351,6 +351,20 @@ def _read_state(path: Path) -> dict[str, str]:
         return {}
     sigs = data.get("shards")
     return {str(k): str(v) for k, v in sigs.items()} if isinstance(sigs, dict) else {}
+
+
+def site_profiles(settings: Settings, names: Sequence[str] | None) -> list[Profile]:
+    """The profiles a build writes: all configured ones when ``names`` is empty; else those
+    named plus the configured profiles the site in ``[site] dir`` already shows, so that
+    ``site --profile P`` refreshes P and leaves the others' cards, text and index entries as
+    they were (the text shards are shared by every profile)."""
+    if not names:
+        return load_profiles(None)
+    root = Path(settings.site.dir) / "data" / "p"
+    shown = sorted(p.parent.name for p in root.glob("*/shards.js")) if root.is_dir() else []
+    configured = profile_paths()
+    others = [n for n in shown if n in configured and n not in names]
+    return load_profiles([*names, *others])
 
 
 def build_site(
