@@ -43,6 +43,7 @@ import math
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -136,7 +137,7 @@ def score_day(
 
 
 async def _score(session, settings, engine, profile, papers) -> tuple[ScoreCounts, str | None]:  # type: ignore[no-untyped-def]
-    scorer = build_llm_scorer(settings, engine=engine)
+    scorer = build_llm_scorer(settings, remember=partial(store.ModeMemory, engine))
     first = first_pass(settings, scorer)
     try:
         counts = await score_papers(

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -131,7 +132,7 @@ def ideal_seconds(calls: int, latency: float, concurrency: int, rpm: int) -> tup
 
 
 async def score(session: Session, settings, engine, profile, papers) -> tuple[ScoreCounts, float]:  # type: ignore[no-untyped-def]
-    scorer = build_llm_scorer(settings, engine=engine)
+    scorer = build_llm_scorer(settings, remember=partial(store.ModeMemory, engine))
     prices = Prices()  # OpenAI's catalogue prices (the stub's base URL is a local one)
     started = time.perf_counter()
     cpu = time.process_time()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,10 @@ def build_scorer(app: App, kind: str) -> Any:
     from arxivfilter.score.llm import build_llm_scorer
 
     llm = build_llm_scorer(
-        app.settings, http_client=app._llm_http, engine=app.engine, **app.scorer_hooks
+        app.settings,
+        http_client=app._llm_http,
+        remember=partial(store.ModeMemory, app.engine),
+        **app.scorer_hooks,
     )
     if app.settings.llm.mode == "batch":
         from arxivfilter.score.batch import build_batch_scorer

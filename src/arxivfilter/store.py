@@ -781,6 +781,24 @@ def save_llm_call(session: Session, call: LlmCall, *, commit: bool = True) -> No
         ) from None
 
 
+@dataclass(frozen=True)
+class ModeMemory:
+    """The structured-output mode a server accepted, kept per (base URL, model): what the
+    LLM scorer is handed to remember it across runs (it never opens a session itself)."""
+
+    engine: Engine
+    base_url: str
+    model: str
+
+    def load(self) -> str | None:
+        with Session(self.engine) as session:
+            return llm_mode(session, self.base_url, self.model)
+
+    def save(self, mode: str) -> None:
+        with Session(self.engine) as session:
+            save_llm_mode(session, self.base_url, self.model, mode)
+
+
 def llm_mode(session: Session, base_url: str, model: str) -> str | None:
     row = session.exec(
         select(LlmMode)

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -757,7 +758,7 @@ def test_build_llm_scorer_keeps_the_mode_in_the_database(api: Any, tmp_path: Any
     s = settings()
 
     async def run_once() -> None:
-        scorer = build_llm_scorer(s, engine=engine)
+        scorer = build_llm_scorer(s, remember=partial(store.ModeMemory, engine))
         await scorer.judge(PROFILE, [paper(1)], Sink())
         await scorer.aclose()
 

@@ -33,13 +33,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
 import structlog
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -127,35 +125,30 @@ def build_llm_client(
     )
 
 
+class ModeStore(Protocol):
+    """Where the structured-output mode a server accepted is remembered (``store.ModeMemory``)."""
+
+    def load(self) -> str | None: ...
+
+    def save(self, mode: str) -> None: ...
+
+
 def build_llm_scorer(
     settings: Settings,
     *,
     http_client: httpx.AsyncClient | None = None,
-    engine: Engine | None = None,
+    remember: Callable[[str, str], ModeStore] | None = None,
     **hooks: Any,
 ) -> LlmScorer:
-    """An :class:`LlmScorer` whose accepted output mode is kept in the database (per base URL + model)."""
+    """An :class:`LlmScorer`; ``remember(base_url, model)`` gives where its accepted output
+    mode is kept between runs (None: probed anew by each scorer)."""
     client = build_llm_client(settings, http_client=http_client)
-    load_mode: Callable[[], str | None] | None = None
-    save_mode: Callable[[str], None] | None = None
-    if engine is not None:
-        from arxivfilter import store
-
-        base_url, model = display_url(client.base_url), settings.llm.model
-
-        def load_mode() -> str | None:
-            with Session(engine) as session:
-                return store.llm_mode(session, base_url, model)
-
-        def save_mode(mode: str) -> None:
-            with Session(engine) as session:
-                store.save_llm_mode(session, base_url, model, mode)
-
+    memory = remember(display_url(client.base_url), settings.llm.model) if remember else None
     return LlmScorer(
         client,
         settings,
-        load_mode=load_mode,
-        save_mode=save_mode,
+        load_mode=memory.load if memory is not None else None,
+        save_mode=memory.save if memory is not None else None,
         close_client=http_client is None,
         **hooks,
     )
