@@ -28,9 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import random
-import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -47,10 +45,15 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from arxivfilter.config import Profile, Settings
-from arxivfilter.errors import UpstreamError, UsageError
+from arxivfilter.errors import UpstreamError
 from arxivfilter.logs import SecretMasker
 from arxivfilter.models import JudgementResult, LlmCall, PaperText
 from arxivfilter.score.base import JudgementSink
+from arxivfilter.score.client import DUMMY_API_KEY as DUMMY_API_KEY  # re-exported
+from arxivfilter.score.client import OPENAI_DEFAULT_BASE_URL as OPENAI_DEFAULT_BASE_URL
+from arxivfilter.score.client import body_text, is_format_refusal, is_quota
+from arxivfilter.score.client import build_llm_client as build_llm_client
+from arxivfilter.score.client import display_url as display_url
 from arxivfilter.score.pacing import Pacer, WaitTooLong, limit_header
 from arxivfilter.score.prompt import (
     Templates,
@@ -63,9 +66,8 @@ from arxivfilter.score.prompt import (
 )
 from arxivfilter.score.questions import FULL, Question
 from arxivfilter.score.sampling import key_fields, request_fields
+from arxivfilter.score.slots import Slot, Slots
 from arxivfilter.transport import (
-    LLM_REPLY_CAP,
-    AsyncCappedTransport,
     BadBody,
     describe_seconds,
     retry_after,
@@ -74,55 +76,8 @@ from arxivfilter.transport import (
 log = structlog.get_logger(__name__)
 
 MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
-#: Sent when a base URL is set without a key (local servers ignore it).
-DUMMY_API_KEY = "not-needed"
-#: The endpoint when no base URL is configured: passed explicitly, so the SDK never falls
-#: back to reading ``OPENAI_BASE_URL`` itself (GitHub sets an unset variable to "").
-OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RAW_REPLY_CHARS = 8000
 FOLLOW_UP_REPLY_CHARS = 4000
-
-_CONTEXT_LENGTH = re.compile(
-    r"context[ _-]?(length|window|size)|maximum context|n_ctx|too many tokens|prompt is too long"
-    r"|exceeds? (the )?(maximum|max|context)|token limit",
-    re.IGNORECASE,
-)
-_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object", re.IGNORECASE)
-
-
-def build_llm_client(
-    settings: Settings, *, http_client: httpx.AsyncClient | None = None
-) -> openai.AsyncOpenAI:
-    """The SDK client on an ``httpx.AsyncClient`` of ours (limits >= concurrency), no SDK retries.
-
-    ``http_client`` is used as given (e.g. one built once per process); else one is built.
-    Base URL, model and key come from ``settings.llm``; a base URL without a key sends a
-    dummy key, which local servers ignore.
-    """
-    llm = settings.llm
-    if not (llm.api_key or llm.base_url):
-        raise UsageError(
-            "the LLM scorer needs an API key or a base URL: set OPENAI_API_KEY or OPENAI_BASE_URL"
-        )
-    timeout = httpx.Timeout(llm.timeout_seconds, connect=min(llm.timeout_seconds, 30.0))
-    if http_client is None:
-        limits = httpx.Limits(
-            max_connections=llm.concurrency + 2, max_keepalive_connections=llm.concurrency
-        )
-        # bodies stop at LLM_REPLY_CAP (a gzip bomb inflates no further); see transport.py
-        http_client = httpx.AsyncClient(
-            timeout=timeout,
-            transport=AsyncCappedTransport(httpx.AsyncHTTPTransport(limits=limits), LLM_REPLY_CAP),
-        )
-    # The SDK accepts legacy httpx objects at runtime (it converts them); its annotations
-    # name only httpx2.
-    return openai.AsyncOpenAI(
-        api_key=llm.api_key or DUMMY_API_KEY,
-        base_url=llm.base_url or OPENAI_DEFAULT_BASE_URL,
-        http_client=http_client,  # type: ignore[arg-type]
-        max_retries=0,
-        timeout=timeout,  # type: ignore[arg-type]
-    )
 
 
 class ModeStore(Protocol):
@@ -152,13 +107,6 @@ def build_llm_scorer(
         close_client=http_client is None,
         **hooks,
     )
-
-
-def display_url(url: object) -> str:
-    """A base URL without credentials or query string, fit for logs and messages."""
-    parsed = httpx.URL(str(url))
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
 
 
 class _Redactor:
@@ -251,85 +199,14 @@ def _retryable(exc: BaseException) -> bool:
     return False
 
 
-def _body_text(exc: openai.APIStatusError) -> str:
-    try:
-        return exc.response.text
-    except Exception:  # a streamed body that was never read
-        return str(exc.body or "")
-
-
-def is_format_refusal(status: int, body: str) -> bool:
-    """Any 4xx/5xx naming the response format, except a context-length error."""
-    return status >= 400 and not _CONTEXT_LENGTH.search(body) and bool(_FORMAT_WORDS.search(body))
-
-
-def _is_quota(exc: openai.APIStatusError, body: str) -> bool:
-    return exc.status_code == 429 and (
-        getattr(exc, "code", None) == "insufficient_quota" or "insufficient_quota" in body
-    )
-
-
 # the papers of the batch a task is judging, so every call row names them (audit)
 _BATCH_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "batch_ids", default=()
 )
 
 
-class _Slots:
-    """``n`` request slots handed out in order, except that tasks back from a backoff go first."""
-
-    def __init__(self, n: int) -> None:
-        self._free = n
-        # (tasks back from a backoff, batches not yet started)
-        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
-
-    async def acquire(self, *, first: bool) -> None:
-        if self._free > 0 and not any(self._queues):
-            self._free -= 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue = self._queues[0 if first else 1]
-        queue.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if not waiter.cancelled():  # handed a slot, then cancelled: pass it on
-                self.release()
-            elif waiter in queue:
-                queue.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        for queue in self._queues:
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.done():  # a cancelled waiter is skipped
-                    waiter.set_result(None)
-                    return
-        self._free += 1
-
-
-class _Slot:
-    """One task's claim on a slot: taken before each request, given back during a backoff."""
-
-    def __init__(self, slots: _Slots) -> None:
-        self._slots = slots
-        self.held = False
-        self.pinned = False  # kept through backoffs (while probing the output mode)
-
-    async def acquire(self, *, first: bool = True) -> None:
-        if not self.held:
-            await self._slots.acquire(first=first)
-            self.held = True
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self._slots.release()
-
-
 # the slot of the batch a task is judging
-_SLOT: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("slot", default=None)
+_SLOT: contextvars.ContextVar[Slot | None] = contextvars.ContextVar("slot", default=None)
 
 
 class LlmScorer:
@@ -367,7 +244,7 @@ class LlmScorer:
         self._mode: str | None = None
         self._mode_confirmed = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots = _Slots(self._llm.concurrency)
+        self._slots = Slots(self._llm.concurrency)
         self._mode_lock = asyncio.Lock()
         # one pause and pace for every call (score/pacing.py)
         self.pacer = Pacer(clock, self._sleep, max_wait=self._llm.run_wait_max_seconds)
@@ -504,12 +381,12 @@ class LlmScorer:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
-            self._slots = _Slots(self._llm.concurrency)
+            self._slots = Slots(self._llm.concurrency)
             self._mode_lock = asyncio.Lock()
 
     async def _judge_batch(self, job: _Job, batch: list[PaperText]) -> None:
         _BATCH_IDS.set(tuple(p.arxiv_id for p in batch))  # each batch runs in its own task
-        slot = _Slot(self._slots)
+        slot = Slot(self._slots)
         _SLOT.set(slot)
         try:
             await slot.acquire(first=False)
@@ -726,7 +603,7 @@ class LlmScorer:
         if slot is not None and not self._keeps_slot(slot, exc):
             slot.release()  # the next attempt takes one again, before new batches
 
-    def _keeps_slot(self, slot: _Slot, exc: BaseException | None) -> bool:
+    def _keeps_slot(self, slot: Slot, exc: BaseException | None) -> bool:
         """Whether a task sleeps through its backoff holding its slot (see the module docstring)."""
         if slot.pinned or self.answered == 0:
             return True
@@ -780,7 +657,7 @@ class LlmScorer:
             body = exc.body
             message: Any = body.get("message") if isinstance(body, dict) else None
             if not message:
-                message = _body_text(exc)
+                message = body_text(exc)
             return f"HTTP {exc.status_code}: {' '.join(str(message).split())[:300]}"
         return f"{type(exc).__name__}: {exc}"
 
@@ -840,9 +717,9 @@ class LlmScorer:
                 job.in_flight.discard(task)
         except openai.APIStatusError as exc:
             self.answered += 1
-            body = _body_text(exc)
+            body = body_text(exc)
             headers: Any = exc.response.headers
-            if exc.status_code == 429 and not _is_quota(exc, body):
+            if exc.status_code == 429 and not is_quota(exc, body):
                 try:
                     _CALL.get().pacer_pause = self.pacer.rate_limited(
                         paced, retry_after(headers), limit_header(headers)
@@ -879,7 +756,7 @@ class LlmScorer:
                     url=self._base_url,
                     status=401,
                 ) from None
-            if _is_quota(exc, body):
+            if is_quota(exc, body):
                 raise UpstreamError(
                     f"the LLM account behind {self._base_url} has no quota left "
                     "(HTTP 429 insufficient_quota): check its plan and billing",
