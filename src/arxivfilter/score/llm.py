@@ -716,88 +716,116 @@ class LlmScorer:
             finally:
                 job.in_flight.discard(task)
         except openai.APIStatusError as exc:
-            self.answered += 1
-            body = body_text(exc)
-            headers: Any = exc.response.headers
-            if exc.status_code == 429 and not is_quota(exc, body):
-                try:
-                    _CALL.get().pacer_pause = self.pacer.rate_limited(
-                        paced, retry_after(headers), limit_header(headers)
-                    )
-                except WaitTooLong as stop:
-                    job.sink.llm_call(
-                        self._call(
-                            job, mode, n_papers, http_status=429, status="error",
-                            raw_reply=(self._redact(body) or '')[:RAW_REPLY_CHARS],
-                            error=str(stop),
-                        )
-                    )  # fmt: skip
-                    raise UpstreamError(str(stop), url=self._base_url, status=429) from None
-            else:
-                self.pacer.accepted(paced)
-            message = self._redact(self._describe(exc))
-            refused = mode != "text" and is_format_refusal(exc.status_code, body)
-            job.sink.llm_call(
-                self._call(
-                    job,
-                    mode,
-                    n_papers,
-                    latency_ms=int((self._clock() - started) * 1000),
-                    http_status=exc.status_code,
-                    status="refused" if refused else "error",
-                    raw_reply=(self._redact(body) or "")[:RAW_REPLY_CHARS],
-                    error=message,
-                )
-            )
-            if exc.status_code == 401:
-                raise UpstreamError(
-                    f"the LLM server at {self._base_url} rejected the API key (HTTP 401): "
-                    "check OPENAI_API_KEY or [llm] api_key",
-                    url=self._base_url,
-                    status=401,
-                ) from None
-            if is_quota(exc, body):
-                raise UpstreamError(
-                    f"the LLM account behind {self._base_url} has no quota left "
-                    "(HTTP 429 insufficient_quota): check its plan and billing",
-                    url=self._base_url,
-                    status=429,
-                ) from None
-            if job.fatal is not None:  # no retry, no backoff: the run is over
-                raise job.fatal from None
-            if refused:
-                raise _Refused(message) from None
+            self._status_error(job, exc, mode, n_papers, paced, started)
             raise
         except (openai.APIConnectionError, TimeoutError) as exc:
-            failure: BaseException = exc
-            if isinstance(exc, TimeoutError):
-                failure = _TotalTimeout(
-                    f"timed out after {self._llm.timeout_seconds:g} s "
-                    "(no complete answer in that time; [llm] timeout_seconds)"
-                )
-            job.sink.llm_call(
-                self._call(
-                    job,
-                    mode,
-                    n_papers,
-                    latency_ms=int((self._clock() - started) * 1000),
-                    status="error",
-                    error=self._redact(self._describe(failure)),
-                )
-            )
-            if isinstance(exc.__cause__, BadBody):  # too large, a gzip bomb: a broken server
-                raise UpstreamError(
-                    f"the LLM server at {self._base_url} sent an unusable reply: {exc.__cause__}",
-                    url=self._base_url,
-                ) from None
-            if job.fatal is not None:
-                raise job.fatal from None
-            if failure is not exc:
-                raise failure from None
+            self._no_answer(job, exc, mode, n_papers, started)
             raise
         self.pacer.accepted(paced)
         self.answered += 1
-        latency = int((self._clock() - started) * 1000)
+        return self._reply(job, raw, mode, n_papers, int((self._clock() - started) * 1000))
+
+    def _status_error(
+        self,
+        job: _Job,
+        exc: openai.APIStatusError,
+        mode: str,
+        n_papers: int,
+        paced: Any,
+        started: float,
+    ) -> None:
+        """An HTTP error answer: recorded, then what it means raised (a fatal error, a
+        refused output mode); returns when ``exc`` itself should be retried or fail."""
+        self.answered += 1
+        body = body_text(exc)
+        headers: Any = exc.response.headers
+        if exc.status_code == 429 and not is_quota(exc, body):
+            try:
+                _CALL.get().pacer_pause = self.pacer.rate_limited(
+                    paced, retry_after(headers), limit_header(headers)
+                )
+            except WaitTooLong as stop:
+                job.sink.llm_call(
+                    self._call(
+                        job, mode, n_papers, http_status=429, status="error",
+                        raw_reply=(self._redact(body) or '')[:RAW_REPLY_CHARS],
+                        error=str(stop),
+                    )
+                )  # fmt: skip
+                raise UpstreamError(str(stop), url=self._base_url, status=429) from None
+        else:
+            self.pacer.accepted(paced)
+        message = self._redact(self._describe(exc))
+        refused = mode != "text" and is_format_refusal(exc.status_code, body)
+        job.sink.llm_call(
+            self._call(
+                job,
+                mode,
+                n_papers,
+                latency_ms=int((self._clock() - started) * 1000),
+                http_status=exc.status_code,
+                status="refused" if refused else "error",
+                raw_reply=(self._redact(body) or "")[:RAW_REPLY_CHARS],
+                error=message,
+            )
+        )
+        if exc.status_code == 401:
+            raise UpstreamError(
+                f"the LLM server at {self._base_url} rejected the API key (HTTP 401): "
+                "check OPENAI_API_KEY or [llm] api_key",
+                url=self._base_url,
+                status=401,
+            ) from None
+        if is_quota(exc, body):
+            raise UpstreamError(
+                f"the LLM account behind {self._base_url} has no quota left "
+                "(HTTP 429 insufficient_quota): check its plan and billing",
+                url=self._base_url,
+                status=429,
+            ) from None
+        if job.fatal is not None:  # no retry, no backoff: the run is over
+            raise job.fatal from None
+        if refused:
+            raise _Refused(message) from None
+
+    def _no_answer(
+        self,
+        job: _Job,
+        exc: openai.APIConnectionError | TimeoutError,
+        mode: str,
+        n_papers: int,
+        started: float,
+    ) -> None:
+        """No HTTP answer (a connection error, the whole-attempt deadline): recorded, then
+        raised as what it means; returns when ``exc`` itself should be retried."""
+        failure: BaseException = exc
+        if isinstance(exc, TimeoutError):
+            failure = _TotalTimeout(
+                f"timed out after {self._llm.timeout_seconds:g} s "
+                "(no complete answer in that time; [llm] timeout_seconds)"
+            )
+        job.sink.llm_call(
+            self._call(
+                job,
+                mode,
+                n_papers,
+                latency_ms=int((self._clock() - started) * 1000),
+                status="error",
+                error=self._redact(self._describe(failure)),
+            )
+        )
+        if isinstance(exc.__cause__, BadBody):  # too large, a gzip bomb: a broken server
+            raise UpstreamError(
+                f"the LLM server at {self._base_url} sent an unusable reply: {exc.__cause__}",
+                url=self._base_url,
+            ) from None
+        if job.fatal is not None:
+            raise job.fatal from None
+        if failure is not exc:
+            raise failure from None
+
+    def _reply(self, job: _Job, raw: Any, mode: str, n_papers: int, latency: int) -> _Reply:
+        """A 2xx answer: its call record (tokens, the redacted reply) and its content."""
         body = raw.http_response.text
         call = self._call(
             job, mode, n_papers, latency_ms=latency, http_status=raw.status_code, status="ok"
