@@ -40,7 +40,7 @@ from arxivfilter.config import Profile, Settings, load_profiles, load_settings
 from arxivfilter.export import export_records
 from arxivfilter.models import Announcement, Judgement, LlmCall, Paper
 from arxivfilter.report import outputs
-from arxivfilter.report.feed import render_feed
+from arxivfilter.report.atom import render_feed
 from arxivfilter.report.outputs import write_reports
 
 CATEGORIES = ["cs.DC", "cs.OS", "cs.LG"]

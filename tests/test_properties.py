@@ -32,8 +32,8 @@ from arxivfilter.export import export_records
 from arxivfilter.fetch.replay import read_source
 from arxivfilter.models import Entry, Judgement
 from arxivfilter.report.escape import tex_plain, xml_text
-from arxivfilter.report.log import parse_sections
 from arxivfilter.report.outputs import write_reports
+from arxivfilter.report.running_log import parse_sections
 from arxivfilter.text import normalise, normalise_author
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -10,8 +10,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from arxivfilter.errors import FeedError, UpstreamError
-from arxivfilter.fetch import feed as feed_module
-from arxivfilter.fetch.feed import decode_utf8, parse_feed, sniff_kind
+from arxivfilter.fetch import feedparse as feed_module
+from arxivfilter.fetch.feedparse import decode_utf8, parse_feed, sniff_kind
 
 URL = "https://rss.arxiv.org/rss/cs.DC+cs.OS+cs.LG"
 RSS = Path("B_rss_feeds/aioarxiv_rss_2024-11-28")

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
+from arxivfilter.report.atom import feed_papers, render_feed
 from arxivfilter.report.escape import tex_plain, xml_text
-from arxivfilter.report.feed import feed_papers, render_feed
 from tests.listed import listed
 
 PROFILE = Profile(

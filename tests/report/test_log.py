@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
 from arxivfilter.report.escape import tex_plain
-from arxivfilter.report.log import (
+from arxivfilter.report.running_log import (
     badge_url,
     month_intact,
     parse_sections,

@@ -11,7 +11,7 @@ import pytest
 
 from arxivfilter.config import Profile
 from arxivfilter.models import ListedPaper
-from arxivfilter.report.log import log_start, render_log, render_month
+from arxivfilter.report.running_log import log_start, render_log, render_month
 from tests.listed import listed as listed_paper
 from tests.test_cli import run_cli
 

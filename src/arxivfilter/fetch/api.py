@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 import structlog
 
 from arxivfilter.errors import FeedError
-from arxivfilter.fetch.feed import parse_feed
+from arxivfilter.fetch.feedparse import parse_feed
 from arxivfilter.models import Entry
 from arxivfilter.text import (
     clean_categories,

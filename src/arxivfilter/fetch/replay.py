@@ -24,7 +24,7 @@ import structlog
 from arxivfilter import dates
 from arxivfilter.errors import FeedError, SourceError
 from arxivfilter.fetch.api import parse_api
-from arxivfilter.fetch.feed import sniff_kind
+from arxivfilter.fetch.feedparse import sniff_kind
 from arxivfilter.fetch.http import decode_archive
 from arxivfilter.fetch.listing import looks_like_listing, parse_listing
 from arxivfilter.fetch.listing import to_entries as listing_entries

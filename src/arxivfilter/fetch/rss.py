@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from arxivfilter.errors import FeedError
-from arxivfilter.fetch.feed import parse_feed
+from arxivfilter.fetch.feedparse import parse_feed
 from arxivfilter.models import ANNOUNCE_TYPES, AnnounceType, Entry
 from arxivfilter.text import (
     clean_categories,

@@ -20,9 +20,9 @@ from arxivfilter import store
 from arxivfilter.config import Profile, Settings
 from arxivfilter.ingest import is_replacement, strongest
 from arxivfilter.models import Judgement, ListedPaper
+from arxivfilter.report.atom import render_feed
 from arxivfilter.report.digest import digest_path, render_digest, select_listed
-from arxivfilter.report.feed import render_feed
-from arxivfilter.report.log import (
+from arxivfilter.report.running_log import (
     log_start,
     month_intact,
     month_path,
