@@ -94,7 +94,7 @@ def test_crash_through_the_library_raises_exit_70_and_records_it(
 ) -> None:
     from arxivfilter.errors import InternalError
 
-    monkeypatch.setattr(fetch_stage, "fetch_replay", _boom)
+    monkeypatch.setattr(fetch_stage, "iter_replay", _boom)
     settings = load_settings(env={"OPENAI_API_KEY": KEY, "ARXIVFILTER_SCORE__SCORER": "local"})
     app = pipeline.App(settings)
     try:
