@@ -79,9 +79,11 @@ def _lines(records: Iterable[Any]) -> str:
     return "".join(_dumps(r) + "\n" for r in records)
 
 
-def _iso(value: dt.datetime | dt.date | None) -> str | None:
+def _iso(value: dt.datetime | dt.date | str | None) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str):  # SQLite's stored text (read raw: see _raw)
+        value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -164,11 +166,16 @@ def _rows(conn: sa.Connection, table: Any, *order: Any) -> list[sa.Row[Any]]:
 
 @dataclass(frozen=True)
 class Scope:
-    """Part of the state to render (a bench's incremental save): the paper files of these
-    arXiv id prefixes (``2601.09``) and the announcement files of these dates."""
+    """Part of the state to render: the paper files of these arXiv id prefixes (``2601.09``,
+    the first :data:`SHARD` characters of an id) and the announcement files of these dates."""
 
     prefixes: frozenset[str]
     dates: frozenset[dt.date]
+
+
+#: the paper files' key: the first 7 characters of an id (``2602.20`` of 2602.20217) name one
+#: file; an old-style id's (``math/05``, ``hep-th/``) name a few, all rendered together
+SHARD = 7
 
 
 def render_state(
@@ -183,7 +190,7 @@ def render_state(
     ``keep``: papers that keep their text whatever their judgements (liked examples, which
     the learned model trains on; papers with a reader's verdict are added from the
     database)."""
-    return _render(engine, text_floor=text_floor, scope=scope, keep=keep)[0]
+    return _render(engine, text_floor=text_floor, scope=scope, keep=keep).files
 
 
 @dataclass
@@ -192,7 +199,7 @@ class _Snapshot:
 
     papers: list[Any]  # the papers whose files are rendered
     rows: list[Any]  # their announcement rows
-    judgements: list[Any]  # their judgements, by id
+    judgements: list[Any]  # their judgements, by paper and id
     day_rows: list[Any]  # the announcement rows of the dates rendered
     day_papers: dict[str, tuple[Any, str]]  # id -> (version, text hash) of those rows' papers
     judged_on: dict[dt.date, set[str]]  # date -> profiles with a judgement of a paper listed then
@@ -229,90 +236,392 @@ def _announcement_columns(A: Any) -> tuple[Any, ...]:
     )
 
 
+def _raw(column: Any) -> Any:
+    """A JSON or date-time column as the driver gives it (SQLite: its text, decoded by
+    :func:`_json` / :func:`_iso`; PostgreSQL: already Python values), without SQLAlchemy's
+    per-value result processing (the bulk of a whole save's reading time)."""
+    return sa.type_coerce(column, sa.String).label(column.name)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _paper_columns(P: Any) -> tuple[Any, ...]:
+    return (
+        P.c.arxiv_id,
+        P.c.version,
+        P.c.text_hash,
+        _raw(P.c.categories),
+        P.c.primary_category,
+        P.c.withdrawn,
+        P.c.title,
+        _raw(P.c.authors),
+        P.c.abstract,
+        P.c.comment,
+        P.c.journal_ref,
+        P.c.doi,
+        _raw(P.c.published),
+        _raw(P.c.updated),
+    )
+
+
+def _judgement_columns(J: Any) -> tuple[Any, ...]:
+    return (
+        J.c.id,
+        J.c.arxiv_id,
+        J.c.profile,
+        J.c.scorer,
+        J.c.model,
+        J.c.text_hash,
+        J.c.profile_hash,
+        J.c.prompt_hash,
+        J.c.cache_key,
+        J.c.status,
+        J.c.relevance,
+        J.c.hype,
+        _raw(J.c.tags),
+        J.c.tldr,
+        J.c.reason,
+        J.c.error,
+        J.c.run_id,
+    )
+
+
 def _read_everything(conn: sa.Connection) -> _Snapshot:
     P, A, J, _R = _tables()
-    papers = _rows(conn, P, P.c.arxiv_id)
+    papers = list(conn.execute(sa.select(*_paper_columns(P)).order_by(P.c.arxiv_id)))
     rows = list(conn.execute(sa.select(*_announcement_columns(A))))
     return _Snapshot(
         papers=papers,
         rows=rows,
-        judgements=_rows(conn, J, J.c.id),
+        judgements=list(conn.execute(sa.select(*_judgement_columns(J)).order_by(J.c.id))),
         day_rows=rows,
         day_papers={p.arxiv_id: (p.version, p.text_hash) for p in papers},
         judged_on=defaultdict(set),  # filled from the judgements (every date is rendered)
     )
 
 
+def _prefixed(column: Any, prefixes: Iterable[str]) -> Any:
+    return sa.or_(*(sa.and_(column >= x, column < x + "\x7f") for x in sorted(prefixes)))
+
+
 def _read_scope(conn: sa.Connection, scope: Scope) -> _Snapshot:
     P, A, J, _R = _tables()
     a_cols = _announcement_columns(A)
-
-    def prefixed(column: Any) -> Any:
-        return sa.or_(*(sa.and_(column >= x, column < x + "\x7f") for x in sorted(scope.prefixes)))
-
-    like = prefixed(P.c.arxiv_id)
-    papers = list(conn.execute(sa.select(P).where(like).order_by(P.c.arxiv_id)))
-    ids = sa.select(P.c.arxiv_id).where(like)
-    rows = list(conn.execute(sa.select(*a_cols).where(A.c.arxiv_id.in_(ids))))
-    judgements = list(conn.execute(sa.select(J).where(prefixed(J.c.arxiv_id)).order_by(J.c.id)))
-    day_rows = list(conn.execute(sa.select(*a_cols).where(A.c.date.in_(scope.dates))))
-    on_days = sa.select(A.c.arxiv_id).where(A.c.date.in_(scope.dates))
-    day_papers = {
-        a: (v, h)
-        for a, v, h in conn.execute(
-            sa.select(P.c.arxiv_id, P.c.version, P.c.text_hash).where(P.c.arxiv_id.in_(on_days))
+    papers: list[Any] = []
+    rows: list[Any] = []
+    judgements: list[Any] = []
+    prefixes = sorted(scope.prefixes)
+    for i in range(0, len(prefixes), 200):  # a bounded OR of id ranges per statement
+        part = prefixes[i : i + 200]
+        like = _prefixed(P.c.arxiv_id, part)
+        papers += conn.execute(sa.select(*_paper_columns(P)).where(like))
+        rows += conn.execute(sa.select(*a_cols).where(_prefixed(A.c.arxiv_id, part)))
+        judgements += conn.execute(
+            sa.select(*_judgement_columns(J)).where(_prefixed(J.c.arxiv_id, part))
         )
-    }
-    judged_on: dict[dt.date, set[str]] = defaultdict(set)
-    their_days = {r.date for r in rows}
-    for d, prof in conn.execute(
-        sa.select(A.c.date, J.c.profile)
-        .join(J, J.c.arxiv_id == A.c.arxiv_id)
-        .where(A.c.date.in_(their_days))
-        .distinct()
-    ):
-        judged_on[d].add(prof)
+    papers.sort(key=lambda p: p.arxiv_id)
+    judgements.sort(key=lambda j: j.id)
+    dates = sorted(scope.dates)
+    day_rows = list(conn.execute(sa.select(*a_cols).where(A.c.date.in_(dates)))) if dates else []
+    on_days = sa.select(A.c.arxiv_id).where(A.c.date.in_(dates))
+    day_papers = (
+        {
+            a: (v, h)
+            for a, v, h in conn.execute(
+                sa.select(P.c.arxiv_id, P.c.version, P.c.text_hash).where(P.c.arxiv_id.in_(on_days))
+            )
+        }
+        if dates
+        else {}
+    )
+    judged_on = _judged_on(conn, {r.date for r in rows})
     return _Snapshot(papers, rows, judgements, day_rows, day_papers, judged_on)
+
+
+def _judged_on(conn: sa.Connection, dates: Iterable[dt.date]) -> dict[dt.date, set[str]]:
+    """date -> the profiles with a judgement of a paper listed on that date."""
+    _P, A, J, _R = _tables()
+    out: dict[dt.date, set[str]] = defaultdict(set)
+    wanted = sorted(set(dates))
+    for i in range(0, len(wanted), 500):
+        for d, prof in conn.execute(
+            sa.select(A.c.date, J.c.profile)
+            .join(J, J.c.arxiv_id == A.c.arxiv_id)
+            .where(A.c.date.in_(wanted[i : i + 500]))
+            .distinct()
+        ):
+            out[_as_date(d)].add(prof)
+    return out
+
+
+def _as_date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _count(conn: sa.Connection, table: Any) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
 
 
-def _read(engine: Engine, scope: Scope | None, keep: frozenset[str]) -> _Snapshot:
+def _read_small(conn: sa.Connection, snap: _Snapshot, keep: frozenset[str]) -> None:
+    """The small tables and the totals, whatever the scope."""
     P, A, J, R = _tables()
     M = LlmMode.__table__  # type: ignore[attr-defined]
     B = LlmBatch.__table__  # type: ignore[attr-defined]
     BR = LlmBatchRequest.__table__  # type: ignore[attr-defined]
+    snap.runs = _rows(conn, R, R.c.id)
+    snap.modes = _rows(conn, M, M.c.id)
+    snap.batches = list(conn.execute(sa.select(B).where(B.c.collected_at.is_(None))))
+    open_ids = [b.id for b in snap.batches]
+    if open_ids:
+        snap.requests = list(
+            conn.execute(sa.select(BR).where(BR.c.batch.in_(open_ids)).order_by(BR.c.id))
+        )
+    snap.group_rows = list(
+        conn.execute(
+            sa.select(
+                J.c.profile, J.c.scorer, J.c.model, J.c.profile_hash, J.c.prompt_hash
+            ).distinct()
+        )
+    )
+    snap.totals = {
+        "papers": _count(conn, P),
+        "announcements": _count(conn, A),
+        "judgements": _count(conn, J),
+    }
+    snap.newest = conn.execute(sa.select(sa.func.max(A.c.date))).scalar()
+    snap.keep = frozenset(keep | _kept(conn))
+
+
+def _kept(conn: sa.Connection) -> set[str]:
     F = Feedback.__table__  # type: ignore[attr-defined]
-    try:
-        with engine.connect() as conn:
-            snap = _read_everything(conn) if scope is None else _read_scope(conn, scope)
-            snap.runs = _rows(conn, R, R.c.id)
-            snap.modes = _rows(conn, M, M.c.id)
-            snap.batches = list(conn.execute(sa.select(B).where(B.c.collected_at.is_(None))))
-            open_ids = [b.id for b in snap.batches]
-            if open_ids:
-                snap.requests = list(
-                    conn.execute(sa.select(BR).where(BR.c.batch.in_(open_ids)).order_by(BR.c.id))
-                )
-            snap.group_rows = list(
-                conn.execute(
-                    sa.select(
-                        J.c.profile, J.c.scorer, J.c.model, J.c.profile_hash, J.c.prompt_hash
-                    ).distinct()
-                )
+    return set(conn.execute(sa.select(F.c.arxiv_id)).scalars())
+
+
+def _last_profiles(conn: sa.Connection) -> list[str]:
+    """The newest run's profiles, which count as needed for every paper."""
+    R = _tables()[3]
+    value = conn.execute(sa.select(_raw(R.c.profiles)).order_by(R.c.id.desc()).limit(1)).scalar()
+    return sorted(set(_json(value) or []))
+
+
+# ------------------------------------------------------------ the index of a save's inputs
+#
+# ``index.json`` lets the next save render only the files whose inputs changed. It is a pure
+# function of the database (a full save and an incremental one write the same bytes), and a
+# state loaded into a fresh database gives that database the same index (the loaded rows'
+# ``modified_at`` / ``created_at`` are set to the index's watermarks), so the nightly Action,
+# which loads the committed state on a new machine every night, renders the night's changes
+# only. What it holds and what each entry catches:
+#
+# - per paper file key (:data:`SHARD`): the number of papers, listing rows and judgements
+#   (a row added or deleted, by any code path);
+# - per date: listing rows and distinct papers (a listing added or superseded), and the
+#   profiles that judged a paper listed then (a paper's stub decision depends on them);
+# - the newest ``papers.modified_at`` and ``judgements.created_at`` (every rewrite of a paper
+#   or a judgement sets them: ``ingest.fold``, ``store.save_judgement(s)``): a row changed in
+#   place since is newer;
+# - the text floor, the newest run's profiles and the kept ids (liked, or with a verdict):
+#   a different floor or profile set renders every paper file again.
+#
+# Deleting ``index.json`` (or ``save_state(full=True)``) makes the next save a whole one.
+
+INDEX_FILE = "index.json"
+INDEX_SCHEMA = 1
+
+
+def _stamp(value: Any) -> str | None:
+    """A stored date-time as the index keeps it (UTC, naive, microseconds)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return str(value.isoformat(sep=" ", timespec="microseconds"))
+
+
+def _signatures(conn: sa.Connection) -> dict[str, Any]:
+    """The index's aggregates: a few GROUP BY queries on indexed columns, no row decoded."""
+    P, A, J, _R = _tables()
+    shards: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for n, (table, column) in enumerate(((P, P.c.arxiv_id), (A, A.c.arxiv_id), (J, J.c.arxiv_id))):
+        key = sa.func.substr(column, 1, SHARD)
+        for k, count in conn.execute(
+            sa.select(key, sa.func.count()).select_from(table).group_by(key)
+        ):
+            shards[str(k)][n] = int(count)
+    dates = {
+        _as_date(d).isoformat(): [int(rows), int(papers)]
+        for d, rows, papers in conn.execute(
+            sa.select(A.c.date, sa.func.count(), sa.func.count(sa.distinct(A.c.arxiv_id))).group_by(
+                A.c.date
             )
-            snap.totals = {
-                "papers": _count(conn, P),
-                "announcements": _count(conn, A),
-                "judgements": _count(conn, J),
-            }
-            snap.newest = conn.execute(sa.select(sa.func.max(A.c.date))).scalar()
-            snap.keep = keep | set(conn.execute(sa.select(F.c.arxiv_id)).scalars())
-    except SQLAlchemyError as exc:
-        raise StorageError(f"database error while reading the state: {exc}") from None
-    return snap
+        )
+    }
+    return {
+        "shards": {k: shards[k] for k in sorted(shards)},
+        "dates": dates,
+        "papers_modified": _stamp(
+            conn.execute(sa.select(sa.func.max(_raw(P.c.modified_at)))).scalar()
+        ),
+        "judgements_created": _stamp(
+            conn.execute(sa.select(sa.func.max(_raw(J.c.created_at)))).scalar()
+        ),
+    }
+
+
+def _index_text(
+    sig: dict[str, Any],
+    judged_on: dict[str, list[str]],
+    floor: int,
+    last: list[str],
+    keep: frozenset[str],
+) -> str:
+    dates = {d: [*counts, judged_on.get(d, [])] for d, counts in sorted(sig["dates"].items())}
+    index = {
+        "schema": INDEX_SCHEMA,
+        "text_floor": floor,
+        "last_profiles": last,
+        "keep": sorted(keep),
+        "papers_modified": sig["papers_modified"],
+        "judgements_created": sig["judgements_created"],
+        "shards": sig["shards"],
+        "dates": dates,
+    }
+    return json.dumps(index, sort_keys=True, separators=(",", ":")).replace('],"', '],\n"') + "\n"
+
+
+def read_index(folder: Path) -> dict[str, Any] | None:
+    """The saved index, None when absent, unreadable or of another version (a whole save)."""
+    try:
+        data = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != INDEX_SCHEMA:
+        return None
+    return data
+
+
+def _watermark(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class _Plan:
+    """What one incremental save renders, and the index entries it carries over."""
+
+    scope: Scope
+    judged_on: dict[str, list[str]]  # every date's profiles (carried over or recomputed)
+    old_style: bool  # the old-style ids' files are rendered (all of them)
+
+
+def _plan(
+    conn: sa.Connection,
+    old: dict[str, Any],
+    sig: dict[str, Any],
+    floor: int,
+    last: list[str],
+    keep: frozenset[str],
+) -> _Plan | None:
+    """The files whose inputs changed since the save that wrote ``old``; None when every
+    paper file must be rendered again (another floor or profile set)."""
+    if old.get("text_floor") != floor or old.get("last_profiles") != last:
+        return None
+    P, A, J, _R = _tables()
+    old_shards, new_shards = old.get("shards") or {}, sig["shards"]
+    shards = {
+        k for k in set(old_shards) | set(new_shards) if old_shards.get(k) != new_shards.get(k)
+    }
+    old_dates = {d: v[:2] for d, v in (old.get("dates") or {}).items()}
+    dates = {
+        d for d in set(old_dates) | set(sig["dates"]) if old_dates.get(d) != sig["dates"].get(d)
+    }
+    shards |= {pid[:SHARD] for pid in keep.symmetric_difference(old.get("keep") or [])}
+    judged_papers: set[str] = set()  # papers whose judgements changed
+    wp, wj = _watermark(old.get("papers_modified")), _watermark(old.get("judgements_created"))
+    modified = sa.select(P.c.arxiv_id)
+    if wp is not None:
+        modified = modified.where(P.c.modified_at > wp)
+    changed = set(conn.execute(modified).scalars())
+    shards |= {pid[:SHARD] for pid in changed}
+    rejudged = sa.select(J.c.arxiv_id).distinct()
+    if wj is not None:
+        rejudged = rejudged.where(J.c.created_at > wj)
+    judged_papers = set(conn.execute(rejudged).scalars())
+    shards |= {pid[:SHARD] for pid in judged_papers}
+    counted = [
+        k
+        for k in shards
+        if (old_shards.get(k) or [0, 0, 0])[2] != (new_shards.get(k) or [0, 0, 0])[2]
+    ]
+    # the dates whose listing records show a changed paper's version or text hash
+    dates |= {_as_date(d).isoformat() for d in _dates_of(conn, changed)}
+    # the dates whose judging profiles may have changed: recomputed exactly
+    recheck = set(dates) | {_as_date(d).isoformat() for d in _dates_of(conn, judged_papers)}
+    if counted:
+        recheck |= {
+            _as_date(d).isoformat()
+            for d in conn.execute(
+                sa.select(A.c.date).where(_prefixed(A.c.arxiv_id, counted)).distinct()
+            ).scalars()
+        }
+    recheck &= set(sig["dates"])
+    fresh = _judged_on(conn, [dt.date.fromisoformat(d) for d in recheck])
+    judged_on = {d: v[2] for d, v in (old.get("dates") or {}).items() if d in sig["dates"]}
+    shifted = set(dates)  # every paper listed on these dates is rendered again
+    for d in recheck:
+        value = sorted(fresh.get(dt.date.fromisoformat(d), set()))
+        if judged_on.get(d) != value:
+            shifted.add(d)
+        judged_on[d] = value
+    live = sorted(d for d in shifted if d in sig["dates"])
+    if live:
+        shards |= {
+            pid[:SHARD] for pid in _papers_on(conn, [dt.date.fromisoformat(d) for d in live])
+        }
+    old_style = any("/" in k for k in shards)
+    if old_style:  # the old-style files do not follow the keys: render them all
+        shards |= {k for k in new_shards if "/" in k}
+    scope = Scope(frozenset(shards), frozenset(dt.date.fromisoformat(d) for d in dates))
+    return _Plan(scope, judged_on, old_style)
+
+
+def _dates_of(conn: sa.Connection, ids: Iterable[str]) -> set[Any]:
+    A = _tables()[1]
+    wanted = sorted(set(ids))
+    out: set[Any] = set()
+    for i in range(0, len(wanted), 500):
+        out.update(
+            conn.execute(
+                sa.select(A.c.date).where(A.c.arxiv_id.in_(wanted[i : i + 500])).distinct()
+            ).scalars()
+        )
+    return out
+
+
+def _papers_on(conn: sa.Connection, dates: Sequence[dt.date]) -> set[str]:
+    A = _tables()[1]
+    out: set[str] = set()
+    for i in range(0, len(dates), 500):
+        out.update(
+            conn.execute(
+                sa.select(A.c.arxiv_id).where(A.c.date.in_(dates[i : i + 500])).distinct()
+            ).scalars()
+        )
+    return out
+
+
+@dataclass
+class _Rendered:
+    files: dict[str, str]
+    counts: dict[str, int]
+    plan: _Plan | None = None  # None: every file was rendered (or an explicit scope)
+    whole: bool = True
+    index: str | None = None  # the index of this render's inputs (not with a scope)
 
 
 def _render(
@@ -321,37 +630,32 @@ def _render(
     text_floor: int,
     scope: Scope | None = None,
     keep: frozenset[str] = frozenset(),
-) -> tuple[dict[str, str], dict[str, int]]:
-    snap = _read(engine, scope, keep)
+    old: dict[str, Any] | None = None,
+) -> _Rendered:
+    """Render the state: every file (``scope`` and ``old`` None), an explicit ``scope``, or
+    the files whose inputs changed since the save that wrote the index ``old``."""
+    plan = None
+    try:
+        with engine.connect() as conn:
+            snap = _Snapshot([], [], [], [], {}, defaultdict(set))
+            _read_small(conn, snap, keep)
+            last = _last_profiles(conn)
+            sig = _signatures(conn) if scope is None else None
+            if old is not None and sig is not None:
+                plan = _plan(conn, old, sig, text_floor, last, snap.keep)
+            rendered = scope if plan is None else plan.scope
+            part = _read_everything(conn) if rendered is None else _read_scope(conn, rendered)
+            snap.papers, snap.rows, snap.judgements = part.papers, part.rows, part.judgements
+            snap.day_rows, snap.day_papers, snap.judged_on = (
+                part.day_rows,
+                part.day_papers,
+                part.judged_on,
+            )
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error while reading the state: {exc}") from None
     files: dict[str, list[Any]] = defaultdict(list)
+    counts = _render_papers(snap, files, text_floor, whole=rendered is None)
     _announcement_records(snap, files)
-    by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
-    for r in snap.rows:
-        by_paper_dates[r.arxiv_id].add(r.date)
-    by_paper_j: dict[str, list[Any]] = defaultdict(list)
-    for j in snap.judgements:
-        by_paper_j[j.arxiv_id].append(j)
-        if scope is None:  # every date is rendered: the profiles that judged each date
-            for d in by_paper_dates.get(j.arxiv_id, ()):
-                snap.judged_on[d].add(j.profile)
-    # the profiles of the newest run count as needed for every paper (a night that ran out
-    # of quota between two profiles keeps the texts the second one has still to judge)
-    last_profiles = set(snap.runs[-1].profiles or []) if snap.runs else set()
-    counts = {"papers": 0, "stubs": 0, "judgements": 0}
-    for p in snap.papers:
-        mine = by_paper_j.get(p.arxiv_id, [])
-        days = by_paper_dates.get(p.arxiv_id, set())
-        stub = p.arxiv_id not in snap.keep and _is_stub(
-            mine, days, snap.judged_on, text_floor, last_profiles
-        )
-        rec = _paper_record(p, stub)
-        js = [_judgement_record(j, p.text_hash, stub) for j in mine]
-        if js:
-            rec["j"] = js
-        files[paper_file(p.arxiv_id)].append(rec)
-        counts["papers"] += 1
-        counts["stubs"] += stub
-        counts["judgements"] += len(js)
     for run in snap.runs:
         year = run.started_at.year if run.started_at else 0
         files[f"runs/{year:04d}.jsonl"].append(_run_record(run))
@@ -367,7 +671,48 @@ def _render(
         "text_floor": text_floor,
     }
     out["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    return out, counts
+    if sig is not None:
+        judged = (
+            plan.judged_on
+            if plan is not None
+            else {d.isoformat(): sorted(p) for d, p in snap.judged_on.items()}
+        )
+        index = _index_text(sig, judged, text_floor, last, snap.keep)
+    return _Rendered(out, counts, plan, whole=rendered is None, index=index if sig else None)
+
+
+def _render_papers(
+    snap: _Snapshot, files: dict[str, list[Any]], text_floor: int, *, whole: bool
+) -> dict[str, int]:
+    by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
+    for r in snap.rows:
+        by_paper_dates[r.arxiv_id].add(r.date)
+    by_paper_j: dict[str, list[Any]] = defaultdict(list)
+    for j in snap.judgements:
+        by_paper_j[j.arxiv_id].append(j)
+        if whole:  # every date is rendered: the profiles that judged each date
+            for d in by_paper_dates.get(j.arxiv_id, ()):
+                snap.judged_on[d].add(j.profile)
+    # the profiles of the newest run count as needed for every paper (a night that ran out
+    # of quota between two profiles keeps the texts the second one has still to judge)
+    last_profiles = set(snap.runs[-1].profiles or []) if snap.runs else set()
+    counts = {"papers": 0, "stubs": 0, "judgements": 0}
+    group_ids: dict[tuple[str, str, str, str, str], str] = {}
+    for p in snap.papers:
+        mine = by_paper_j.get(p.arxiv_id, [])
+        days = by_paper_dates.get(p.arxiv_id, set())
+        stub = p.arxiv_id not in snap.keep and _is_stub(
+            mine, days, snap.judged_on, text_floor, last_profiles
+        )
+        rec = _paper_record(p, stub)
+        js = [_judgement_record(j, p.text_hash, stub, group_ids) for j in mine]
+        if js:
+            rec["j"] = js
+        files[paper_file(p.arxiv_id)].append(rec)
+        counts["papers"] += 1
+        counts["stubs"] += stub
+        counts["judgements"] += len(js)
+    return counts
 
 
 def _announcement_records(snap: _Snapshot, files: dict[str, list[Any]]) -> None:
@@ -413,7 +758,7 @@ def _paper_record(p: Any, stub: bool) -> dict[str, Any]:
         "id": p.arxiv_id,
         "v": p.version,
         "h": p.text_hash,
-        "c": list(p.categories or []),
+        "c": list(_json(p.categories) or []),
         "p": p.primary_category,
     }
     if p.withdrawn:
@@ -424,7 +769,7 @@ def _paper_record(p: Any, stub: bool) -> dict[str, Any]:
     rec.update(
         {
             "title": p.title,
-            "authors": list(p.authors or []),
+            "authors": list(_json(p.authors) or []),
             "abstract": p.abstract,
             "comment": p.comment,
             "journal_ref": p.journal_ref,
@@ -436,15 +781,21 @@ def _paper_record(p: Any, stub: bool) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if v is not None}
 
 
-def _judgement_record(j: Any, paper_hash: str, stub: bool) -> dict[str, Any]:
-    g = group_id(j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
+def _judgement_record(
+    j: Any, paper_hash: str, stub: bool, group_ids: dict[tuple[str, str, str, str, str], str]
+) -> dict[str, Any]:
+    gkey = (j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
+    g = group_ids.get(gkey)
+    if g is None:
+        g = group_ids[gkey] = group_id(*gkey)
     jr: dict[str, Any] = {"i": j.id, "g": g, "r": j.relevance}
     if j.status != "ok":
         jr["s"] = j.status
     if j.hype is not None:
         jr["hy"] = j.hype
-    if j.tags:
-        jr["t"] = list(j.tags)
+    tags = _json(j.tags)
+    if tags:
+        jr["t"] = list(tags)
     if j.text_hash != paper_hash:
         jr["h"] = j.text_hash
     if j.cache_key != cache_key(j.text_hash, j.profile_hash, j.model, j.prompt_hash):
@@ -452,10 +803,12 @@ def _judgement_record(j: Any, paper_hash: str, stub: bool) -> dict[str, Any]:
     if j.run_id is not None:
         jr["run"] = j.run_id
     if not stub:
-        for name, short in (("tldr", "tl"), ("reason", "re"), ("error", "e")):
-            value = getattr(j, name)
-            if value is not None:
-                jr[short] = value
+        if j.tldr is not None:
+            jr["tl"] = j.tldr
+        if j.reason is not None:
+            jr["re"] = j.reason
+        if j.error is not None:
+            jr["e"] = j.error
     return jr
 
 
@@ -579,11 +932,16 @@ def save_state(
     text_floor: int,
     scope: Scope | None = None,
     keep: frozenset[str] = frozenset(),
+    full: bool = False,
 ) -> SaveResult:
-    """Write the state of the database to ``folder``; files that changed only, stale ones
-    removed (not with ``scope``). StorageError (exit 5) when a file cannot be written or
-    would pass 10 MB."""
-    files, rendered = _render(engine, text_floor=text_floor, scope=scope, keep=keep)
+    """Write the state of the database to ``folder``: the files whose inputs changed since
+    the save that wrote its ``index.json`` (every file without one, or with ``full``), those
+    that changed only, stale ones removed (not with an explicit ``scope``, which also drops
+    the index: the next save is a whole one). StorageError (exit 5) when a file cannot be
+    written or would pass 10 MB."""
+    old = None if full or scope is not None else read_index(folder)
+    rendered = _render(engine, text_floor=text_floor, scope=scope, keep=keep, old=old)
+    files = rendered.files
     result = SaveResult(folder=folder, files=len(files))
     for path, text in files.items():
         size = len(text.encode("utf-8"))
@@ -597,25 +955,72 @@ def save_state(
     for path in sorted(files):
         if write_atomic(folder / path, files[path]):
             result.written.append(path)
-    for sub in _SUBDIRS if scope is None else ():
-        base = folder / sub
-        if not base.is_dir():
-            continue
-        for file in sorted(base.rglob("*.jsonl")):
-            rel = file.relative_to(folder).as_posix()
-            if rel not in files:
-                try:
-                    file.unlink()
-                except OSError as exc:
-                    raise StorageError(
-                        f"cannot remove the stale state file {file}: {exc}"
-                    ) from None
-                result.removed.append(rel)
+    if scope is not None:
+        _remove(folder, [INDEX_FILE], result)
+    elif rendered.whole:
+        for sub in _SUBDIRS:
+            _remove(folder, [p for p in _existing(folder, sub) if p not in files], result)
+    elif rendered.plan is not None:
+        _remove(folder, _stale(folder, rendered.plan, files), result)
+    due = rendered.index is not None and _index_due(rendered, old, result)
+    if due and write_atomic(folder / INDEX_FILE, str(rendered.index)):
+        result.written.append(INDEX_FILE)
+    if rendered.plan is not None:  # files not rendered: the largest and the count on disk
+        result.files = sum(len(_existing(folder, sub)) for sub in _SUBDIRS) + sum(
+            (folder / p).is_file()
+            for p in ("groups.jsonl", "llm.jsonl", "manifest.json", INDEX_FILE)
+        )
+        largest = size_report(folder)
+        result.largest = max(result.largest, largest[:2], key=lambda x: x[1])
     c = json.loads(files["manifest.json"])["counts"]
     result.papers, result.judgements = c["papers"], c["judgements"]
-    result.stubs = rendered["stubs"]
+    result.stubs = rendered.counts["stubs"]
     log.info("state saved", **result.as_dict())
     return result
+
+
+def _index_due(rendered: _Rendered, old: dict[str, Any] | None, result: SaveResult) -> bool:
+    """Whether the index is written: after a whole save, and after an incremental one that
+    changed a paper or listing file or the settings it records. Otherwise the saved one
+    stays: it still describes the files on disk (the database's changes since it rendered
+    the same bytes), so a night that changed nothing but the run history commits nothing
+    more (the workflow's "nothing changed")."""
+    if rendered.plan is None or old is None or rendered.index is None:
+        return True
+    if any(p.startswith(("papers/", "announcements/")) for p in result.written + result.removed):
+        return True
+    new = json.loads(rendered.index)
+    return any(new.get(k) != old.get(k) for k in ("text_floor", "last_profiles", "keep"))
+
+
+def _existing(folder: Path, sub: str) -> list[str]:
+    base = folder / sub
+    if not base.is_dir():
+        return []
+    return [f.relative_to(folder).as_posix() for f in sorted(base.rglob("*.jsonl"))]
+
+
+def _stale(folder: Path, plan: _Plan, files: dict[str, str]) -> list[str]:
+    """The files of an incremental save's scope that it no longer renders (their papers or
+    rows are gone), and runs files of no run."""
+    candidates = {paper_file(k + "0" * 5) for k in plan.scope.prefixes if "/" not in k}
+    candidates |= {f"announcements/{d:%Y}/{d.isoformat()}.jsonl" for d in plan.scope.dates}
+    candidates |= set(_existing(folder, "runs"))
+    if plan.old_style:
+        candidates |= {p for p in _existing(folder, "papers") if p.startswith("papers/old/")}
+    return sorted(p for p in candidates if p not in files and (folder / p).is_file())
+
+
+def _remove(folder: Path, paths: Iterable[str], result: SaveResult) -> None:
+    for rel in paths:
+        file = folder / rel
+        if not file.is_file():
+            continue
+        try:
+            file.unlink()
+        except OSError as exc:
+            raise StorageError(f"cannot remove the stale state file {file}: {exc}") from None
+        result.removed.append(rel)
 
 
 # --------------------------------------------------------------------------- load
@@ -703,8 +1108,13 @@ def _load(engine: Engine, folder: Path, result: LoadResult) -> None:
         else {}
     )
     now = utcnow()
+    index = read_index(folder) or {}
     with engine.begin() as conn:
         papers = _PaperLoad(conn, groups, now)
+        # the loaded rows carry the saved index's watermarks, so the index the next save
+        # computes is the saved one and that save renders only what changed since
+        papers.paper_time = _watermark(index.get("papers_modified")) or now
+        papers.judgement_time = _watermark(index.get("judgements_created")) or now
         for file in _files(folder, "papers"):
             for rec in _read_jsonl(file):
                 papers.add(rec)
@@ -749,13 +1159,15 @@ class _PaperLoad:
         self.hashes: dict[str, str] = {}
         self.versions: dict[str, Any] = {}
         self.filled = 0
+        self.paper_time = now
+        self.judgement_time = now
 
     def add(self, rec: dict[str, Any]) -> None:
         pid = str(rec["id"])
         self.hashes[pid] = str(rec["h"])
         self.versions[pid] = rec.get("v")
         stub = bool(rec.get("stub"))
-        row = _paper_row(rec, stub, self.now)
+        row = _paper_row(rec, stub, self.paper_time)
         old = self.have_papers.get(pid)
         if old is None:
             self.new_papers.append(row)
@@ -763,7 +1175,9 @@ class _PaperLoad:
         elif not stub and not old[0] and not old[1]:
             P = _tables()[0]
             self.conn.execute(
-                sa.update(P).where(P.c.arxiv_id == pid).values({k: row[k] for k in _FILLED})
+                sa.update(P)
+                .where(P.c.arxiv_id == pid)
+                .values({**{k: row[k] for k in _FILLED}, "modified_at": self.now})
             )
             self.filled += 1
         for jr in rec.get("j", []):
@@ -793,7 +1207,7 @@ class _PaperLoad:
             "reason": jr.get("re"),
             "error": jr.get("e"),
             "run_id": jr.get("run"),
-            "created_at": self.now,
+            "created_at": self.judgement_time,
         }
         jid = jr.get("i")
         if jid is not None and jid not in self.have_jids:
