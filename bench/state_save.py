@@ -178,6 +178,13 @@ def main() -> int:
                 for t in ("papers", "announcements", "judgements", "runs")
             }
         print("rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        with engine.connect() as conn:
+            profiles = sorted(
+                conn.execute(sa.text("SELECT DISTINCT profile FROM judgements")).scalars()
+            )
+        with Session(engine) as s:  # the run that judged them (the nightly's profiles)
+            run = store.start_run(s, "run", profiles=profiles)
+            store.finish_run(s, run, status="ok", exit_code=0, counts={})
 
         def save() -> state.SaveResult:
             return state.save_state(engine, folder, text_floor=FLOOR)
@@ -185,7 +192,8 @@ def main() -> int:
         def line(label: str, res: state.SaveResult, wall: float, cpu: float) -> None:
             print(
                 f"{label}: wall {wall:.2f} s, CPU {cpu:.2f} s; {res.files} files in the state, "
-                f"{len(res.written)} written, {len(res.removed)} removed"
+                f"{getattr(res, 'rendered', res.files)} rendered, {len(res.written)} written, "
+                f"{len(res.removed)} removed"
             )
 
         res, wall, cpu = timed(save)
@@ -202,7 +210,7 @@ def main() -> int:
         on_disk = {
             p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
             for p in folder.rglob("*")
-            if p.is_file() and True
+            if p.is_file() and p.name != state.INDEX_FILE
         }
         print(
             f"full render for comparison: wall {wall:.2f} s, CPU {cpu:.2f} s; "

@@ -188,8 +188,9 @@ def test_a_loaded_state_saves_as_nothing_changed_then_only_the_night(
     _judge(fresh, [f"2602.{n:05d}" for n in range(2001, 2006)], "p")
     _run(fresh, ["p"])
     night = state.save_state(fresh, folder, text_floor=FLOOR)
-    assert "papers/2602/2602.01.jsonl" not in night.written  # untouched file: not rendered
     assert "papers/2602/2602.02.jsonl" in night.written
+    assert night.rendered == 6  # 2602.02, 2026-02-03, runs, groups, llm and the manifest
+    assert night.files == 10
     whole = state.render_state(fresh, text_floor=FLOOR)
     assert _on_disk(folder) == whole
     fresh.dispose()

@@ -71,12 +71,18 @@ _RUN_COUNTS = ("papers", "judged", "cached", "failed", "unscored", "llm_calls", 
 _SUBDIRS = ("papers", "announcements", "runs")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _dumps(rec: Any) -> str:
-    return json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """``json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))``, with
+    one encoder for every record (dumps builds one per call when given options)."""
+    return _ENCODER.encode(rec)
 
 
 def _lines(records: Iterable[Any]) -> str:
-    return "".join(_dumps(r) + "\n" for r in records)
+    encode = _ENCODER.encode
+    return "".join([encode(r) + "\n" for r in records])
 
 
 def _iso(value: dt.datetime | dt.date | str | None) -> str | None:
@@ -115,6 +121,7 @@ def group_id(profile: str, scorer: str, model: str, profile_hash: str, prompt_ha
 class SaveResult:
     folder: Path
     files: int = 0
+    rendered: int = 0  # files rendered (all of them, or an incremental save's changed ones)
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     papers: int = 0
@@ -126,6 +133,7 @@ class SaveResult:
         return {
             "folder": str(self.folder),
             "files": self.files,
+            "rendered": self.rendered,
             "written": len(self.written),
             "removed": len(self.removed),
             "papers": self.papers,
@@ -290,14 +298,14 @@ def _judgement_columns(J: Any) -> tuple[Any, ...]:
 
 def _read_everything(conn: sa.Connection) -> _Snapshot:
     P, A, J, _R = _tables()
-    papers = list(conn.execute(sa.select(*_paper_columns(P)).order_by(P.c.arxiv_id)))
-    rows = list(conn.execute(sa.select(*_announcement_columns(A))))
+    papers = list(conn.execute(sa.select(*_paper_columns(P)).order_by(P.c.arxiv_id)).all())
+    rows = list(conn.execute(sa.select(*_announcement_columns(A))).all())
     return _Snapshot(
         papers=papers,
         rows=rows,
-        judgements=list(conn.execute(sa.select(*_judgement_columns(J)).order_by(J.c.id))),
+        judgements=list(conn.execute(sa.select(*_judgement_columns(J)).order_by(J.c.id)).all()),
         day_rows=rows,
-        day_papers={p.arxiv_id: (p.version, p.text_hash) for p in papers},
+        day_papers={p[0]: (p[1], p[2]) for p in papers},
         judged_on=defaultdict(set),  # filled from the judgements (every date is rendered)
     )
 
@@ -321,8 +329,8 @@ def _read_scope(conn: sa.Connection, scope: Scope) -> _Snapshot:
         judgements += conn.execute(
             sa.select(*_judgement_columns(J)).where(_prefixed(J.c.arxiv_id, part))
         )
-    papers.sort(key=lambda p: p.arxiv_id)
-    judgements.sort(key=lambda j: j.id)
+    papers.sort(key=lambda p: p[0])
+    judgements.sort(key=lambda j: j[0])
     dates = sorted(scope.dates)
     day_rows = list(conn.execute(sa.select(*a_cols).where(A.c.date.in_(dates)))) if dates else []
     on_days = sa.select(A.c.arxiv_id).where(A.c.date.in_(dates))
@@ -685,30 +693,33 @@ def _render_papers(
     snap: _Snapshot, files: dict[str, list[Any]], text_floor: int, *, whole: bool
 ) -> dict[str, int]:
     by_paper_dates: dict[str, set[dt.date]] = defaultdict(set)
-    for r in snap.rows:
-        by_paper_dates[r.arxiv_id].add(r.date)
+    for r in snap.rows:  # rows of _announcement_columns, judgements of _judgement_columns
+        by_paper_dates[r[0]].add(r[1])
     by_paper_j: dict[str, list[Any]] = defaultdict(list)
     for j in snap.judgements:
-        by_paper_j[j.arxiv_id].append(j)
+        by_paper_j[j[1]].append(j)
         if whole:  # every date is rendered: the profiles that judged each date
-            for d in by_paper_dates.get(j.arxiv_id, ()):
-                snap.judged_on[d].add(j.profile)
+            for d in by_paper_dates.get(j[1], ()):
+                snap.judged_on[d].add(j[2])
     # the profiles of the newest run count as needed for every paper (a night that ran out
     # of quota between two profiles keeps the texts the second one has still to judge)
     last_profiles = set(snap.runs[-1].profiles or []) if snap.runs else set()
     counts = {"papers": 0, "stubs": 0, "judgements": 0}
     group_ids: dict[tuple[str, str, str, str, str], str] = {}
+    memo: dict[str, Any] = {}
+    no_dates: set[dt.date] = set()
     for p in snap.papers:
-        mine = by_paper_j.get(p.arxiv_id, [])
-        days = by_paper_dates.get(p.arxiv_id, set())
-        stub = p.arxiv_id not in snap.keep and _is_stub(
+        aid, thash = p[0], p[2]
+        mine = by_paper_j.get(aid, [])
+        days = by_paper_dates.get(aid, no_dates)
+        stub = aid not in snap.keep and _is_stub(
             mine, days, snap.judged_on, text_floor, last_profiles
         )
-        rec = _paper_record(p, stub)
-        js = [_judgement_record(j, p.text_hash, stub, group_ids) for j in mine]
+        rec = _paper_record(p, stub, memo)
+        js = [_judgement_record(j, thash, stub, group_ids, memo) for j in mine]
         if js:
             rec["j"] = js
-        files[paper_file(p.arxiv_id)].append(rec)
+        files[paper_file(aid)].append(rec)
         counts["papers"] += 1
         counts["stubs"] += stub
         counts["judgements"] += len(js)
@@ -719,9 +730,10 @@ def _announcement_records(snap: _Snapshot, files: dict[str, list[Any]]) -> None:
     """The listing rows of each rendered date, one record per paper and date (its
     categories and row types), the version and hash only where they differ from the paper's."""
     grouped: dict[tuple[str, dt.date, Any, str, str, bool, bool], dict[str, str]] = {}
-    for r in snap.day_rows:
-        key = (r.arxiv_id, r.date, r.version, r.text_hash, r.source, r.approximate, r.derived)
-        grouped.setdefault(key, {})[r.category] = r.type
+    for arxiv_id, date, category, rtype, version, thash, source, approx, derived in snap.day_rows:
+        key = (arxiv_id, date, version, thash, source, approx, derived)
+        grouped.setdefault(key, {})[category] = rtype
+    paths: dict[dt.date, str] = {}
     for (arxiv_id, date, version, thash, source, approx, derived), cats in sorted(
         grouped.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2:]))
     ):
@@ -735,7 +747,10 @@ def _announcement_records(snap: _Snapshot, files: dict[str, list[Any]]) -> None:
             rec["approx"] = True
         if derived:
             rec["derived"] = True
-        files[f"announcements/{date:%Y}/{date.isoformat()}.jsonl"].append(rec)
+        path = paths.get(date)
+        if path is None:
+            path = paths[date] = f"announcements/{date:%Y}/{date.isoformat()}.jsonl"
+        files[path].append(rec)
 
 
 def _groups(group_rows: Iterable[Any]) -> dict[str, dict[str, str]]:
@@ -753,62 +768,83 @@ def _groups(group_rows: Iterable[Any]) -> dict[str, dict[str, str]]:
     return groups
 
 
-def _paper_record(p: Any, stub: bool) -> dict[str, Any]:
+def _paper_record(p: Any, stub: bool, memo: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A paper's record; ``p`` a row of :func:`_paper_columns` (read by position: a whole
+    save builds 100,000s of these)."""
+    (aid, version, thash, cats, primary, withdrawn, title, authors, abstract, *rest) = p
+    comment, journal_ref, doi, published, updated = rest
     rec: dict[str, Any] = {
-        "id": p.arxiv_id,
-        "v": p.version,
-        "h": p.text_hash,
-        "c": list(_json(p.categories) or []),
-        "p": p.primary_category,
+        "id": aid,
+        "v": version,
+        "h": thash,
+        "c": list(_json_memo(cats, memo) or []),
+        "p": primary,
     }
-    if p.withdrawn:
+    if withdrawn:
         rec["withdrawn"] = True
     if stub:
         rec["stub"] = True
         return rec
     rec.update(
         {
-            "title": p.title,
-            "authors": list(_json(p.authors) or []),
-            "abstract": p.abstract,
-            "comment": p.comment,
-            "journal_ref": p.journal_ref,
-            "doi": p.doi,
-            "published": _iso(p.published),
-            "updated": _iso(p.updated),
+            "title": title,
+            "authors": list(_json(authors) or []),
+            "abstract": abstract,
+            "comment": comment,
+            "journal_ref": journal_ref,
+            "doi": doi,
+            "published": _iso(published),
+            "updated": _iso(updated),
         }
     )
     return {k: v for k, v in rec.items() if v is not None}
 
 
+def _json_memo(value: Any, memo: dict[str, Any] | None) -> Any:
+    """:func:`_json` of a value many rows share (categories, tags), decoded once."""
+    if memo is None or not isinstance(value, str):
+        return _json(value)
+    found = memo.get(value)
+    if found is None:
+        found = memo[value] = json.loads(value)
+    return found
+
+
 def _judgement_record(
-    j: Any, paper_hash: str, stub: bool, group_ids: dict[tuple[str, str, str, str, str], str]
+    j: Any,
+    paper_hash: str,
+    stub: bool,
+    group_ids: dict[tuple[str, str, str, str, str], str],
+    memo: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    gkey = (j.profile, j.scorer, j.model, j.profile_hash, j.prompt_hash)
+    """A judgement's record; ``j`` a row of :func:`_judgement_columns`, read by position."""
+    (jid, _aid, profile, scorer, model, thash, phash, prhash, key, status, *rest) = j
+    relevance, hype, tags, tldr, reason, error, run_id = rest
+    gkey = (profile, scorer, model, phash, prhash)
     g = group_ids.get(gkey)
     if g is None:
         g = group_ids[gkey] = group_id(*gkey)
-    jr: dict[str, Any] = {"i": j.id, "g": g, "r": j.relevance}
-    if j.status != "ok":
-        jr["s"] = j.status
-    if j.hype is not None:
-        jr["hy"] = j.hype
-    tags = _json(j.tags)
+    jr: dict[str, Any] = {"i": jid, "g": g, "r": relevance}
+    if status != "ok":
+        jr["s"] = status
+    if hype is not None:
+        jr["hy"] = hype
+    tags = _json_memo(tags, memo)
     if tags:
         jr["t"] = list(tags)
-    if j.text_hash != paper_hash:
-        jr["h"] = j.text_hash
-    if j.cache_key != cache_key(j.text_hash, j.profile_hash, j.model, j.prompt_hash):
-        jr["k"] = j.cache_key
-    if j.run_id is not None:
-        jr["run"] = j.run_id
+    if thash != paper_hash:
+        jr["h"] = thash
+    if key != cache_key(thash, phash, model, prhash):
+        jr["k"] = key
+    if run_id is not None:
+        jr["run"] = run_id
     if not stub:
-        if j.tldr is not None:
-            jr["tl"] = j.tldr
-        if j.reason is not None:
-            jr["re"] = j.reason
-        if j.error is not None:
-            jr["e"] = j.error
+        if tldr is not None:
+            jr["tl"] = tldr
+        if reason is not None:
+            jr["re"] = reason
+        if error is not None:
+            jr["e"] = error
     return jr
 
 
@@ -906,9 +942,10 @@ def _is_stub(
         return False
     profiles = set()
     for j in judgements:
-        if j.status != "ok" or j.relevance is None or j.relevance >= text_floor:
+        status, relevance = j[9], j[10]  # a row of _judgement_columns
+        if status != "ok" or relevance is None or relevance >= text_floor:
             return False
-        profiles.add(j.profile)
+        profiles.add(j[2])
     needed = set().union(last_profiles, *(judged_on.get(d, set()) for d in days))
     return needed <= profiles
 
@@ -942,7 +979,7 @@ def save_state(
     old = None if full or scope is not None else read_index(folder)
     rendered = _render(engine, text_floor=text_floor, scope=scope, keep=keep, old=old)
     files = rendered.files
-    result = SaveResult(folder=folder, files=len(files))
+    result = SaveResult(folder=folder, files=len(files), rendered=len(files))
     for path, text in files.items():
         size = len(text.encode("utf-8"))
         if size > result.largest[1]:
@@ -1300,8 +1337,69 @@ def _run_row(rec: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
 
 
 def _insert(conn: sa.Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    if rows and conn.dialect.name == "sqlite":
+        _insert_sqlite(conn, table, rows)
+        return
     for i in range(0, len(rows), 5000):
         conn.execute(sa.insert(table), rows[i : i + 5000])
+
+
+def _sqlite_datetime(value: Any) -> Any:
+    """A date-time as SQLAlchemy's SQLite DateTime stores it (UTC, no offset)."""
+    if value is None:
+        return None
+    if value.utcoffset() is not None:
+        value = value.astimezone(dt.UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
+def _sqlite_converter(column: Any) -> Any:
+    """The value SQLAlchemy's bind processing would give the SQLite driver for ``column``
+    (a restore's rows skip that per-value processing: most of a load's time)."""
+    kind = column.type
+    if isinstance(kind, sa.TypeDecorator):
+        kind = kind.impl_instance
+    if isinstance(kind, sa.JSON):
+        return json.dumps  # SQLAlchemy's default serializer, None as JSON null
+    if isinstance(kind, sa.DateTime):
+        return _sqlite_datetime
+    if isinstance(kind, sa.Date):
+        return lambda v: None if v is None else v.isoformat()
+    if isinstance(kind, sa.Boolean):
+        return lambda v: None if v is None else int(bool(v))
+    return None
+
+
+def _insert_sqlite(conn: sa.Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert through the driver: rows of the same keys, values converted as
+    :func:`_sqlite_converter` says."""
+    names = list(rows[0])
+    convert = [_sqlite_converter(table.c[name]) for name in names]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})'
+    for i in range(0, len(rows), 5000):
+        chunk = rows[i : i + 5000]
+        columns = [
+            [r[n] for r in chunk] if f is None else _converted(f, [r[n] for r in chunk])
+            for n, f in zip(names, convert, strict=True)
+        ]
+        conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+
+
+def _converted(convert: Any, values: list[Any]) -> list[Any]:
+    """``convert`` of each value, once per distinct object (a restore's rows share their
+    ``created_at``)."""
+    out: list[Any] = []
+    last: Any = object()
+    done: Any = None
+    for v in values:
+        if v is not last:
+            last, done = v, convert(v)
+        out.append(done)
+    return out
 
 
 def _load_llm(conn: sa.Connection, path: Path) -> int:
