@@ -210,7 +210,7 @@ def main() -> int:
         on_disk = {
             p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
             for p in folder.rglob("*")
-            if p.is_file() and p.name != state.INDEX_FILE
+            if p.is_file() and p.name != getattr(state, "INDEX_FILE", "index.json")
         }
         print(
             f"full render for comparison: wall {wall:.2f} s, CPU {cpu:.2f} s; "

@@ -212,3 +212,16 @@ def test_an_old_state_without_index_loads_and_saves_whole(tmp_path: Path) -> Non
     saved = state.save_state(fresh, folder, text_floor=FLOOR)
     assert saved.written == [state.INDEX_FILE]
     assert _on_disk(folder) == state.render_state(fresh, text_floor=FLOOR)
+
+
+def test_a_file_deleted_by_hand_makes_a_whole_save(tmp_path: Path) -> None:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    folder = tmp_path / "state"
+    _store(engine, [_entry(n, DAY1) for n in range(1, 11)])
+    _judge(engine, [f"2602.{n:05d}" for n in range(1, 11)], "p")
+    _run(engine, ["p"])
+    state.save_state(engine, folder, text_floor=FLOOR)
+    (folder / "papers" / "2602" / "2602.00.jsonl").unlink()
+    saved = state.save_state(engine, folder, text_floor=FLOOR)
+    assert saved.written == ["papers/2602/2602.00.jsonl"]
+    assert _on_disk(folder) == state.render_state(engine, text_floor=FLOOR)

@@ -977,6 +977,8 @@ def save_state(
     the index: the next save is a whole one). StorageError (exit 5) when a file cannot be
     written or would pass 10 MB."""
     old = None if full or scope is not None else read_index(folder)
+    if old is not None and not _files_present(folder, old):
+        old = None  # a file the index describes is gone (edited by hand?): a whole save
     rendered = _render(engine, text_floor=text_floor, scope=scope, keep=keep, old=old)
     files = rendered.files
     result = SaveResult(folder=folder, files=len(files), rendered=len(files))
@@ -1028,6 +1030,22 @@ def _index_due(rendered: _Rendered, old: dict[str, Any] | None, result: SaveResu
         return True
     new = json.loads(rendered.index)
     return any(new.get(k) != old.get(k) for k in ("text_floor", "last_profiles", "keep"))
+
+
+def _files_present(folder: Path, index: dict[str, Any]) -> bool:
+    """Whether every papers and listing file the saved index implies is on disk."""
+    for key, counts in (index.get("shards") or {}).items():
+        if (
+            "/" not in key
+            and counts
+            and counts[0]
+            and not (folder / paper_file(key + "0" * 5)).is_file()
+        ):
+            return False
+    for day in index.get("dates") or {}:
+        if not (folder / "announcements" / day[:4] / f"{day}.jsonl").is_file():
+            return False
+    return True
 
 
 def _existing(folder: Path, sub: str) -> list[str]:
