@@ -218,7 +218,13 @@ def main() -> None:
                 conn.execute(
                     sa.update(P)
                     .where(P.c.arxiv_id == pid)
-                    .values(version=2, title=title, abstract=base["abstract"], text_hash=thash)
+                    .values(  # as ingest.fold: a rewritten paper's modified_at moves
+                        version=2,
+                        title=title,
+                        abstract=base["abstract"],
+                        text_hash=thash,
+                        modified_at=now,
+                    )
                 )
                 conn.execute(
                     sa.insert(A).values(
@@ -252,16 +258,8 @@ def main() -> None:
             )
         cutoff = day - dt.timedelta(days=60)
         recent = [(p, d) for p, d in recent if d >= cutoff]
-        touched = {p["arxiv_id"][:7] for p in papers} | {pid[:7] for pid in replaced}
-        # a replaced paper's earlier listing lines name its older version: those days too
-        days = {day} | {d for pid, d in recent if pid in set(replaced)}
-        t0 = time.monotonic()
-        saved = state.save_state(
-            engine,
-            repo / "state",
-            text_floor=args.text_min_relevance,
-            scope=state.Scope(frozenset(touched), frozenset(days)),
-        )
+        t0 = time.monotonic()  # the nightly save: what changed since the last (index.json)
+        saved = state.save_state(engine, repo / "state", text_floor=args.text_min_relevance)
         save_s = time.monotonic() - t0
         if saved.largest[1] > largest[1]:
             largest = saved.largest
@@ -284,13 +282,13 @@ def main() -> None:
             )
         day += dt.timedelta(days=1)
     _, _, total = state.size_report(repo / "state")
-    # what the nightly run does (a whole render): the same files as the nights' partial ones
+    # a whole render: the same files as the nights' incremental ones
     t0 = time.monotonic()
-    whole = state.save_state(engine, repo / "state", text_floor=args.text_min_relevance)
+    whole = state.save_state(engine, repo / "state", text_floor=args.text_min_relevance, full=True)
     whole_s = time.monotonic() - t0
     print(
-        f"a whole save of the year's database: {whole_s:.1f} s, {len(whole.written)} files "
-        "changed against the nightly partial saves (0 = identical)",
+        f"a whole save of the year's database: {whole_s:.1f} s, {len([p for p in whole.written if p != state.INDEX_FILE])} files "
+        "changed against the nightly incremental saves (0 = identical)",
         flush=True,
     )
     fresh = store.make_engine(f"sqlite:///{work / 'fresh.db'}")
