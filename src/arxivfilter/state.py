@@ -16,6 +16,8 @@ range of 1,000 arXiv ids, announcements per date, runs per year. Layout::
     state/announcements/2026/2026-02-24.jsonl   the listing rows of one date
     state/runs/2026.jsonl                the run history, compact
     state/llm.jsonl                      accepted structured-output modes, open batches
+    state/index.json                     what the files were made from: the next save
+                                         renders only those whose inputs changed
 
 A paper whose every judgement is ``ok`` and below the text floor (``[state]
 text_min_relevance``, and every profile's threshold minus the just-missed margin) is kept
@@ -548,8 +550,8 @@ def _plan(
     dates = {
         d for d in set(old_dates) | set(sig["dates"]) if old_dates.get(d) != sig["dates"].get(d)
     }
+    row_dates = set(dates)
     shards |= {pid[:SHARD] for pid in keep.symmetric_difference(old.get("keep") or [])}
-    judged_papers: set[str] = set()  # papers whose judgements changed
     wp, wj = _watermark(old.get("papers_modified")), _watermark(old.get("judgements_created"))
     modified = sa.select(P.c.arxiv_id)
     if wp is not None:
@@ -559,7 +561,7 @@ def _plan(
     rejudged = sa.select(J.c.arxiv_id).distinct()
     if wj is not None:
         rejudged = rejudged.where(J.c.created_at > wj)
-    judged_papers = set(conn.execute(rejudged).scalars())
+    judged_papers = set(conn.execute(rejudged).scalars())  # papers whose judgements changed
     shards |= {pid[:SHARD] for pid in judged_papers}
     counted = [
         k
@@ -580,7 +582,9 @@ def _plan(
     recheck &= set(sig["dates"])
     fresh = _judged_on(conn, [dt.date.fromisoformat(d) for d in recheck])
     judged_on = {d: v[2] for d, v in (old.get("dates") or {}).items() if d in sig["dates"]}
-    shifted = set(dates)  # every paper listed on these dates is rendered again
+    # every paper listed on a date whose rows changed is rendered again (its dates did), and
+    # on a date whose judging profiles changed (its stub decision may have)
+    shifted = set(row_dates)
     for d in recheck:
         value = sorted(fresh.get(dt.date.fromisoformat(d), set()))
         if judged_on.get(d) != value:
