@@ -738,23 +738,7 @@ class LlmScorer:
         refused output mode); returns when ``exc`` itself should be retried or fail."""
         self.answered += 1
         body = body_text(exc)
-        headers: Any = exc.response.headers
-        if exc.status_code == 429 and not is_quota(exc, body):
-            try:
-                _CALL.get().pacer_pause = self.pacer.rate_limited(
-                    paced, retry_after(headers), limit_header(headers)
-                )
-            except WaitTooLong as stop:
-                job.sink.llm_call(
-                    self._call(
-                        job, mode, n_papers, http_status=429, status="error",
-                        raw_reply=(self._redact(body) or '')[:RAW_REPLY_CHARS],
-                        error=str(stop),
-                    )
-                )  # fmt: skip
-                raise UpstreamError(str(stop), url=self._base_url, status=429) from None
-        else:
-            self.pacer.accepted(paced)
+        self._pace(job, exc, body, mode, n_papers, paced)
         message = self._redact(self._describe(exc))
         refused = mode != "text" and is_format_refusal(exc.status_code, body)
         job.sink.llm_call(
@@ -787,6 +771,35 @@ class LlmScorer:
             raise job.fatal from None
         if refused:
             raise _Refused(message) from None
+
+    def _pace(
+        self,
+        job: _Job,
+        exc: openai.APIStatusError,
+        body: str,
+        mode: str,
+        n_papers: int,
+        paced: Any,
+    ) -> None:
+        """Tell the shared pacer: a rate limit (429, not quota) slows every task down, and
+        one that asks for a wait longer than the run may take ends it."""
+        if exc.status_code != 429 or is_quota(exc, body):
+            self.pacer.accepted(paced)
+            return
+        headers: Any = exc.response.headers
+        try:
+            _CALL.get().pacer_pause = self.pacer.rate_limited(
+                paced, retry_after(headers), limit_header(headers)
+            )
+        except WaitTooLong as stop:
+            job.sink.llm_call(
+                self._call(
+                    job, mode, n_papers, http_status=429, status="error",
+                    raw_reply=(self._redact(body) or '')[:RAW_REPLY_CHARS],
+                    error=str(stop),
+                )
+            )  # fmt: skip
+            raise UpstreamError(str(stop), url=self._base_url, status=429) from None
 
     def _no_answer(
         self,
