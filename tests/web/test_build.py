@@ -124,6 +124,11 @@ def test_one_profile_rebuilt_keeps_the_others(
     full = files_under(Path("site"))
     assert main(["site", "--profile", "llm-inference"]) == 0
     assert files_under(Path("site")) == full
+    # into an empty folder, --profile P builds P's site alone
+    monkeypatch.setenv("ARXIVFILTER_SITE_DIR", str(tmp_path / "one"))
+    assert main(["site", "--profile", "llm-inference"]) == 0
+    assert not (tmp_path / "one" / "llm-systems").exists()
+    assert (tmp_path / "one" / "llm-inference" / "index.html").is_file()
 
 
 def test_kept_period(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
