@@ -9,6 +9,7 @@ retries are the scorer's. The base URL is always explicit, so the SDK never read
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import openai
@@ -29,6 +30,10 @@ _CONTEXT_LENGTH = re.compile(
     re.IGNORECASE,
 )
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object", re.IGNORECASE)
+
+
+class TotalTimeout(Exception):
+    """An attempt that got no complete answer within ``timeout_seconds`` (a dripping server)."""
 
 
 def build_llm_client(
@@ -91,3 +96,22 @@ def is_quota(exc: openai.APIStatusError, body: str) -> bool:
     return exc.status_code == 429 and (
         getattr(exc, "code", None) == "insufficient_quota" or "insufficient_quota" in body
     )
+
+
+def describe(exc: BaseException, *, timeout_seconds: float) -> str:
+    """One line saying how a call failed (not yet redacted)."""
+    if isinstance(exc, TotalTimeout):
+        return str(exc)
+    if isinstance(exc, openai.APITimeoutError):
+        return f"timed out after {timeout_seconds:g} s"
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+        return f"connection failed: {' '.join(detail.split())[:300]}"
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body
+        message: Any = body.get("message") if isinstance(body, dict) else None
+        if not message:
+            message = body_text(exc)
+        return f"HTTP {exc.status_code}: {' '.join(str(message).split())[:300]}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,9 +1,11 @@
-"""The LLM scorer: any OpenAI-compatible server through the openai SDK.
+"""The LLM scorer: judging papers through any OpenAI-compatible server.
 
-The SDK runs on an ``httpx.AsyncClient`` of ours (``build_llm_client``), so respx can
-mock it, and with ``max_retries=0``: retries are tenacity's alone (429, 5xx,
-timeouts, connection errors; exponential backoff with jitter, ``Retry-After``
-honoured, bounded attempts and time).
+This module holds the judging: the prompt of a batch, parsing and validating the reply, one
+follow-up that shows the model what was wrong, redaction, and what goes to the sink (a
+judgement per paper, a call row per HTTP attempt). The transport is beside it: the SDK
+client and how its errors read (``client.py``), the request slots (``slots.py``), the
+structured-output mode and its probing (``modes.py``), one call's retries and backoff
+(``retries.py``), the run-wide pause and pace after 429s (``pacing.py``).
 
 ``concurrency`` bounds the requests in flight, not the papers being judged: a task gives
 its slot back while it sleeps through the backoff after a 5xx, a timeout or a connection
@@ -14,34 +16,24 @@ output mode is being probed (everyone else waits for that call anyway) and while
 has been answered yet, so a server that is down costs ``concurrency x attempts`` requests,
 not one per paper.
 
-Structured output is asked for as ``json_schema``; a server that refuses it (any 4xx
-or 5xx whose body names ``response_format``/``json_schema``: llama-cpp-python answers
-with HTTP 500) gets ``json_object`` with the schema attached, then plain text with
-JSON extraction. The mode is found lazily, on the first call that is needed, once per
-scorer (or taken from ``load_mode``). A 401, a 429 ``insufficient_quota``, or a run
-whose calls got no HTTP answer at all raise :class:`UpstreamError` and cancel the
-rest; any other failure becomes a ``failed`` judgement with its reason.
+A 401, a 429 ``insufficient_quota``, or a run whose calls got no HTTP answer at all raise
+:class:`UpstreamError` and cancel the rest (a call already on the wire keeps its paid
+reply); any other failure becomes a ``failed`` judgement with its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import openai
 import structlog
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    wait_exponential_jitter,
-)
+from tenacity import wait_exponential_jitter
 from tenacity.wait import wait_base
 
 from arxivfilter.config import Profile, Settings
@@ -51,9 +43,12 @@ from arxivfilter.models import JudgementResult, LlmCall, PaperText
 from arxivfilter.score.base import JudgementSink
 from arxivfilter.score.client import DUMMY_API_KEY as DUMMY_API_KEY  # re-exported
 from arxivfilter.score.client import OPENAI_DEFAULT_BASE_URL as OPENAI_DEFAULT_BASE_URL
-from arxivfilter.score.client import body_text, is_format_refusal, is_quota
+from arxivfilter.score.client import TotalTimeout, body_text, describe, is_format_refusal, is_quota
 from arxivfilter.score.client import build_llm_client as build_llm_client
 from arxivfilter.score.client import display_url as display_url
+from arxivfilter.score.modes import MODES as MODES  # re-exported
+from arxivfilter.score.modes import ModeStore as ModeStore
+from arxivfilter.score.modes import OutputMode, Refused, response_format
 from arxivfilter.score.pacing import Pacer, WaitTooLong, limit_header
 from arxivfilter.score.prompt import (
     Templates,
@@ -65,27 +60,15 @@ from arxivfilter.score.prompt import (
     user_message,
 )
 from arxivfilter.score.questions import FULL, Question
+from arxivfilter.score.retries import CallFailed, Retries, note_pacer_pause
 from arxivfilter.score.sampling import key_fields, request_fields
-from arxivfilter.score.slots import Slot, Slots
-from arxivfilter.transport import (
-    BadBody,
-    describe_seconds,
-    retry_after,
-)
+from arxivfilter.score.slots import Slot, Slots, current_slot, hold
+from arxivfilter.transport import BadBody, retry_after
 
 log = structlog.get_logger(__name__)
 
-MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
 RAW_REPLY_CHARS = 8000
 FOLLOW_UP_REPLY_CHARS = 4000
-
-
-class ModeStore(Protocol):
-    """Where the structured-output mode a server accepted is remembered (``store.ModeMemory``)."""
-
-    def load(self) -> str | None: ...
-
-    def save(self, mode: str) -> None: ...
 
 
 def build_llm_scorer(
@@ -120,37 +103,6 @@ class _Redactor:
 
     def __call__(self, text: str | None) -> str | None:
         return None if text is None else self._masker.mask(text)
-
-
-@dataclass
-class _CallBudget:
-    """One logical call's retry budget (its tenacity loop runs in one task)."""
-
-    started: float
-    planned: float = 0.0  # waits planned so far
-    next_wait: float = 0.0  # what tenacity sleeps
-    pause: float = 0.0  # the whole wait before the next attempt (pacer pause included)
-    pacer_pause: float = 0.0  # the shared pause the last 429 set
-    gave_up: str | None = None
-
-
-_CALL: contextvars.ContextVar[_CallBudget] = contextvars.ContextVar("call_budget")
-
-
-class _Refused(Exception):
-    """The server refused the requested ``response_format``."""
-
-
-class _TotalTimeout(Exception):
-    """An attempt that got no complete answer within ``timeout_seconds`` (a dripping server)."""
-
-
-class _CallFailed(Exception):
-    """A call that ended without a usable HTTP reply; ``answered`` if any HTTP status came back."""
-
-    def __init__(self, message: str, *, answered: bool) -> None:
-        super().__init__(message)
-        self.answered = answered
 
 
 @dataclass
@@ -189,24 +141,10 @@ class _NoSink:
 _NO_SINK = _NoSink()
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, _TotalTimeout):
-        return True
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return not isinstance(exc.__cause__, BadBody)
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
-
-
 # the papers of the batch a task is judging, so every call row names them (audit)
 _BATCH_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "batch_ids", default=()
 )
-
-
-# the slot of the batch a task is judging
-_SLOT: contextvars.ContextVar[Slot | None] = contextvars.ContextVar("slot", default=None)
 
 
 class LlmScorer:
@@ -241,11 +179,18 @@ class LlmScorer:
         self._clock = clock
         self._redact = _Redactor(settings.llm.api_key, str(getattr(client, "api_key", "") or ""))
         self._base_url = display_url(client.base_url)
-        self._mode: str | None = None
-        self._mode_confirmed = False
+        self._modes = OutputMode(self._base_url, load=load_mode, save=save_mode)
+        self._retries = Retries(
+            self._llm,
+            base_url=self._base_url,
+            clock=clock,
+            sleep=self._sleep,
+            backoff=self._backoff,
+            redact=self._redact,
+            answered=lambda: self.answered,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = Slots(self._llm.concurrency)
-        self._mode_lock = asyncio.Lock()
         # one pause and pace for every call (score/pacing.py)
         self.pacer = Pacer(clock, self._sleep, max_wait=self._llm.run_wait_max_seconds)
         self.answered = 0  # calls that got any HTTP status back
@@ -261,7 +206,7 @@ class LlmScorer:
     @property
     def mode(self) -> str | None:
         """The structured-output mode in use (None until the first call needs one)."""
-        return self._mode
+        return self._modes.mode
 
     def prompt_hash(self, profile: Profile) -> str:
         """Hash of the templates and the budgets that shape the prompt (the profile is keyed apart)."""
@@ -344,8 +289,7 @@ class LlmScorer:
             schema=self._question.schema(profile, size),
             prompt_hash=self.prompt_hash(profile),
         )
-        stored = self._load_mode() if self._load_mode else None
-        mode = stored if stored in MODES else MODES[0]
+        mode = self._modes.stored()
         for papers in groups:
             user = user_message(self._templates, papers, abstract_chars=self._llm.abstract_chars)
             messages = [
@@ -382,12 +326,12 @@ class LlmScorer:
         if self._loop is not loop:
             self._loop = loop
             self._slots = Slots(self._llm.concurrency)
-            self._mode_lock = asyncio.Lock()
+            self._modes.rebind()
 
     async def _judge_batch(self, job: _Job, batch: list[PaperText]) -> None:
         _BATCH_IDS.set(tuple(p.arxiv_id for p in batch))  # each batch runs in its own task
         slot = Slot(self._slots)
-        _SLOT.set(slot)
+        hold(slot)
         try:
             await slot.acquire(first=False)
             if job.fatal is not None:
@@ -422,7 +366,7 @@ class LlmScorer:
         ]
         try:
             reply = await self._request(job, messages, len(batch))
-        except _CallFailed as exc:
+        except CallFailed as exc:
             return {i: self._failed(str(exc)) for i in ids}
         results, errors = self._parse(job, reply, ids)
         if not errors:
@@ -439,7 +383,7 @@ class LlmScorer:
         except UpstreamError:
             self._store(job, batch, results)  # the valid part of a paid reply is kept
             raise
-        except _CallFailed as exc:
+        except CallFailed as exc:
             for i, err in errors.items():
                 results[i] = self._failed(
                     f"invalid answer ({err}); the follow-up call failed: {exc}"
@@ -477,189 +421,18 @@ class LlmScorer:
     def _failed(self, error: str) -> JudgementResult:
         return JudgementResult(status="failed", error=self._redact(error))
 
-    # ------------------------------------------------------------------ modes
-
-    async def _request(self, job: _Job, messages: list[dict[str, str]], n_papers: int) -> _Reply:
-        """Send with the current mode, finding it first if needed; downgrade on a refusal."""
-        while True:
-            if not self._mode_confirmed:
-                async with self._mode_lock:
-                    if not self._mode_confirmed:
-                        reply = await self._probe(job, messages, n_papers)
-                        if reply is not None:
-                            return reply
-            mode = self._mode or MODES[0]
-            try:
-                return await self._send(job, messages, mode, n_papers)
-            except _Refused:
-                async with self._mode_lock:
-                    if self._mode == mode:
-                        self._downgrade(mode)
-                        self._mode_confirmed = False
-
-    async def _probe(
-        self, job: _Job, messages: list[dict[str, str]], n_papers: int
-    ) -> _Reply | None:
-        """Under the mode lock: take the stored mode, or find one with this real call."""
-        if self._mode is None:
-            stored = self._load_mode() if self._load_mode else None
-            if stored in MODES:
-                self._mode, self._mode_confirmed = stored, True
-                log.info(
-                    "structured output mode", mode=stored, source="stored", base_url=self._base_url
-                )
-                return None
-            self._mode = MODES[0]
-        # Every other task waits for this lock holding its slot: this one keeps its own.
-        slot = _SLOT.get()
-        if slot is not None:
-            slot.pinned = True
-        try:
-            while True:
-                mode = self._mode
-                try:
-                    reply = await self._send(job, messages, mode, n_papers)
-                    break
-                except _Refused:
-                    self._downgrade(mode)
-        finally:
-            if slot is not None:
-                slot.pinned = False
-        self._mode_confirmed = True
-        log.info("structured output mode", mode=mode, source="probed", base_url=self._base_url)
-        if self._save_mode:
-            self._save_mode(mode)
-        return reply
-
-    def _downgrade(self, mode: str) -> None:
-        nxt = MODES[min(MODES.index(mode) + 1, len(MODES) - 1)]
-        log.warning(
-            "the server refused this response format",
-            refused=mode,
-            next=nxt,
-            base_url=self._base_url,
-        )
-        self._mode = nxt
-
     # ------------------------------------------------------------------ HTTP
 
-    def _wait(self, state: RetryCallState) -> float:
-        """The wait before the next attempt (tenacity asks this before :meth:`_stop`).
+    async def _request(self, job: _Job, messages: list[dict[str, str]], n_papers: int) -> _Reply:
+        """One logical call in the scorer's output mode (``modes.py``), retried (``retries.py``)."""
 
-        After a 429 the wait is the shared pause the pacer set, slept in ``Pacer.turn``, so
-        tenacity's own wait is 0; ``Retry-After`` on other answers is honoured here.
-        """
-        budget = _CALL.get()
-        exc = state.outcome.exception() if state.outcome else None
-        response = getattr(exc, "response", None)
-        after = retry_after(response.headers if response is not None else None)
-        if isinstance(exc, openai.APIStatusError) and exc.status_code == 429:
-            budget.pause, budget.next_wait = budget.pacer_pause, 0.0
-        elif after is not None:
-            budget.pause = budget.next_wait = after + random.uniform(0, min(after * 0.1, 1.0))
-        else:  # our own backoff never outlasts the budget: cut to what is left
-            left = self._llm.retry_max_seconds - max(
-                self._clock() - budget.started, budget.planned, 0.0
-            )
-            budget.pause = budget.next_wait = min(float(self._backoff(state)), max(left, 0.0))
-        return budget.next_wait
+        async def send(mode: str) -> _Reply:
+            return await self._retries.call(lambda: self._attempt(job, messages, mode, n_papers))
 
-    def _stop(self, state: RetryCallState) -> bool:
-        """Out of attempts, or the next wait does not fit in what is left of the call's budget.
-
-        Time used is the larger of the wall time and the waits planned so far (an injected
-        sleep that does not really sleep still counts).
-        """
-        budget = _CALL.get()
-        if state.attempt_number >= self._llm.retry_attempts:
-            return True
-        used = max(self._clock() - budget.started, budget.planned, 0.0)
-        left = self._llm.retry_max_seconds - used
-        if left <= 0:
-            return True
-        if budget.pause > left:
-            budget.gave_up = (
-                f"the server asked to wait {describe_seconds(budget.pause)}, more than the "
-                f"{left:.0f} s left of the call's retry budget "
-                f"([llm] retry_max_seconds = {self._llm.retry_max_seconds:g})"
-            )
-            return True
-        budget.planned += budget.pause
-        return False
-
-    async def _nap(self, seconds: float) -> None:
-        if seconds > 0:  # after a 429 the pause is slept in Pacer.turn
-            await self._sleep(seconds)
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.info(
-            "LLM call will be retried",
-            attempt=state.attempt_number,
-            wait_seconds=round(float(getattr(state, "upcoming_sleep", 0.0)), 2),
-            error=self._redact(self._describe(exc)) if exc else None,
-        )
-        slot = _SLOT.get()
-        if slot is not None and not self._keeps_slot(slot, exc):
-            slot.release()  # the next attempt takes one again, before new batches
-
-    def _keeps_slot(self, slot: Slot, exc: BaseException | None) -> bool:
-        """Whether a task sleeps through its backoff holding its slot (see the module docstring)."""
-        if slot.pinned or self.answered == 0:
-            return True
-        if isinstance(exc, openai.APIStatusError):
-            response: Any = exc.response  # the SDK annotates httpx2; ours is httpx
-            return exc.status_code == 429 or retry_after(response.headers) is not None
-        return False
-
-    async def _send(
-        self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
-    ) -> _Reply:
-        """One logical call with tenacity retries; raises _CallFailed, _Refused or UpstreamError."""
-        _CALL.set(_CallBudget(started=self._clock()))
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            stop=self._stop,
-            wait=self._wait,
-            sleep=self._nap,
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._attempt(job, messages, mode, n_papers)
-        except openai.APIStatusError as exc:
-            why = _CALL.get().gave_up
-            message = self._describe(exc) + (f" ({why})" if why else "")
-            raise _CallFailed(self._redact(message) or "", answered=True) from None
-        except (openai.APIConnectionError, _TotalTimeout) as exc:
-            failure = _CallFailed(self._redact(self._describe(exc)) or "", answered=False)
-            if self.answered == 0:
-                raise UpstreamError(
-                    f"no answer from the LLM server at {self._base_url}: {failure} "
-                    "(is it running? check OPENAI_BASE_URL)",
-                    url=self._base_url,
-                ) from None
-            raise failure from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._modes.send(send)
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, _TotalTimeout):
-            return str(exc)
-        if isinstance(exc, openai.APITimeoutError):
-            return f"timed out after {self._llm.timeout_seconds:g} s"
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
-            return f"connection failed: {' '.join(detail.split())[:300]}"
-        if isinstance(exc, openai.APIStatusError):
-            body = exc.body
-            message: Any = body.get("message") if isinstance(body, dict) else None
-            if not message:
-                message = body_text(exc)
-            return f"HTTP {exc.status_code}: {' '.join(str(message).split())[:300]}"
-        return f"{type(exc).__name__}: {exc}"
+        return describe(exc, timeout_seconds=self._llm.timeout_seconds)
 
     def _request_args(self, job: _Job, messages: list[dict[str, str]], mode: str) -> dict[str, Any]:
         # sampling fields as extra_body: the SDK's keyword set depends on its version
@@ -668,14 +441,9 @@ class LlmScorer:
             "messages": messages,
             "extra_body": request_fields(self._llm),
         }
-        if mode == "json_schema":
-            args["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "judgement", "schema": job.schema, "strict": True},
-            }
-        elif mode == "json_object":
-            # llama-cpp-python takes the schema beside the type and turns it into a grammar.
-            args["response_format"] = {"type": "json_object", "schema": job.schema}
+        fmt = response_format(mode, job.schema)
+        if fmt is not None:
+            args["response_format"] = fmt
         return args
 
     def _call(self, job: _Job, mode: str, n_papers: int, **fields: Any) -> LlmCall:
@@ -694,7 +462,7 @@ class LlmScorer:
         self, job: _Job, messages: list[dict[str, str]], mode: str, n_papers: int
     ) -> _Reply:
         """One HTTP request. Errors are recorded here; a usable reply is recorded after parsing."""
-        slot = _SLOT.get()
+        slot = current_slot()
         if slot is not None:
             await slot.acquire()  # already held, unless back from a backoff
         if job.fatal is not None:  # a 401 or an empty quota seen by another task: send nothing
@@ -770,7 +538,7 @@ class LlmScorer:
         if job.fatal is not None:  # no retry, no backoff: the run is over
             raise job.fatal from None
         if refused:
-            raise _Refused(message) from None
+            raise Refused(message) from None
 
     def _pace(
         self,
@@ -788,8 +556,8 @@ class LlmScorer:
             return
         headers: Any = exc.response.headers
         try:
-            _CALL.get().pacer_pause = self.pacer.rate_limited(
-                paced, retry_after(headers), limit_header(headers)
+            note_pacer_pause(
+                self.pacer.rate_limited(paced, retry_after(headers), limit_header(headers))
             )
         except WaitTooLong as stop:
             job.sink.llm_call(
@@ -813,7 +581,7 @@ class LlmScorer:
         raised as what it means; returns when ``exc`` itself should be retried."""
         failure: BaseException = exc
         if isinstance(exc, TimeoutError):
-            failure = _TotalTimeout(
+            failure = TotalTimeout(
                 f"timed out after {self._llm.timeout_seconds:g} s "
                 "(no complete answer in that time; [llm] timeout_seconds)"
             )

@@ -5,6 +5,7 @@ keeps its slot and when it gives it back)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 
 
@@ -59,3 +60,17 @@ class Slot:
         if self.held:
             self.held = False
             self._slots.release()
+
+
+# the slot of the batch a task is judging (each batch runs in its own task)
+_SLOT: contextvars.ContextVar[Slot | None] = contextvars.ContextVar("slot", default=None)
+
+
+def current_slot() -> Slot | None:
+    """The slot of the batch this task is judging (None outside a batch)."""
+    return _SLOT.get()
+
+
+def hold(slot: Slot) -> None:
+    """Make ``slot`` this task's :func:`current_slot`."""
+    _SLOT.set(slot)
