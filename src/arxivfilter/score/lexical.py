@@ -25,9 +25,8 @@ How a paper is scored
 Calibration: raw -> relevance 0-100
   ``z = (raw - CAL_MID) / CAL_SCALE``, above ``z70 = logit(0.7)`` compressed to ``z70 +
   top_slope * (z - z70)``, then ``relevance = round(100 / (1 + exp(-z)))`` with ``CAL_MID =
-  0.0598``, ``CAL_SCALE = 0.018`` and ``top_slope = 0.5`` (since ``local-3``: before, a
-  quarter of a day's listed papers tied at 100; June-July, tuned on: 1.2 % at 100). The
-  table below is the uncompressed scale; 70 is unchanged:
+  0.0598``, ``CAL_SCALE = 0.018`` and ``top_slope = 0.5`` (since ``local-3``). The table
+  below is the uncompressed scale; 70 is unchanged:
 
   =====  =========  ==============================================================
   raw    relevance  what it looks like
@@ -38,14 +37,13 @@ Calibration: raw -> relevance 0-100
   0.10   90         squarely on topic: title and abstract full of profile phrases
   =====  =========  ==============================================================
 
-  The anchor raw 0.075 -> 70 was set on June-July 2025 of the labelled cs.DC/cs.OS set
-  (``bench/local_auc.py``; an LLM filter's list of "systems for large models" papers): at 70
-  ``llm-systems`` lists about as many papers as that list holds (103 of 556 against 98), 70%
-  of them on it, and the narrower ``llm-inference`` 67, 82% on it; on the mixed real day
-  2025-12-16 (cs.DC/cs.OS/cs.LG, 320 papers) they list 3.4% and 1.9%. That is the LLM's 70,
-  "clearly on topic". Broad profiles reach it more easily than narrow ones, as with an LLM;
-  the anchors assume a profile of the shipped kind (a paragraph, a few dozen keywords, a tag
-  vocabulary). ``raw_score`` gives the finer number, for ranking (the prefilter) and tuning.
+  The anchor raw 0.075 -> 70 was set on June-July 2025 of the labelled cs.DC/cs.OS set (an
+  LLM filter's list of "systems for large models" papers) so that at 70 ``llm-systems`` lists
+  about as many papers as that list holds: the LLM's 70, "clearly on topic" (the figures, and
+  the command that measures them: ``bench/README.md``, "The local scorer's calibration").
+  Broad profiles reach it more easily than narrow ones, as with an LLM; the anchors assume a
+  profile of the shipped kind (a paragraph, a few dozen keywords, a tag vocabulary).
+  ``raw_score`` gives the finer number, for ranking (the prefilter) and tuning.
 """
 
 from __future__ import annotations

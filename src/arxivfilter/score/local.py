@@ -35,9 +35,8 @@ paper does. Hype is None. Reason: the profile's keywords and tag names the paper
 "matches: KV cache, speculative decoding; penalised: training" (with a model: "...; like N
 liked papers in: <its top features>"), never a piece of a hyphenated word.
 
-Measured: README "Accuracy" and "Learning from the reader" (``bench/local_auc.py``,
-``eval --by-month``). Speed (``bench/local_speed.py``, ``bench/learned_speed.py``): about
-0.2-0.3 s per 1,000 papers lexically on a quiet machine; a model adds about half of that.
+Measured: README "Accuracy" and "Learning from the reader"; speed and calibration figures
+in ``bench/README.md`` (each with the command that measures it).
 """
 
 from __future__ import annotations
