@@ -24,7 +24,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -75,6 +75,20 @@ class CollectCounts:
     papers: set[str] = field(default_factory=set)  # papers that got a judgement
     open_batches: int = 0  # still running after the collection
     pending: int = 0  # papers in those
+
+    def add_call(self, call: LlmCall, cost_usd: float | None) -> None:
+        self.calls += 1
+        self.prompt_tokens += call.prompt_tokens or 0
+        self.completion_tokens += call.completion_tokens or 0
+        self.cached_tokens += call.cached_tokens or 0
+        self.cost_usd += cost_usd or 0.0
+
+    def add_judgement(self, row: Judgement) -> None:
+        self.papers.add(row.arxiv_id)
+        if row.status == "ok":
+            self.judged += 1
+        else:
+            self.failed += 1
 
 
 class BatchScorer:
@@ -141,54 +155,7 @@ class BatchScorer:
         todo = [p for p in papers if keys[p.arxiv_id] not in pending]
         size = self._settings.llm.papers_per_call
         groups = [todo[i : i + size] for i in range(0, len(todo), size)]
-        llm = self._settings.llm
-        max_lines = llm.batch_max_requests
-        max_bytes = int(llm.batch_max_mb * 1_000_000)
-        prompt_hash = self.prompt_hash(profile)
-        out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
-        lines: list[LlmBatchRequest] = []
-        written = 0
-        try:
-            bodies = self._llm.request_bodies(profile, groups)
-            for group, body in zip(groups, bodies, strict=True):
-                group_keys = [keys[p.arxiv_id] for p in group]
-                custom_id = "r-" + hashlib.sha256("\x1f".join(group_keys).encode()).hexdigest()[:40]
-                line = (
-                    json.dumps(
-                        {
-                            "custom_id": custom_id,
-                            "method": "POST",
-                            "url": self._endpoint,
-                            "body": body,
-                        },
-                        ensure_ascii=False,
-                    ).encode()
-                    + b"\n"
-                )
-                if lines and (len(lines) >= max_lines or written + len(line) > max_bytes):
-                    await self._submit(session, out, lines)
-                    out.close()
-                    out = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
-                    lines, written = [], 0
-                out.write(line)
-                written += len(line)
-                lines.append(
-                    LlmBatchRequest(
-                        batch=0,
-                        custom_id=custom_id,
-                        profile=profile.name,
-                        question=self.question.name,
-                        prompt_hash=prompt_hash,
-                        profile_hash=profile.content_hash,
-                        arxiv_ids=[p.arxiv_id for p in group],
-                        cache_keys=group_keys,
-                        text_hashes=[p.text_hash for p in group],
-                    )
-                )
-            if lines:
-                await self._submit(session, out, lines)
-        finally:
-            out.close()
+        await self._submit_groups(session, self._request_lines(profile, groups, keys))
         for paper in papers:
             sink.pending(paper)
         log.info(
@@ -198,6 +165,56 @@ class BatchScorer:
             requests=len(groups),
             already_pending=len(papers) - len(todo),
         )
+
+    def _request_lines(
+        self, profile: Profile, groups: Sequence[Sequence[PaperText]], keys: dict[str, str]
+    ) -> Iterator[tuple[bytes, LlmBatchRequest]]:
+        """Each group's JSONL line (the body a direct call would send) and its database row."""
+        prompt_hash = self.prompt_hash(profile)
+        bodies = self._llm.request_bodies(profile, groups)
+        for group, body in zip(groups, bodies, strict=True):
+            group_keys = [keys[p.arxiv_id] for p in group]
+            custom_id = "r-" + hashlib.sha256("\x1f".join(group_keys).encode()).hexdigest()[:40]
+            line = {"custom_id": custom_id, "method": "POST", "url": self._endpoint, "body": body}
+            yield (
+                json.dumps(line, ensure_ascii=False).encode() + b"\n",
+                LlmBatchRequest(
+                    batch=0,
+                    custom_id=custom_id,
+                    profile=profile.name,
+                    question=self.question.name,
+                    prompt_hash=prompt_hash,
+                    profile_hash=profile.content_hash,
+                    arxiv_ids=[p.arxiv_id for p in group],
+                    cache_keys=group_keys,
+                    text_hashes=[p.text_hash for p in group],
+                ),
+            )
+
+    async def _submit_groups(
+        self, session: Session, lines: Iterable[tuple[bytes, LlmBatchRequest]]
+    ) -> None:
+        """Upload ``lines`` as batches of at most ``batch_max_requests`` lines and
+        ``batch_max_mb`` each (a first line larger than that goes alone)."""
+        max_lines = self._settings.llm.batch_max_requests
+        max_bytes = int(self._settings.llm.batch_max_mb * 1_000_000)
+        out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
+        requests: list[LlmBatchRequest] = []
+        written = 0
+        try:
+            for line, request in lines:
+                if requests and (len(requests) >= max_lines or written + len(line) > max_bytes):
+                    await self._submit(session, out, requests)
+                    out.close()
+                    out = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
+                    requests, written = [], 0
+                out.write(line)
+                written += len(line)
+                requests.append(request)
+            if requests:
+                await self._submit(session, out, requests)
+        finally:
+            out.close()
 
     async def _submit(
         self, session: Session, data: IO[bytes], lines: list[LlmBatchRequest]
@@ -384,8 +401,39 @@ class BatchScorer:
         content = ((choices[0] or {}).get("message") or {}).get("content")
         ids = [safe_id(i) for i in req.arxiv_ids]
         results, errors = scorer.parse_reply(profile, content, ids)
-        usage = body.get("usage") or {}
-        call = LlmCall(
+        call = self._line_call(req, content, body.get("usage") or {}, errors, run_id)
+        counts.add_call(
+            call,
+            self._prices.cost_usd(
+                call.model,
+                call.prompt_tokens,
+                call.completion_tokens,
+                call.cached_tokens,
+                tier="batch",
+            ),
+        )
+        rows: list[Judgement] = []
+        for arxiv_id, key, text_hash, sid in zip(
+            req.arxiv_ids, req.cache_keys, req.text_hashes, ids, strict=True
+        ):
+            result = results.get(sid) or JudgementResult(
+                status="failed",
+                error=f"invalid answer in a batch: {errors.get(sid, 'no entry for the paper')}",
+            )
+            rows.append(self._judgement(req, arxiv_id, key, text_hash, result, run_id))
+            counts.add_judgement(rows[-1])
+        return call, rows
+
+    def _line_call(
+        self,
+        req: LlmBatchRequest,
+        content: str | None,
+        usage: dict[str, Any],
+        errors: dict[str, str],
+        run_id: int | None,
+    ) -> LlmCall:
+        """The call row of one output line (billed at the batch tier by the caller)."""
+        return LlmCall(
             run_id=run_id,
             cache_key=req.cache_keys[0] if len(req.cache_keys) == 1 else None,
             arxiv_ids=list(req.arxiv_ids),
@@ -403,52 +451,35 @@ class BatchScorer:
             raw_reply=(content or "")[:RAW_REPLY_CHARS].replace("\x00", ""),
             error=normalise("; ".join(dict.fromkeys(errors.values()))) if errors else None,
         )
-        cost = self._prices.cost_usd(
-            call.model,
-            call.prompt_tokens,
-            call.completion_tokens,
-            call.cached_tokens,
-            tier="batch",
+
+    def _judgement(
+        self,
+        req: LlmBatchRequest,
+        arxiv_id: str,
+        key: str,
+        text_hash: str,
+        result: JudgementResult,
+        run_id: int | None,
+    ) -> Judgement:
+        """The judgement row of one paper of an output line."""
+        return Judgement(
+            cache_key=key,
+            arxiv_id=arxiv_id,
+            profile=req.profile,
+            scorer="llm",
+            model=self.model,
+            text_hash=text_hash,
+            profile_hash=req.profile_hash,
+            prompt_hash=req.prompt_hash,
+            status=result.status,
+            relevance=result.relevance,
+            hype=result.hype,
+            tags=list(result.tags),
+            tldr=normalise(result.tldr) if result.tldr else result.tldr,
+            reason=normalise(result.reason) if result.reason else result.reason,
+            error=normalise(result.error) if result.error else None,
+            run_id=run_id,
         )
-        counts.calls += 1
-        counts.prompt_tokens += call.prompt_tokens or 0
-        counts.completion_tokens += call.completion_tokens or 0
-        counts.cached_tokens += call.cached_tokens or 0
-        counts.cost_usd += cost or 0.0
-        rows: list[Judgement] = []
-        for arxiv_id, key, text_hash, sid in zip(
-            req.arxiv_ids, req.cache_keys, req.text_hashes, ids, strict=True
-        ):
-            result = results.get(sid) or JudgementResult(
-                status="failed",
-                error=f"invalid answer in a batch: {errors.get(sid, 'no entry for the paper')}",
-            )
-            rows.append(
-                Judgement(
-                    cache_key=key,
-                    arxiv_id=arxiv_id,
-                    profile=req.profile,
-                    scorer="llm",
-                    model=self.model,
-                    text_hash=text_hash,
-                    profile_hash=req.profile_hash,
-                    prompt_hash=req.prompt_hash,
-                    status=result.status,
-                    relevance=result.relevance,
-                    hype=result.hype,
-                    tags=list(result.tags),
-                    tldr=normalise(result.tldr) if result.tldr else result.tldr,
-                    reason=normalise(result.reason) if result.reason else result.reason,
-                    error=normalise(result.error) if result.error else None,
-                    run_id=run_id,
-                ),
-            )
-            counts.papers.add(arxiv_id)
-            if result.status == "ok":
-                counts.judged += 1
-            else:
-                counts.failed += 1
-        return call, rows
 
 
 def build_batch_scorer(settings: Settings, llm: LlmScorer, **hooks: Any) -> BatchScorer:
