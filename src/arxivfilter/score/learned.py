@@ -511,40 +511,15 @@ def earn_weight(data: _Data, p: LearnParams) -> Earned:
         return Earned(0.0, 1.0, 0.0, (), f"{n_liked} liked papers (fewer than {p.min_liked})")
     if n_neg < p.min_negatives:
         return Earned(0.0, 1.0, 0.0, (), f"{n_neg} negatives (fewer than {p.min_negatives})")
-    folds = _time_folds(data, p)
-    folds = [f for f in folds if sum(data.labels[i] for i in f) >= p.min_fold_liked]
-    folds = [f for f in folds if len(f) - sum(data.labels[i] for i in f) >= 1]
+    folds = _usable_folds(data, p)
     if len(folds) < 2:
         return Earned(0.0, 1.0, 0.0, (), "too few periods with enough liked papers")
-    every = set(range(len(data.ids)))
-    held: list[tuple[list[int], list[float]]] = []
-    matrix = data.matrix()
-    for test in folds:
-        model = _fit(data, sorted(every - set(test)), p)
-        held.append((test, [float(x) for x in model.decision_function(matrix[test])]))
-    lex = [data.lexical[i] for test, _ in held for i in test]
-    dec = [f for _, fs in held for f in fs]
-    sd_f = _sd(dec)
-    scale = _sd(lex) / sd_f if sd_f > 0 else 0.0
-    shift = _mean(lex) - scale * _mean(dec)
-    scale, shift = round(scale, p.decimals), round(shift, p.decimals)
-    per_fold: list[list[float]] = []
-    for test, fs in held:
-        labels = [bool(data.labels[i]) for i in test]
-        row = []
-        for w in p.grid:
-            blended = [
-                (1 - w) * data.lexical[i] + w * (scale * f + shift)
-                for i, f in zip(test, fs, strict=True)
-            ]
-            row.append(roc_auc(blended, labels) or 0.5)
-        per_fold.append([a - row[0] for a in row])
+    held = _held_out(data, folds, p)
+    scale, shift = _on_lexical_scale(data, held, p)
+    per_fold = _fold_gains(data, held, scale, shift, p)
     gains = tuple(round(_mean([f[j] for f in per_fold]), 4) for j in range(len(p.grid)))
     # the learned half alone must rank held-out papers better than chance, clearly
-    alone = _mean([roc_auc(fs, [bool(data.labels[i]) for i in test]) or 0.5 for test, fs in held])
-    n_test_pos = sum(data.labels[i] for test, _ in held for i in test)
-    n_test_neg = sum(len(test) for test, _ in held) - n_test_pos
-    floor = 0.5 + p.signal_se * _hanley_se(alone, n_test_pos, n_test_neg)
+    alone, floor = _alone_against_chance(data, held, p)
     if alone < floor:
         return Earned(
             0.0,
@@ -554,17 +529,7 @@ def earn_weight(data: _Data, p: LearnParams) -> Earned:
             f"the model alone ranks held-out papers at {alone:.3f} ROC-AUC (chance + "
             f"{p.signal_se:g} standard errors: {floor:.3f}): no signal",
         )
-    spread = [_sd([f[j] for f in per_fold]) / math.sqrt(len(per_fold)) for j in range(len(p.grid))]
-    allowed = [
-        j
-        for j in range(len(p.grid))
-        if gains[j] - spread[j] >= p.min_gain and min(f[j] for f in per_fold) >= -p.max_fold_loss
-    ]
-    best, best_gain = 0.0, 0.0
-    if allowed:  # the smallest weight within ``tie`` of the best gain: lean on the lexical
-        top = max(gains[j] for j in allowed)
-        j = min(j for j in allowed if gains[j] >= top - p.tie)
-        best, best_gain = p.grid[j], gains[j]
+    best, best_gain = _best_weight(gains, per_fold, p)
     if best == 0.0:
         top = max(gains)
         return Earned(
@@ -577,6 +542,83 @@ def earn_weight(data: _Data, p: LearnParams) -> Earned:
         gains,
         f"held-out gain {best_gain:+.3f} ROC-AUC over {len(folds)} periods",
     )
+
+
+#: each held-out period's rows and the decisions of the model trained without it
+_Held = list[tuple[list[int], list[float]]]
+
+
+def _usable_folds(data: _Data, p: LearnParams) -> list[list[int]]:
+    """The time folds holding ``min_fold_liked`` liked papers and at least one other."""
+    folds = _time_folds(data, p)
+    folds = [f for f in folds if sum(data.labels[i] for i in f) >= p.min_fold_liked]
+    return [f for f in folds if len(f) - sum(data.labels[i] for i in f) >= 1]
+
+
+def _held_out(data: _Data, folds: list[list[int]], p: LearnParams) -> _Held:
+    """For each fold, the decisions of a model trained on the other folds."""
+    every = set(range(len(data.ids)))
+    held: _Held = []
+    matrix = data.matrix()
+    for test in folds:
+        model = _fit(data, sorted(every - set(test)), p)
+        held.append((test, [float(x) for x in model.decision_function(matrix[test])]))
+    return held
+
+
+def _on_lexical_scale(data: _Data, held: _Held, p: LearnParams) -> tuple[float, float]:
+    """``scale``, ``shift`` giving the out-of-fold decisions the lexical logit's mean and spread."""
+    lex = [data.lexical[i] for test, _ in held for i in test]
+    dec = [f for _, fs in held for f in fs]
+    sd_f = _sd(dec)
+    scale = _sd(lex) / sd_f if sd_f > 0 else 0.0
+    shift = _mean(lex) - scale * _mean(dec)
+    return round(scale, p.decimals), round(shift, p.decimals)
+
+
+def _fold_gains(
+    data: _Data, held: _Held, scale: float, shift: float, p: LearnParams
+) -> list[list[float]]:
+    """Per fold, the held-out ROC-AUC gain over the lexical score of each weight of the grid."""
+    per_fold: list[list[float]] = []
+    for test, fs in held:
+        labels = [bool(data.labels[i]) for i in test]
+        row = []
+        for w in p.grid:
+            blended = [
+                (1 - w) * data.lexical[i] + w * (scale * f + shift)
+                for i, f in zip(test, fs, strict=True)
+            ]
+            row.append(roc_auc(blended, labels) or 0.5)
+        per_fold.append([a - row[0] for a in row])
+    return per_fold
+
+
+def _alone_against_chance(data: _Data, held: _Held, p: LearnParams) -> tuple[float, float]:
+    """The model's own mean held-out ROC-AUC, and chance plus ``signal_se`` standard errors."""
+    alone = _mean([roc_auc(fs, [bool(data.labels[i]) for i in test]) or 0.5 for test, fs in held])
+    n_test_pos = sum(data.labels[i] for test, _ in held for i in test)
+    n_test_neg = sum(len(test) for test, _ in held) - n_test_pos
+    return alone, 0.5 + p.signal_se * _hanley_se(alone, n_test_pos, n_test_neg)
+
+
+def _best_weight(
+    gains: tuple[float, ...], per_fold: list[list[float]], p: LearnParams
+) -> tuple[float, float]:
+    """The grid weight earned (0.0: none) and its gain: gain minus its standard error at least
+    ``min_gain``, no fold losing more than ``max_fold_loss``, the smallest within ``tie``."""
+    spread = [_sd([f[j] for f in per_fold]) / math.sqrt(len(per_fold)) for j in range(len(p.grid))]
+    allowed = [
+        j
+        for j in range(len(p.grid))
+        if gains[j] - spread[j] >= p.min_gain and min(f[j] for f in per_fold) >= -p.max_fold_loss
+    ]
+    if not allowed:
+        return 0.0, 0.0
+    # the smallest weight within ``tie`` of the best gain: lean on the lexical
+    top = max(gains[j] for j in allowed)
+    j = min(j for j in allowed if gains[j] >= top - p.tie)
+    return p.grid[j], gains[j]
 
 
 def _hanley_se(auc: float, n_pos: int, n_neg: int) -> float:
@@ -612,59 +654,22 @@ def train(
     """
     p = params or LEARN
     ts = training if isinstance(training, TrainingSet) else TrainingSet(liked=list(training))
-    usable = [e for e in ts.liked if (e.title + e.abstract).strip()]
-    liked = sorted({e.arxiv_id: e for e in usable}.values(), key=lambda e: e.arxiv_id)
+    liked, disliked, others = _training_papers(ts)
     if not liked:
         return None
-    liked_ids = {e.arxiv_id for e in liked}
-    disliked = sorted(
-        {e.arxiv_id: e for e in ts.disliked if e.arxiv_id not in liked_ids}.values(),
-        key=lambda e: e.arxiv_id,
-    )
-    skip = liked_ids | {e.arxiv_id for e in disliked}
-    others = sorted(
-        {e.arxiv_id: e for e in ts.unlabelled if e.arxiv_id not in skip}.values(),
-        key=lambda e: e.arxiv_id,
-    )
-    last = max(ts.dates.values(), default=dt.date.max)
-
-    def key(e: PaperText) -> list[object]:
-        return [e.arxiv_id, e.title, e.abstract, e.categories[:1], str(ts.dates.get(e.arxiv_id))]
-
-    memo_key = hashlib.sha256(
-        json.dumps(
-            [asdict(p), profile.content_hash, idf_table().sha]
-            + [["+", *key(e)] for e in liked]
-            + [["-", *key(e)] for e in disliked]
-            + [["0", *key(e)] for e in others]
-        ).encode()
-    ).hexdigest()
+    memo_key = _memo_key(profile, ts, p, liked, disliked, others)
     if memo_key in _MODELS:
         return _MODELS[memo_key]
 
     started = time.perf_counter()
-    papers = [*liked, *disliked, *others]
-    data = _Data(
-        ids=[e.arxiv_id for e in papers],
-        labels=[1] * len(liked) + [0] * (len(disliked) + len(others)),
-        weights=[1.0] * len(liked) + [p.dislike_weight] * len(disliked) + [1.0] * len(others),
-        dates=[ts.dates.get(e.arxiv_id, last) for e in papers],
-        vectors=[],
-        lexical=[],
-        params=p,
-    )
-    pq = profile_queries(profile)
-    for e in papers:  # one tokenisation a paper for both halves
-        doc = paper_doc(pq, e)
-        data.lexical.append(lexical_logit(raw_of(pq, doc)))
-        data.vectors.append(vector(*doc.features, p))
+    data = _training_data(profile, ts, p, liked, disliked, others)
     if disliked or others:
         from threadpoolctl import threadpool_limits
 
         # one BLAS thread: these matrices are small, and on a busy machine a thread pool
         # spinning for cores costs several times the work itself
         with threadpool_limits(limits=1):
-            weights, bias = _rounded(data, _fit(data, range(len(papers)), p), p)
+            weights, bias = _rounded(data, _fit(data, range(len(data.ids)), p), p)
             earned = earn_weight(data, p)
     else:
         weights, bias = {}, 0.0
@@ -696,3 +701,73 @@ def train(
         _MODELS.clear()
     _MODELS[memo_key] = result
     return result
+
+
+def _training_papers(
+    ts: TrainingSet,
+) -> tuple[list[PaperText], list[PaperText], list[PaperText]]:
+    """Liked (with text), disliked (not liked) and other papers, each by id, once."""
+    usable = [e for e in ts.liked if (e.title + e.abstract).strip()]
+    liked = sorted({e.arxiv_id: e for e in usable}.values(), key=lambda e: e.arxiv_id)
+    liked_ids = {e.arxiv_id for e in liked}
+    disliked = sorted(
+        {e.arxiv_id: e for e in ts.disliked if e.arxiv_id not in liked_ids}.values(),
+        key=lambda e: e.arxiv_id,
+    )
+    skip = liked_ids | {e.arxiv_id for e in disliked}
+    others = sorted(
+        {e.arxiv_id: e for e in ts.unlabelled if e.arxiv_id not in skip}.values(),
+        key=lambda e: e.arxiv_id,
+    )
+    return liked, disliked, others
+
+
+def _memo_key(
+    profile: Profile,
+    ts: TrainingSet,
+    p: LearnParams,
+    liked: Sequence[PaperText],
+    disliked: Sequence[PaperText],
+    others: Sequence[PaperText],
+) -> str:
+    """Everything a model depends on, hashed (the key of the in-process memo)."""
+
+    def key(e: PaperText) -> list[object]:
+        return [e.arxiv_id, e.title, e.abstract, e.categories[:1], str(ts.dates.get(e.arxiv_id))]
+
+    return hashlib.sha256(
+        json.dumps(
+            [asdict(p), profile.content_hash, idf_table().sha]
+            + [["+", *key(e)] for e in liked]
+            + [["-", *key(e)] for e in disliked]
+            + [["0", *key(e)] for e in others]
+        ).encode()
+    ).hexdigest()
+
+
+def _training_data(
+    profile: Profile,
+    ts: TrainingSet,
+    p: LearnParams,
+    liked: Sequence[PaperText],
+    disliked: Sequence[PaperText],
+    others: Sequence[PaperText],
+) -> _Data:
+    """The papers' labels, weights, dates, vectors and lexical logits (one tokenisation each)."""
+    last = max(ts.dates.values(), default=dt.date.max)
+    papers = [*liked, *disliked, *others]
+    data = _Data(
+        ids=[e.arxiv_id for e in papers],
+        labels=[1] * len(liked) + [0] * (len(disliked) + len(others)),
+        weights=[1.0] * len(liked) + [p.dislike_weight] * len(disliked) + [1.0] * len(others),
+        dates=[ts.dates.get(e.arxiv_id, last) for e in papers],
+        vectors=[],
+        lexical=[],
+        params=p,
+    )
+    pq = profile_queries(profile)
+    for e in papers:  # one tokenisation a paper for both halves
+        doc = paper_doc(pq, e)
+        data.lexical.append(lexical_logit(raw_of(pq, doc)))
+        data.vectors.append(vector(*doc.features, p))
+    return data
