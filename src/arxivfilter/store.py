@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import Engine, event, func, text, update
@@ -278,6 +279,8 @@ def upsert_paper(session: Session, entry: Entry, thash: str | None = None) -> tu
 STORE_CHUNK = 2000
 #: most values in one ``IN (…)`` list (SQLite's and PostgreSQL's limits are far above)
 IN_CHUNK = 500
+#: ids per ``IN (…)`` when a whole period's rows are read (the site): fewer, larger reads
+_READ_CHUNK = 5000
 
 
 def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -1251,9 +1254,13 @@ def json_list(value: Any) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, str):
-        loaded = json.loads(value)
+        loaded = orjson.loads(value)
         return loaded if isinstance(loaded, list) else []
     return list(value)
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(x) for x in json_list(value)]
 
 
 def period_paper_keys(
@@ -1309,7 +1316,7 @@ def paper_texts(session: Session, ids: Iterable[str]) -> dict[str, PeriodPaper]:
     ids = sorted(set(ids))
     out: dict[str, PeriodPaper] = {}
     epoch = dt.date(1970, 1, 1)
-    for i in range(0, len(ids), 900):
+    for group in chunks(ids, _READ_CHUNK):
         stmt = sa.select(
             col(Paper.arxiv_id),
             col(Paper.version),
@@ -1318,9 +1325,9 @@ def paper_texts(session: Session, ids: Iterable[str]) -> dict[str, PeriodPaper]:
             col(Paper.abstract),
             col(Paper.primary_category),
             col(Paper.text_hash),
-        ).where(col(Paper.arxiv_id).in_(ids[i : i + 900]))
+        ).where(col(Paper.arxiv_id).in_(group))
         for a, v, t, au, ab, pc, th in session.connection().execute(stmt).all():
-            out[a] = PeriodPaper(a, v, t, [str(x) for x in json_list(au)], ab, pc, th, epoch)
+            out[a] = PeriodPaper(a, v, t, _strings(au), ab, pc, th, epoch)
     return out
 
 
@@ -1328,7 +1335,7 @@ def judgement_rows(session: Session, judgement_ids: Iterable[int]) -> dict[int, 
     """These judgements (by row id), columns only."""
     ids = sorted(set(judgement_ids))
     out: dict[int, JudgementRow] = {}
-    for i in range(0, len(ids), 900):
+    for group in chunks(ids, _READ_CHUNK):
         stmt = sa.select(
             col(Judgement.arxiv_id),
             col(Judgement.id),
@@ -1339,11 +1346,9 @@ def judgement_rows(session: Session, judgement_ids: Iterable[int]) -> dict[int, 
             sa.type_coerce(col(Judgement.tags), sa.Text),
             col(Judgement.tldr),
             col(Judgement.reason),
-        ).where(col(Judgement.id).in_(ids[i : i + 900]))
+        ).where(col(Judgement.id).in_(group))
         for a, jid, s, th, r, h, tags, tl, re_ in session.connection().execute(stmt).all():
-            out[jid or 0] = JudgementRow(
-                a, jid or 0, s, th, r, h, [str(x) for x in json_list(tags)], tl, re_
-            )
+            out[jid or 0] = JudgementRow(a, jid or 0, s, th, r, h, _strings(tags), tl, re_)
     return out
 
 

@@ -134,13 +134,13 @@ def test_a_change_to_the_build_code_rewrites_every_shard(
     from arxivfilter.web import build
 
     site = _build(tmp_path, weeks=2)
-    record = build._record
+    judged = build._judged
 
-    def with_hint(part: dict[str, Any], judgement: Any) -> dict[str, Any]:
-        return {**record(part, judgement), "hint": "like"}
+    def with_hint(arxiv_id: str, judgement: Any) -> dict[str, Any]:
+        return {**judged(arxiv_id, judgement), "hint": "like"}
 
     # a new field in the records comes with new code, hence a new code hash
-    monkeypatch.setattr(build, "_record", with_hint)
+    monkeypatch.setattr(build, "_judged", with_hint)
     monkeypatch.setattr(build, "_CODE", "changed")
     with pytest.MonkeyPatch.context() as mp:
         _env(mp, tmp_path)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import structlog
 from sqlmodel import Session
 
@@ -80,7 +81,7 @@ def permalink(site_url: str, profile: str, arxiv_id: str) -> str:
 
 def safe_json(data: Any) -> str:
     """``data`` as JSON that cannot end a script element or start markup (see _JSON_UNSAFE)."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
     for bad, escaped in _JSON_UNSAFE.items():  # str.replace: far faster than re.sub here
         if bad in text:
             text = text.replace(bad, escaped)
@@ -113,36 +114,54 @@ def clean(text: str | None) -> str:
     return text
 
 
-def _paper_part(paper: store.PeriodPaper) -> dict[str, Any] | None:
-    try:
-        ident, _ = parse_arxiv_id(paper.arxiv_id)
-    except ValueError:
-        return None
-    if ident != paper.arxiv_id:
-        return None
+def clean_all(texts: list[str]) -> list[str]:
+    """:func:`clean` of each string, with one C-speed check of them all for the common case
+    where none would change (nothing unprintable, no space at an end or twice)."""
+    if "".join(texts).isprintable():
+        spaced = "\x00".join(texts)
+        if not (
+            "  " in spaced
+            or " \x00" in spaced
+            or "\x00 " in spaced
+            or spaced[:1] == " "
+            or spaced[-1:] == " "
+        ):
+            return texts
+    return [clean(t) for t in texts]
+
+
+def _paper_part(paper: store.PeriodPaper, day: dt.date) -> dict[str, Any]:
+    """A paper's text record (the id is valid: :func:`_valid_id` chose the papers)."""
+    title, abstract, category, *authors = clean_all(
+        [paper.title, paper.abstract, paper.primary_category or "", *paper.authors]
+    )
     rec: dict[str, Any] = {
         "id": paper.arxiv_id,
-        "t": clean(paper.title),
-        "a": [a for a in (clean(a) for a in paper.authors) if a],
-        "x": clean(paper.abstract),
-        "d": paper.date.isoformat(),
+        "t": title,
+        "a": [a for a in authors if a],
+        "x": abstract,
+        "d": day.isoformat(),
     }
     if paper.version is not None:
         rec["v"] = paper.version
-    if paper.primary_category:
-        rec["c"] = clean(paper.primary_category)
+    if category:
+        rec["c"] = category
     return rec
 
 
-def _record(part: dict[str, Any], judgement: store.JudgementRow) -> dict[str, Any]:
-    rec = dict(part)
-    rec["r"] = judgement.relevance if judgement.relevance is not None else 0
-    rec["g"] = [t for t in (clean(t) for t in judgement.tags) if t]
+def _judged(arxiv_id: str, judgement: store.JudgementRow) -> dict[str, Any]:
+    """A profile's judgement of a paper: the fields its page adds to the paper's text."""
+    tldr, reason, *tags = clean_all([judgement.tldr or "", judgement.reason or "", *judgement.tags])
+    rec: dict[str, Any] = {
+        "id": arxiv_id,
+        "r": judgement.relevance if judgement.relevance is not None else 0,
+        "g": [t for t in tags if t],
+    }
     if judgement.hype is not None:
         rec["h"] = judgement.hype
-    if tldr := clean(judgement.tldr):
+    if tldr:
         rec["s"] = tldr
-    if reason := clean(judgement.reason):
+    if reason:
         rec["w"] = reason
     return rec
 
@@ -251,7 +270,6 @@ def _like_hint(kind: str, profiles: Sequence[str]) -> str:
 # are. Both are cut into shards by the week (Monday) of the paper's first date.
 
 FORMAT = "2"  # of the data files; part of every shard's signature
-TEXT_KEYS = frozenset({"t", "a", "x", "d", "v", "c"})  # _paper_part's fields but the id
 _SHARD_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.js$")
 
 
@@ -367,6 +385,267 @@ def site_profiles(settings: Settings, names: Sequence[str] | None) -> list[Profi
     return load_profiles([*names, *others])
 
 
+@dataclass
+class _Plan:
+    """What a build shows, from light rows only (ids, text hashes, judgement ids): the
+    papers each profile's page lists, cut into shards."""
+
+    newest: dt.date | None
+    profiles: dict[str, Profile]  # by name, in name order
+    shards: dict[str, _Shard] = field(default_factory=dict)
+    raw_tags: dict[str, set[str]] = field(default_factory=dict)  # tags as stored (JSON)
+
+    @property
+    def order(self) -> list[str]:
+        """Shard keys, newest first."""
+        return sorted(self.shards, reverse=True)
+
+
+def _plan(
+    session: Session,
+    settings: Settings,
+    profiles: Sequence[Profile],
+    categories: Sequence[str] | None,
+    scorer: str,
+) -> _Plan:
+    newest = store.newest_announcement(session, categories)
+    date_from: dt.date | None = None
+    if newest is not None and settings.site.days > 0:
+        date_from = newest - dt.timedelta(days=settings.site.days - 1)
+    keys = [
+        p
+        for p in store.period_paper_keys(session, categories, date_from=date_from, date_to=newest)
+        if _valid_id(p.arxiv_id)
+    ]
+    hashes = {p.arxiv_id: p.text_hash for p in keys}
+    plan = _Plan(newest, {p.name: p for p in sorted(profiles, key=lambda p: p.name)})
+    shard_of: dict[dt.date, _Shard] = {}
+    used: set[str] = set()
+    for name, prof in plan.profiles.items():
+        tags = plan.raw_tags.setdefault(name, set())
+        best = best_judgements(
+            store.ok_judgement_keys(session, name, prof.content_hash), hashes, scorer
+        )
+        for p in keys:
+            j = best.get(p.arxiv_id)
+            if j is None or (j.relevance or 0) < settings.site.min_relevance:
+                continue
+            shard = shard_of.get(p.date)
+            if shard is None:
+                key = shard_key(p.date)
+                shard = shard_of[p.date] = plan.shards.setdefault(key, _Shard(key))
+            shard.judged.setdefault(name, []).append((p, j))
+            tags.add(j.tags)
+            if p.arxiv_id not in used:
+                used.add(p.arxiv_id)
+                shard.papers.append(p)
+    return plan
+
+
+_STATE = "data/state.json"
+
+
+class _Output:
+    """The folder a build writes: every file put there, the ones that changed, and each
+    shard's signature (``data/state.json``) so that an unchanged shard is not rewritten."""
+
+    def __init__(self, folder: Path, result: SiteResult, rebuilt: Sequence[str]) -> None:
+        self.folder = folder
+        self.result = result
+        self.old_state = _read_state(folder / _STATE)
+        # the signatures of profiles this build leaves alone stay as they were
+        self.state = {
+            k: v
+            for k, v in self.old_state.items()
+            if k.startswith("p/") and k.split("/")[1] not in rebuilt
+        }
+        self.written: set[Path] = set()
+
+    def put(self, rel: str, text: str) -> None:
+        path = self.folder / rel
+        self.written.add(path)
+        if write_atomic(path, text):
+            self.result.changed.append(path)
+        else:
+            self.result.unchanged += 1
+
+    def fresh(self, rel: str, sig: str) -> bool:
+        """Unchanged since the last build: keep the file as it is."""
+        self.state[rel] = sig
+        path = self.folder / rel
+        if self.old_state.get(rel) == sig and path.is_file():
+            self.written.add(path)
+            self.result.unchanged += 1
+            return True
+        return False
+
+    def save_state(self) -> None:
+        self.put(
+            _STATE,
+            json.dumps({"format": FORMAT, "shards": self.state}, indent=0, sort_keys=True) + "\n",
+        )
+
+    def prune(self, names: Sequence[str]) -> None:
+        """Shards no longer produced (the kept period moved on), and the old one-file layout."""
+        for sub in ["data/text", *(f"data/p/{n}" for n in names)]:
+            folder = self.folder / sub
+            if folder.is_dir():
+                for f in folder.iterdir():
+                    if _SHARD_FILE.match(f.name) and f not in self.written:
+                        f.unlink()
+        for name in names:
+            (self.folder / "data" / f"{name}.js").unlink(missing_ok=True)
+
+
+_Stale = tuple[str, str, _Shard]  # (file, profile or "" for the text, shard)
+
+
+def _sign_shards(plan: _Plan, out: _Output) -> tuple[dict[str, list[dict[str, Any]]], list[_Stale]]:
+    """Each profile's shard list (its manifest), and the shard files whose signature changed."""
+    manifests: dict[str, list[dict[str, Any]]] = {name: [] for name in plan.profiles}
+    stale: list[_Stale] = []
+    for key in plan.order:
+        shard = plan.shards[key]
+        tsig = _sig(
+            "text",
+            *(
+                f"{p.arxiv_id}|{p.version}|{p.text_hash}|{p.modified}|{p.primary_category}|{p.date}"
+                for p in shard.papers
+            ),
+        )
+        if not out.fresh(f"data/text/{key}.js", tsig):
+            stale.append((f"data/text/{key}.js", "", shard))
+        for name in plan.profiles:
+            rows = shard.judged.get(name)
+            if not rows:
+                continue
+            rows.sort(key=lambda pj: _order(pj[0].date, pj[1].relevance or 0, pj[0].arxiv_id))
+            sig = _sig("judged", name, *(f"{p.arxiv_id}|{p.date}|{j.id}" for p, j in rows))
+            manifests[name].append(_manifest_entry(shard, rows, sig, tsig))
+            if not out.fresh(f"data/p/{name}/{key}.js", sig):
+                stale.append((f"data/p/{name}/{key}.js", name, shard))
+    return manifests, stale
+
+
+def _write_shards(session: Session, stale: Sequence[_Stale], out: _Output) -> None:
+    """The shards that changed: their text and judgements, read in one pass."""
+    texts = store.paper_texts(
+        session, {p.arxiv_id for _, n, sh in stale if not n for p in sh.papers}
+    )
+    judgements = store.judgement_rows(
+        session, {j.id for _, name, sh in stale if name for _, j in sh.judged[name]}
+    )
+    for rel, name, shard in stale:
+        if not name:
+            recs = [
+                _paper_part(texts[p.arxiv_id], p.date) for p in shard.papers if p.arxiv_id in texts
+            ]
+            out.put(rel, _data_js({"kind": "text", "k": shard.key, "papers": recs}))
+            continue
+        judged = [
+            _judged(p.arxiv_id, judgements[j.id])
+            for p, j in shard.judged[name]
+            if j.id in judgements
+        ]
+        out.put(
+            rel, _data_js({"kind": "judged", "k": shard.key, "papers": judged, "profile": name})
+        )
+
+
+def _write_manifests(plan: _Plan, manifests: dict[str, list[dict[str, Any]]], out: _Output) -> None:
+    for name in plan.profiles:
+        count = sum(s["n"] for s in manifests[name])
+        out.result.papers[name] = count
+        out.put(
+            f"data/p/{name}/shards.js",
+            _data_js(
+                {"count": count, "kind": "shards", "profile": name, "shards": manifests[name]}
+            ),
+        )
+
+
+def _data_scripts(
+    plan: _Plan,
+    manifests: dict[str, list[dict[str, Any]]],
+    recent_from: str | None,
+    prefix: str,
+    selected: Sequence[str],
+) -> list[str]:
+    """The data files a page's tags load: its manifests, then the shards of the newest
+    ``[site] recent_days`` (older ones load when a view needs them)."""
+    srcs = [f"{prefix}data/p/{quote(n)}/shards.js" for n in selected]
+    for key in plan.order:
+        entries = [(n, e) for n in selected for e in manifests[n] if e["k"] == key]
+        if not entries or (recent_from is not None and entries[0][1]["to"] < recent_from):
+            continue
+        srcs.append(f"{prefix}data/text/{key}.js")
+        srcs.extend(f"{prefix}data/p/{quote(n)}/{key}.js" for n, _ in entries)
+    return srcs
+
+
+def _write_pages(
+    settings: Settings,
+    plan: _Plan,
+    manifests: dict[str, list[dict[str, Any]]],
+    out: _Output,
+) -> None:
+    """Each profile's page and the index of them all."""
+    recent_from = None
+    if plan.newest is not None and settings.site.recent_days > 0:
+        recent_from = (plan.newest - dt.timedelta(days=settings.site.recent_days - 1)).isoformat()
+    names = list(plan.profiles)
+    all_tags: set[str] = set()
+    for name, prof in plan.profiles.items():
+        judged_tags = {
+            t
+            for raw in plan.raw_tags[name]
+            for t in (clean(str(x)) for x in store.json_list(raw))
+            if t
+        }
+        tags = sorted(set(prof.tags) | judged_tags)
+        all_tags.update(tags)
+        nav = [("All profiles", "../index.html", False)] + [
+            (n, f"../{quote(n)}/index.html", n == name) for n in names
+        ]
+        scripts = _data_scripts(plan, manifests, recent_from, "../", [name])
+        out.put(
+            f"{name}/index.html",
+            _page(
+                title=f"{name} · arxivfilter",
+                root="../",
+                scripts=["../assets/minisearch.js", *scripts, "../assets/app.js"],
+                kind="profile",
+                heading=name,
+                intro=clean(prof.description),
+                nav=nav,
+                tags=tags,
+                profiles=[name],
+                count=out.result.papers[name],
+                newest=plan.newest,
+                page_size=settings.site.page_size,
+            ),
+        )
+    scripts = _data_scripts(plan, manifests, recent_from, "", names)
+    out.put(
+        "index.html",
+        _page(
+            title="arxivfilter",
+            root="",
+            scripts=["assets/minisearch.js", *scripts, "assets/app.js"],
+            kind="index",
+            heading="arxivfilter",
+            intro="Papers judged against each topic profile. Pick a profile, or search them all.",
+            nav=[("All profiles", "index.html", True)]
+            + [(n, f"{quote(n)}/index.html", False) for n in names],
+            tags=sorted(all_tags),
+            profiles=names,
+            count=sum(out.result.papers.values()),
+            newest=plan.newest,
+            page_size=settings.site.page_size,
+        ),
+    )
+
+
 def build_site(
     session: Session,
     settings: Settings,
@@ -381,239 +660,28 @@ def build_site(
     Incremental: light rows (ids, text hashes, judgement ids, no text) give every shard a
     signature; a shard whose signature is the one recorded in ``data/state.json`` and whose
     file exists is not read from the database or written again."""
-    out = Path(folder if folder is not None else settings.site.dir)
     for prof in profiles:
         if not _SAFE_NAME.match(prof.name):
             raise UsageError(
                 f"profile {prof.name!r}: a site page needs a name of letters, digits, '.', '_', '-'"
             )
-    result = SiteResult(folder=out)
-    newest = store.newest_announcement(session, categories)
-    result.newest = newest
-    date_from: dt.date | None = None
-    if newest is not None and settings.site.days > 0:
-        date_from = newest - dt.timedelta(days=settings.site.days - 1)
-    keys = [
-        p
-        for p in store.period_paper_keys(session, categories, date_from=date_from, date_to=newest)
-        if _valid_id(p.arxiv_id)
-    ]
-    hashes = {p.arxiv_id: p.text_hash for p in keys}
-    names = sorted(p.name for p in profiles)
-    by_name = {p.name: p for p in profiles}
-    shards: dict[str, _Shard] = {}
-    key_of: dict[dt.date, str] = {}
-    for p in keys:
-        if p.date not in key_of:
-            key_of[p.date] = shard_key(p.date)
-    used: set[str] = set()
-    raw_tags: dict[str, set[str]] = {name: set() for name in names}  # as stored (JSON)
-    for name in names:
-        prof = by_name[name]
-        best = best_judgements(
-            store.ok_judgement_keys(session, name, prof.content_hash), hashes, scorer
-        )
-        for p in keys:
-            j = best.get(p.arxiv_id)
-            if j is None or (j.relevance or 0) < settings.site.min_relevance:
-                continue
-            key = key_of[p.date]
-            shard = shards.get(key) or shards.setdefault(key, _Shard(key))
-            shard.judged.setdefault(name, []).append((p, j))
-            raw_tags[name].add(j.tags)
-            if p.arxiv_id not in used:
-                used.add(p.arxiv_id)
-                shard.papers.append(p)
-    order = sorted(shards, reverse=True)  # newest shard first
-
-    state_path = out / "data" / "state.json"
-    old_state = _read_state(state_path)
-    state: dict[str, str] = {
-        k: v for k, v in old_state.items() if k.startswith("p/") and k.split("/")[1] not in by_name
-    }
-    written: set[Path] = set()
-
-    def put(rel: str, text: str) -> None:
-        path = out / rel
-        written.add(path)
-        if write_atomic(path, text):
-            result.changed.append(path)
-        else:
-            result.unchanged += 1
-
-    def fresh(rel: str, sig: str) -> bool:
-        """Unchanged since the last build: keep the file as it is."""
-        state[rel] = sig
-        path = out / rel
-        if old_state.get(rel) == sig and path.is_file():
-            written.add(path)
-            result.unchanged += 1
-            return True
-        return False
-
+    out_dir = Path(folder if folder is not None else settings.site.dir)
+    plan = _plan(session, settings, profiles, categories, scorer)
+    result = SiteResult(folder=out_dir, newest=plan.newest)
+    out = _Output(out_dir, result, list(plan.profiles))
     for name in ASSETS:
-        put(f"assets/{name}", _asset(name))
-
-    manifests: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    stale: list[tuple[str, str, _Shard]] = []  # (rel, kind, shard) to write
-    for key in order:
-        shard = shards[key]
-        tsig = _sig(
-            "text",
-            *(
-                f"{p.arxiv_id}|{p.version}|{p.text_hash}|{p.modified}|{p.primary_category}|{p.date}"
-                for p in shard.papers
-            ),
-        )
-        if not fresh(f"data/text/{key}.js", tsig):
-            stale.append((f"data/text/{key}.js", "", shard))
-        for name in names:
-            rows = shard.judged.get(name)
-            if not rows:
-                continue
-            rows.sort(key=lambda pj: _order(pj[0].date, pj[1].relevance or 0, pj[0].arxiv_id))
-            sig = _sig("judged", name, *(f"{p.arxiv_id}|{p.date}|{j.id}" for p, j in rows))
-            manifests[name].append(_manifest_entry(shard, rows, sig, tsig))
-            if not fresh(f"data/p/{name}/{key}.js", sig):
-                stale.append((f"data/p/{name}/{key}.js", name, shard))
-
-    # the shards that changed: their text and judgements, read in one pass
-    need_ids = {p.arxiv_id for _, _, sh in stale for p in sh.papers}
-    texts = store.paper_texts(session, need_ids)
-    need_jids = {j.id for _, name, sh in stale if name for _, j in sh.judged.get(name, [])}
-    judgements = store.judgement_rows(session, need_jids)
-    parts: dict[str, dict[str, Any] | None] = {}
-
-    def part(p: store.PaperKey) -> dict[str, Any] | None:
-        if p.arxiv_id not in parts:
-            text = texts.get(p.arxiv_id)
-            parts[p.arxiv_id] = (
-                None
-                if text is None
-                else _paper_part(
-                    store.PeriodPaper(
-                        text.arxiv_id,
-                        text.version,
-                        text.title,
-                        text.authors,
-                        text.abstract,
-                        text.primary_category,
-                        text.text_hash,
-                        p.date,
-                    )
-                )
-            )
-        return parts[p.arxiv_id]
-
-    for rel, name, shard in stale:
-        if not name:
-            recs = [r for r in (part(p) for p in shard.papers) if r is not None]
-            put(rel, _data_js({"kind": "text", "k": shard.key, "papers": recs}))
-            continue
-        judged: list[dict[str, Any]] = []
-        for p, j in shard.judged[name]:
-            paper = part(p)
-            row = judgements.get(j.id)
-            if paper is None or row is None:
-                continue
-            rec = _record(paper, row)
-            judged.append({k: v for k, v in rec.items() if k not in TEXT_KEYS})
-        put(rel, _data_js({"kind": "judged", "k": shard.key, "papers": judged, "profile": name}))
-
-    for name in names:
-        count = sum(s["n"] for s in manifests[name])
-        result.papers[name] = count
-        put(
-            f"data/p/{name}/shards.js",
-            _data_js(
-                {"count": count, "kind": "shards", "profile": name, "shards": manifests[name]}
-            ),
-        )
-    put(
-        "data/state.json",
-        json.dumps({"format": FORMAT, "shards": state}, indent=0, sort_keys=True) + "\n",
-    )
-
-    # what the first view loads: the shards of the newest ``[site] recent_days``
-    recent_from = None
-    if newest is not None and settings.site.recent_days > 0:
-        recent_from = (newest - dt.timedelta(days=settings.site.recent_days - 1)).isoformat()
-
-    def data_scripts(prefix: str, selected: Sequence[str]) -> list[str]:
-        srcs = [f"{prefix}data/p/{quote(n)}/shards.js" for n in selected]
-        for key in order:
-            entries = [(n, e) for n in selected for e in manifests[n] if e["k"] == key]
-            if not entries or (recent_from is not None and entries[0][1]["to"] < recent_from):
-                continue
-            srcs.append(f"{prefix}data/text/{key}.js")
-            srcs.extend(f"{prefix}data/p/{quote(n)}/{key}.js" for n, _ in entries)
-        return srcs
-
-    size = settings.site.page_size
-    nav_index = ("All profiles", "index.html", True)
-    all_tags: set[str] = set()
-    for name in names:
-        prof = by_name[name]
-        judged_tags = {
-            t for raw in raw_tags[name] for t in (clean(str(x)) for x in store.json_list(raw)) if t
-        }
-        tags = sorted(set(prof.tags) | judged_tags)
-        all_tags.update(tags)
-        nav = [("All profiles", "../index.html", False)] + [
-            (n, f"../{quote(n)}/index.html", n == name) for n in names
-        ]
-        put(
-            f"{name}/index.html",
-            _page(
-                title=f"{name} · arxivfilter",
-                root="../",
-                scripts=[
-                    "../assets/minisearch.js",
-                    *data_scripts("../", [name]),
-                    "../assets/app.js",
-                ],
-                kind="profile",
-                heading=name,
-                intro=clean(prof.description),
-                nav=nav,
-                tags=tags,
-                profiles=[name],
-                newest=newest,
-                count=result.papers[name],
-                page_size=size,
-            ),
-        )
-    put(
-        "index.html",
-        _page(
-            title="arxivfilter",
-            root="",
-            scripts=["assets/minisearch.js", *data_scripts("", names), "assets/app.js"],
-            kind="index",
-            heading="arxivfilter",
-            intro="Papers judged against each topic profile. Pick a profile, or search them all.",
-            nav=[nav_index] + [(n, f"{quote(n)}/index.html", False) for n in names],
-            tags=sorted(all_tags),
-            profiles=names,
-            newest=newest,
-            count=sum(result.papers.values()),
-            page_size=size,
-        ),
-    )
-    # shards no longer produced (the kept period moved on), and the old one-file layout
-    for sub in ["data/text", *(f"data/p/{n}" for n in names)]:
-        folder_ = out / sub
-        if folder_.is_dir():
-            for f in folder_.iterdir():
-                if _SHARD_FILE.match(f.name) and f not in written:
-                    f.unlink()
-    for name in names:
-        (out / "data" / f"{name}.js").unlink(missing_ok=True)
+        out.put(f"assets/{name}", _asset(name))
+    manifests, stale = _sign_shards(plan, out)
+    _write_shards(session, stale, out)
+    _write_manifests(plan, manifests, out)
+    out.save_state()
+    _write_pages(settings, plan, manifests, out)
+    out.prune(list(plan.profiles))
     log.info(
         "site written",
-        folder=str(out),
+        folder=str(out_dir),
         papers=result.papers,
         changed=len(result.changed),
-        shards=len(order),
+        shards=len(plan.shards),
     )
     return result
