@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -30,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -109,8 +111,30 @@ BATCH = 5000
 PER_MONTH = 90_000  # arXiv ids have five digits after the month (YYMM.NNNNN)
 
 
-def sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+Words = tuple[list[str], list[int]]  # a vocabulary and its cumulative counts
+EXAMPLE_DAY = Path(__file__).resolve().parent.parent / "examples" / "2025-12-16.jsonl"
+
+
+def sentence(rng: random.Random, n: int, words: Words | None = None) -> str:
+    if words is None:
+        return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+    return " ".join(rng.choices(words[0], cum_weights=words[1], k=n)).capitalize() + "."
+
+
+def real_words(path: Path = EXAMPLE_DAY) -> Words:
+    """The words of a real day's titles and abstracts (the demo day's 300 papers), with how
+    often each occurs: text drawn from it matches a query about as often as real text does
+    (each of the 58 synthetic WORDS is in almost every synthetic abstract)."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line) if line.strip() else {}
+        counts.update(
+            re.findall(
+                r"[a-z][a-z0-9-]+", f"{rec.get('title', '')} {rec.get('summary', '')}".lower()
+            )
+        )
+    vocab = sorted(counts)
+    return vocab, list(itertools.accumulate(counts[w] for w in vocab))
 
 
 def weekdays(start: dt.date, n: int) -> list[dt.date]:
@@ -130,14 +154,20 @@ def synthetic_id(i: int) -> str:
 
 
 def fill(
-    engine: object, n: int, per_day: int, profile_names: list[str], seed: int
+    engine: object,
+    n: int,
+    per_day: int,
+    profile_names: list[str],
+    seed: int,
+    words: Words | None = None,
 ) -> list[dt.date]:
-    """Bulk-insert the synthetic database; returns the announcement dates used."""
+    """Bulk-insert the synthetic database; returns the announcement dates used. ``words``
+    (:func:`real_words`): draw the text from a real vocabulary instead of :data:`WORDS`."""
     rng = random.Random(seed)
     days = weekdays(dt.date(2024, 1, 1), -(-n // per_day))
     last_day = len(days) - 1  # replacements land on days that also have new papers
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    pool14 = [sentence(rng, 14) for _ in range(5000)]  # sentences to draw from (speed)
+    pool14 = [sentence(rng, 14, words) for _ in range(5000)]  # sentences to draw from (speed)
     papers, rows, judgements, calls = [], [], [], []
     total = {"papers": 0, "announcements": 0, "judgements": 0, "llm_calls": 0}
 
@@ -165,7 +195,7 @@ def fill(
         cats = rng.sample(CATEGORIES, k=rng.choice([1, 1, 1, 2]))
         if rng.random() < 0.2:
             cats.append("cs.AI")
-        title = f"{sentence(rng, 11)[:-1]} {i}."  # distinct texts
+        title = f"{sentence(rng, 11, words)[:-1]} {i}."  # distinct texts
         abstract = " ".join(rng.choices(pool14, k=10))
         thash = hashlib.sha256(f"{title}\x1f{abstract}".encode()).hexdigest()
         papers.append(

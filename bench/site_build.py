@@ -175,6 +175,14 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument(
+        "--words",
+        choices=["real", "synthetic"],
+        default="real",
+        help="text drawn from the demo day's vocabulary (real word frequencies: a query matches"
+        " as many papers as on real text) or from bench/scale.py's 58 words (every query"
+        " matches most papers: the worst case)",
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse the database in --keep DIR")
     parser.add_argument(
         "--browser-only", action="store_true", help="only the browser part, on --keep DIR's site"
@@ -203,7 +211,8 @@ def main() -> int:
     engine = store.make_engine(settings.storage.db_url)
     t = time.perf_counter()
     if not reuse:
-        scale.fill(engine, args.papers, args.per_day, [p.name for p in profiles], args.seed)
+        words = scale.real_words() if args.words == "real" else None
+        scale.fill(engine, args.papers, args.per_day, [p.name for p in profiles], args.seed, words)
     days = -(-args.papers // args.per_day)
     with engine.begin() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,42 @@ def test_alembic_only_when_a_migration_is_due(tmp_path: Path) -> None:
     assert "alembic" in first  # created: migrated
     again = _loaded(f"from arxivfilter import store\nstore.make_engine({url!r})", HEAVY)
     assert "alembic" not in again and "openai" not in again
+
+
+_RUN = """
+import os, sys
+from arxivfilter.cli import main
+from arxivfilter.score.sdk import loaded
+rc = main(["run", "--source", "five.jsonl", "--date", "2025-12-16", "--scorer", "llm"])
+print("RESULT", rc, loaded())
+"""
+
+
+def test_a_rerun_with_every_paper_cached_never_loads_the_llm_sdk(tmp_path: Path) -> None:
+    """The openai SDK (about 0.4 s of CPU) is imported when a call is about to be made: the
+    first run loads it; the re-run, every judgement cached and the LLM unreachable, does not."""
+    from tests.stub_llm import running
+
+    root = Path(__file__).resolve().parent.parent
+    day = (root / "examples" / "2025-12-16.jsonl").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "five.jsonl").write_text("\n".join(day[:5]) + "\n", encoding="utf-8")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ARXIVFILTER_", "OPENAI_"))
+    }
+    env["ARXIVFILTER_DB_URL"] = f"sqlite:///{tmp_path / 'a.db'}"
+
+    def run(base_url: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", _RUN],
+            cwd=tmp_path,
+            env={**env, "OPENAI_BASE_URL": base_url},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return next(line for line in out.stdout.splitlines() if line.startswith("RESULT"))
+
+    with running() as stub:
+        assert run(stub.base_url) == "RESULT 0 True"
+    # nothing listens on port 9: a call would fail the run
+    assert run("http://127.0.0.1:9/v1") == "RESULT 0 False"

@@ -165,8 +165,7 @@ def _settings() -> Settings:
     if STATE.settings is None:
         # what loading the config logs (unknown variables, ...) goes to stderr too, never
         # into the data on stdout; the configured level and secrets apply right after
-        from arxivfilter.notify.deliver import webhook_secrets
-        from arxivfilter.notify.smtp import smtp_secrets
+        from arxivfilter.notify.secrets import smtp_secrets, webhook_secrets
 
         logs.configure_logging(
             config.env_value("ARXIVFILTER_LOG_LEVEL") or "info",

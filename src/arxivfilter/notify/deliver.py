@@ -153,10 +153,6 @@ def unknown_profiles(settings: Settings, known: Sequence[str]) -> list[str]:
     return sorted(names - set(known))
 
 
-def webhook_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
-    return [env_value(w.url_env, env) or "" for w in settings.notify.webhooks]
-
-
 class _Pacer:
     """At least ``interval`` seconds between the starts of two sends on one channel."""
 

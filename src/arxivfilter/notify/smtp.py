@@ -28,16 +28,11 @@ from email.utils import parseaddr
 
 from arxivfilter.config import env_value
 from arxivfilter.errors import ConfigError
+from arxivfilter.notify.secrets import SMTP_ENV
+from arxivfilter.notify.secrets import smtp_secrets as smtp_secrets  # re-exported
 
 TLS_MODES = {"starttls": 587, "tls": 465, "none": 25}
-ENV = {
-    "host": "ARXIVFILTER_SMTP_HOST",
-    "port": "ARXIVFILTER_SMTP_PORT",
-    "user": "ARXIVFILTER_SMTP_USER",
-    "password": "ARXIVFILTER_SMTP_PASSWORD",
-    "sender": "ARXIVFILTER_SMTP_FROM",
-    "tls": "ARXIVFILTER_SMTP_TLS",
-}
+ENV = SMTP_ENV
 
 
 @dataclass(frozen=True)
@@ -51,11 +46,6 @@ class SmtpConfig:
 
     def __repr__(self) -> str:  # never the password, not even in a traceback's locals
         return f"SmtpConfig(host={self.host!r}, port={self.port}, tls={self.tls!r})"
-
-
-def smtp_secrets(env: Mapping[str, str] | None = None) -> list[str]:
-    """What the log masker must hide."""
-    return [env_value(ENV["password"], env) or "", env_value(ENV["user"], env) or ""]
 
 
 def _loopback(host: str) -> bool:

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import openai
 import structlog
 from sqlmodel import Session
 
@@ -48,6 +47,7 @@ from arxivfilter.score.llm import LlmScorer, display_url
 from arxivfilter.score.prices import Prices
 from arxivfilter.score.prompt import safe_id
 from arxivfilter.score.questions import FIRST, FULL, Question
+from arxivfilter.score.sdk import openai
 from arxivfilter.text import normalise
 
 log = structlog.get_logger(__name__)

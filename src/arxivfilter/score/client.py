@@ -12,10 +12,10 @@ import re
 from typing import Any
 
 import httpx
-import openai
 
 from arxivfilter.config import Settings
 from arxivfilter.errors import UsageError
+from arxivfilter.score.sdk import openai
 from arxivfilter.transport import LLM_REPLY_CAP, AsyncCappedTransport
 
 #: Sent when a base URL is set without a key (local servers ignore it).
@@ -69,6 +69,38 @@ def build_llm_client(
         max_retries=0,
         timeout=timeout,  # type: ignore[arg-type]
     )
+
+
+class LazyClient:
+    """The SDK client of ``settings.llm``, built (and the openai SDK imported) at its first
+    use: a run whose papers are all cached builds none. ``base_url`` and ``api_key`` are
+    what the SDK client will hold, known before it exists."""
+
+    def __init__(self, settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> None:
+        llm = settings.llm
+        if not (llm.api_key or llm.base_url):
+            raise UsageError(
+                "the LLM scorer needs an API key or a base URL: set OPENAI_API_KEY or "
+                "OPENAI_BASE_URL"
+            )
+        self._settings = settings
+        self._http_client = http_client
+        self._client: openai.AsyncOpenAI | None = None
+        self.api_key = llm.api_key or DUMMY_API_KEY
+        url = httpx.URL(llm.base_url or OPENAI_DEFAULT_BASE_URL)
+        # as the SDK holds it: with a trailing slash
+        self.base_url = (
+            url if url.raw_path.endswith(b"/") else url.copy_with(raw_path=url.raw_path + b"/")
+        )
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def get(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = build_llm_client(self._settings, http_client=self._http_client)
+        return self._client
 
 
 def display_url(url: object) -> str:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import openai
 import structlog
 from tenacity import wait_exponential_jitter
 from tenacity.wait import wait_base
@@ -43,7 +42,14 @@ from arxivfilter.models import JudgementResult, LlmCall, PaperText
 from arxivfilter.score.base import JudgementSink
 from arxivfilter.score.client import DUMMY_API_KEY as DUMMY_API_KEY  # re-exported
 from arxivfilter.score.client import OPENAI_DEFAULT_BASE_URL as OPENAI_DEFAULT_BASE_URL
-from arxivfilter.score.client import TotalTimeout, body_text, describe, is_format_refusal, is_quota
+from arxivfilter.score.client import (
+    LazyClient,
+    TotalTimeout,
+    body_text,
+    describe,
+    is_format_refusal,
+    is_quota,
+)
 from arxivfilter.score.client import build_llm_client as build_llm_client
 from arxivfilter.score.client import display_url as display_url
 from arxivfilter.score.modes import MODES as MODES  # re-exported
@@ -62,6 +68,7 @@ from arxivfilter.score.prompt import (
 from arxivfilter.score.questions import FULL, Question
 from arxivfilter.score.retries import CallFailed, Retries, note_pacer_pause
 from arxivfilter.score.sampling import key_fields, request_fields
+from arxivfilter.score.sdk import openai
 from arxivfilter.score.slots import Slot, Slots, current_slot, hold
 from arxivfilter.transport import BadBody, retry_after
 
@@ -80,7 +87,7 @@ def build_llm_scorer(
 ) -> LlmScorer:
     """An :class:`LlmScorer`; ``remember(base_url, model)`` gives where its accepted output
     mode is kept between runs (None: probed anew by each scorer)."""
-    client = build_llm_client(settings, http_client=http_client)
+    client = LazyClient(settings, http_client=http_client)
     memory = remember(display_url(client.base_url), settings.llm.model) if remember else None
     return LlmScorer(
         client,
@@ -154,7 +161,7 @@ class LlmScorer:
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        client: openai.AsyncOpenAI | LazyClient,
         settings: Settings,
         *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -166,7 +173,8 @@ class LlmScorer:
         close_client: bool = False,
         question: Question | None = None,
     ) -> None:
-        self._client = client
+        # the SDK client itself, or a LazyClient that builds it at the first call
+        self._source = client
         self._close_client = close_client
         self._settings = settings
         self._llm = settings.llm
@@ -260,6 +268,11 @@ class LlmScorer:
         return self._client
 
     @property
+    def _client(self) -> openai.AsyncOpenAI:
+        source = self._source
+        return source.get() if isinstance(source, LazyClient) else source
+
+    @property
     def question(self) -> Question:
         """What this scorer's calls ask (the full judgement, or the first pass)."""
         return self._question
@@ -267,7 +280,7 @@ class LlmScorer:
     def sibling(self, question: Question) -> LlmScorer:
         """A scorer asking ``question`` over the same client, retries and mode store."""
         return LlmScorer(
-            self._client,
+            self._source,
             self._settings,
             sleep=self._sleep,
             backoff=self._backoff,
@@ -316,7 +329,9 @@ class LlmScorer:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this scorer built it (call inside the event loop that used it)."""
-        if self._close_client:
+        if self._close_client and not (
+            isinstance(self._source, LazyClient) and not self._source.built
+        ):
             await self._client.close()
 
     # ------------------------------------------------------------------ one batch

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import openai
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_base
@@ -25,6 +24,7 @@ from tenacity.wait import wait_base
 from arxivfilter.config import LlmSettings
 from arxivfilter.errors import UpstreamError
 from arxivfilter.score.client import TotalTimeout, describe
+from arxivfilter.score.sdk import openai
 from arxivfilter.score.slots import Slot, current_slot
 from arxivfilter.transport import BadBody, describe_seconds, retry_after
 
