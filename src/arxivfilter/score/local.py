@@ -120,13 +120,18 @@ _BACKGROUND = re.compile(
 )
 
 
-def _sentence_score(sentence: str, position: int) -> float:
+_DIGIT = re.compile(r"\d")  # every _NUMBER match holds one: most sentences skip _NUMBER
+
+
+def _sentence_score(sentence: str, position: int) -> tuple[float, bool]:
+    """(how much the sentence says what the paper does, whether it states a number)."""
     score = 0.0
     if _PROPOSE.search(sentence):
         score += 3.0
     elif _NAMED.search(sentence):
         score += 1.5
-    if _NUMBER.search(sentence):
+    number = bool(_DIGIT.search(sentence) and _NUMBER.search(sentence))
+    if number:
         score += 2.0 if _RESULT.search(sentence) else 1.0
     elif _RESULT.search(sentence):
         score += 0.5
@@ -134,7 +139,7 @@ def _sentence_score(sentence: str, position: int) -> float:
         score -= 1.5
     if position == 0 and score <= 0:
         score -= 1.0  # an opening with no cue is scene-setting
-    return score
+    return score, number
 
 
 def tldr(abstract: str, max_words: int | None = None) -> str | None:
@@ -146,15 +151,14 @@ def tldr(abstract: str, max_words: int | None = None) -> str | None:
     parts = sentences(abstract)
     if not parts:
         return None
-    scored = [(_sentence_score(t, i), i) for i, t in enumerate(parts)]
+    judged = [_sentence_score(t, i) for i, t in enumerate(parts)]
+    scored = [(sc, i) for i, (sc, _) in enumerate(judged)]
     best = max(scored, key=lambda x: (x[0], -x[1]))
     if best[0] <= 0:
         chosen = [0]
     else:
         chosen = [best[1]]
-        results = [
-            (sc, i) for sc, i in scored if i != best[1] and _NUMBER.search(parts[i]) and sc >= 1.0
-        ]
+        results = [(sc, i) for sc, i in scored if i != best[1] and judged[i][1] and sc >= 1.0]
         if results:
             extra = max(results, key=lambda x: (x[0], -x[1]))[1]
             if len(parts[best[1]].split()) + len(parts[extra].split()) <= limit:
