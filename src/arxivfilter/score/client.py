@@ -16,7 +16,7 @@ import httpx
 from arxivfilter.config import Settings
 from arxivfilter.errors import UsageError
 from arxivfilter.score.sdk import openai
-from arxivfilter.transport import LLM_REPLY_CAP, AsyncCappedTransport
+from arxivfilter.transport import LLM_REPLY_CAP, AsyncCappedTransport, AsyncSpreadTransport
 
 #: Sent when a base URL is set without a key (local servers ignore it).
 DUMMY_API_KEY = "not-needed"
@@ -58,7 +58,9 @@ def build_llm_client(
         # bodies stop at LLM_REPLY_CAP (a gzip bomb inflates no further); see transport.py
         http_client = httpx.AsyncClient(
             timeout=timeout,
-            transport=AsyncCappedTransport(httpx.AsyncHTTPTransport(limits=limits), LLM_REPLY_CAP),
+            transport=AsyncCappedTransport(
+                AsyncSpreadTransport.for_connections(limits), LLM_REPLY_CAP
+            ),
         )
     # The SDK accepts legacy httpx objects at runtime (it converts them); its annotations
     # name only httpx2.
