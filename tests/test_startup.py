@@ -67,9 +67,7 @@ def test_a_rerun_with_every_paper_cached_never_loads_the_llm_sdk(tmp_path: Path)
     root = Path(__file__).resolve().parent.parent
     day = (root / "examples" / "2025-12-16.jsonl").read_text(encoding="utf-8").splitlines()
     (tmp_path / "five.jsonl").write_text("\n".join(day[:5]) + "\n", encoding="utf-8")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ARXIVFILTER_", "OPENAI_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARXIVFILTER_", "OPENAI_"))}
     env["ARXIVFILTER_DB_URL"] = f"sqlite:///{tmp_path / 'a.db'}"
 
     def run(base_url: str) -> str:
