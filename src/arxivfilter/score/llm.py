@@ -450,16 +450,14 @@ class LlmScorer:
         return describe(exc, timeout_seconds=self._llm.timeout_seconds)
 
     def _request_args(self, job: _Job, messages: list[dict[str, str]], mode: str) -> dict[str, Any]:
-        # sampling fields as extra_body: the SDK's keyword set depends on its version
-        args: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "extra_body": request_fields(self._llm),
-        }
+        # sampling fields as extra_body: the SDK's keyword set depends on its version. The
+        # output format too: the SDK walks a typed parameter's every nested value (the answer
+        # schema: 3 ms of CPU a call), and sends the same bytes either way
+        extra = request_fields(self._llm)
         fmt = response_format(mode, job.schema)
         if fmt is not None:
-            args["response_format"] = fmt
-        return args
+            extra = {"response_format": fmt, **extra}
+        return {"model": self.model, "messages": messages, "extra_body": extra}
 
     def _call(self, job: _Job, mode: str, n_papers: int, **fields: Any) -> LlmCall:
         return LlmCall(
