@@ -408,14 +408,16 @@ def _store_group(
             counts.papers += 1
             counts.by_type[strongest] += 1
             counts.dates.add(date)
-    columns = [c.name for c in Paper.__table__.columns]  # type: ignore[attr-defined]
+    # Core inserts of the tables: the ORM's bulk insert adds its own bookkeeping per row
+    papers_table: sa.Table = Paper.__table__  # type: ignore[attr-defined]
     if created:
+        columns = [c.name for c in papers_table.columns]
         session.execute(
-            sa.insert(Paper), [{c: vars(p)[c] for c in columns} for p in created.values()]
+            papers_table.insert(), [{c: vars(p)[c] for c in columns} for p in created.values()]
         )
     session.flush()  # the changed papers, and dump rows superseded by an earlier listing
     if listings:
-        session.execute(sa.insert(Announcement), listings)
+        session.execute(Announcement.__table__.insert(), listings)  # type: ignore[attr-defined]
 
 
 def _first_dump_listing(
