@@ -254,74 +254,98 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, sort_keys=False, default=str) + "\n")
 
 
+_Rows = list[tuple[str, str]]
+
+
+def _fetch_rows(summary: pipeline.RunSummary) -> _Rows:
+    f = summary.fetch
+    rows: _Rows = [("dates", ", ".join(d.isoformat() for d in f.dates) or "-")]
+    if "fetch" in summary.stages:
+        types = ", ".join(f"{k} {v}" for k, v in sorted(f.by_type.items())) or "-"
+        rows += [
+            ("papers fetched", f"{f.papers} ({types})"),
+            (
+                "stored",
+                f"{f.new_papers} new papers, {f.updated_papers} updated, {f.new_rows} new listings",
+            ),
+            ("requests to arXiv", f"{f.requests} ({f.waited_s:.1f} s waiting on politeness)"),
+        ]
+        rows += [("source", src) for src in f.sources]
+        rows += [("note", note) for note in f.notes]
+    if f.damaged:
+        rows.append(("damaged records", f"{sum(f.damaged.values())} skipped (see attention)"))
+    return rows
+
+
+def _score_rows(summary: pipeline.RunSummary) -> _Rows:
+    s = summary.score
+    if "score" not in summary.stages:
+        return []
+    if summary.dry_run:
+        made = f"{s.unscored} would be made, {s.cached} cached; no LLM call, no digest written"
+        return [("judgements (dry run)", made)]
+    rows: _Rows = [
+        (
+            "judgements",
+            f"{s.judged} made, {s.cached} cached, {s.failed} failed, {s.unscored} unscored",
+        )
+    ]
+    if s.prefiltered:
+        rows.append(("prefilter", f"{s.prefiltered} judged locally only"))
+    if s.pending or s.batches_open:
+        rows.append(
+            (
+                "pending",
+                f"{s.pending} papers in {s.batches_open} open batches (collected by the next run"
+                " or `arxivfilter batches`)",
+            )
+        )
+    rows.append(
+        (
+            "LLM calls",
+            f"{s.calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens)",
+        )
+    )
+    rows.append(("cost", "unknown" if s.cost_unknown and not s.cost_usd else f"${s.cost_usd:.4f}"))
+    return rows
+
+
+def _output_rows(summary: pipeline.RunSummary) -> _Rows:
+    rows: _Rows = []
+    r, n = summary.report, summary.notify
+    if r is not None:
+        rows.append(("files", f"{len(r.changed)} written, {len(r.unchanged)} unchanged"))
+        rows += [("", str(path)) for path in r.changed[:20]]
+    if n is not None:
+        undelivered = n.count("failed") + n.count("bad_address") + n.count("not_tried")
+        rows.append(
+            (
+                "notifications",
+                f"{n.count('sent')} sent, {n.count('already_sent')} sent before, "
+                f"{n.count('nothing_matched')} with nothing matching, {undelivered} not delivered",
+            )
+        )
+        rows += [
+            ("", f"{d.date} {d.channel} {d.recipient}: {d.error or d.status}")
+            for d in n.deliveries
+            if d.status in ("failed", "bad_address", "not_tried")
+        ]
+    return rows
+
+
 def _summary_table(summary: pipeline.RunSummary) -> None:
     """The human summary of a run: only the rows of the stages that ran."""
-    f, s, r = summary.fetch, summary.score, summary.report
     table = Table(
         title=f"arxivfilter {' + '.join(summary.stages)} (run {summary.run_id})", show_header=False
     )
     table.add_column("what")
     table.add_column("value")
-    table.add_row("dates", ", ".join(d.isoformat() for d in f.dates) or "-")
-    if "fetch" in summary.stages:
-        types = ", ".join(f"{k} {v}" for k, v in sorted(f.by_type.items())) or "-"
-        table.add_row("papers fetched", f"{f.papers} ({types})")
-        table.add_row(
-            "stored",
-            f"{f.new_papers} new papers, {f.updated_papers} updated, {f.new_rows} new listings",
-        )
-        table.add_row(
-            "requests to arXiv", f"{f.requests} ({f.waited_s:.1f} s waiting on politeness)"
-        )
-        for src in f.sources:
-            table.add_row("source", src)
-        for note in f.notes:
-            table.add_row("note", note)
-    if f.damaged:
-        table.add_row("damaged records", f"{sum(f.damaged.values())} skipped (see attention)")
-    if "score" in summary.stages and summary.dry_run:
-        table.add_row(
-            "judgements (dry run)",
-            f"{s.unscored} would be made, {s.cached} cached; no LLM call, no digest written",
-        )
-    elif "score" in summary.stages:
-        table.add_row(
-            "judgements",
-            f"{s.judged} made, {s.cached} cached, {s.failed} failed, {s.unscored} unscored",
-        )
-        if s.prefiltered:
-            table.add_row("prefilter", f"{s.prefiltered} judged locally only")
-        if s.pending or s.batches_open:
-            table.add_row(
-                "pending",
-                f"{s.pending} papers in {s.batches_open} open batches (collected by the next run"
-                " or `arxivfilter batches`)",
-            )
-        table.add_row(
-            "LLM calls",
-            f"{s.calls} ({s.prompt_tokens} prompt + {s.completion_tokens} completion tokens)",
-        )
-        table.add_row(
-            "cost", "unknown" if s.cost_unknown and not s.cost_usd else f"${s.cost_usd:.4f}"
-        )
-    if r is not None:
-        table.add_row("files", f"{len(r.changed)} written, {len(r.unchanged)} unchanged")
-        for path in r.changed[:20]:
-            table.add_row("", str(path))
-    n = summary.notify
-    if n is not None:
-        table.add_row(
-            "notifications",
-            f"{n.count('sent')} sent, {n.count('already_sent')} sent before, "
-            f"{n.count('nothing_matched')} with nothing matching, "
-            f"{n.count('failed') + n.count('bad_address') + n.count('not_tried')} not delivered",
-        )
-        for d in n.deliveries:
-            if d.status in ("failed", "bad_address", "not_tried"):
-                table.add_row("", f"{d.date} {d.channel} {d.recipient}: {d.error or d.status}")
-    table.add_row("wall time", f"{summary.wall_s:.1f} s")
+    rows = _fetch_rows(summary) + _score_rows(summary) + _output_rows(summary)
+    rows.append(("wall time", f"{summary.wall_s:.1f} s"))
     if summary.message:
-        table.add_row("attention", summary.message)
+        rows.append(("attention", summary.message))
+    for what, value in rows:
+        table.add_row(what, value)
     out.print(table)
 
 

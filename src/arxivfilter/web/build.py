@@ -583,6 +583,14 @@ def _data_scripts(
     return srcs
 
 
+def _page_tags(plan: _Plan, prof: Profile) -> list[str]:
+    """A profile page's tag filter: the profile's tags and every tag its judgements give."""
+    judged = {
+        t for raw in plan.raw_tags[prof.name] for t in (clean(str(x)) for x in store.json_list(raw))
+    }
+    return sorted(set(prof.tags) | (judged - {""}))
+
+
 def _write_pages(
     settings: Settings,
     plan: _Plan,
@@ -596,13 +604,7 @@ def _write_pages(
     names = list(plan.profiles)
     all_tags: set[str] = set()
     for name, prof in plan.profiles.items():
-        judged_tags = {
-            t
-            for raw in plan.raw_tags[name]
-            for t in (clean(str(x)) for x in store.json_list(raw))
-            if t
-        }
-        tags = sorted(set(prof.tags) | judged_tags)
+        tags = _page_tags(plan, prof)
         all_tags.update(tags)
         nav = [("All profiles", "../index.html", False)] + [
             (n, f"../{quote(n)}/index.html", n == name) for n in names
