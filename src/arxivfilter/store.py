@@ -329,17 +329,10 @@ def store_entries(
     return counts
 
 
-def _store_group(
-    session: Session,
-    group: Sequence[Entry],
-    categories: Sequence[str] | None,
-    default_date: dt.date | None,
-    counts: StoreCounts,
-    seen: dict[tuple[str, dt.date], str],
-) -> None:
-    """One slice of :func:`store_entries`: one read of its papers and of their listings, one
-    insert of the new papers, one of the new listings, the changed papers' updates."""
-    ids = sorted({e.arxiv_id for e in group})
+def _stored_of(
+    session: Session, ids: Sequence[str]
+) -> tuple[dict[str, Paper], dict[str, set[tuple[dt.date, str]]]]:
+    """The stored papers of ``ids`` and each one's (date, category) listings."""
     stored: dict[str, Paper] = {}
     existing: dict[str, set[tuple[dt.date, str]]] = {i: set() for i in ids}
     for part in chunks(ids):
@@ -352,16 +345,42 @@ def _store_group(
         )
         for arxiv_id, day, category in rows:
             existing[arxiv_id].add((day, category))
+    return stored, existing
+
+
+def _listing(entry: Entry, date: dt.date, cat: str, rtype: str, thash: str) -> dict[str, Any]:
+    return {
+        "arxiv_id": entry.arxiv_id,
+        "date": date,
+        "category": cat,
+        "type": rtype,
+        "version": entry.version,
+        "text_hash": thash,
+        "source": entry.source,
+        "approximate": entry.approximate,
+        "derived": entry.derived,
+    }
+
+
+def _store_group(
+    session: Session,
+    group: Sequence[Entry],
+    categories: Sequence[str] | None,
+    default_date: dt.date | None,
+    counts: StoreCounts,
+    seen: dict[tuple[str, dt.date], str],
+) -> None:
+    """One slice of :func:`store_entries`: one read of its papers and of their listings, one
+    insert of the new papers, one of the new listings, the changed papers' updates."""
+    stored, existing = _stored_of(session, sorted({e.arxiv_id for e in group}))
     # new papers as plain namespaces (an ORM object costs ~0.5 ms to build), inserted at once
     created: dict[str, SimpleNamespace] = {}
     listings: list[dict[str, Any]] = []
     now = utcnow()
     for entry in group:
         date = entry.announce_date or default_date
-        if date is None:
-            continue
-        cats = ingest.listed_categories(entry, categories)
-        if not cats:
+        cats = ingest.listed_categories(entry, categories) if date is not None else []
+        if date is None or not cats:
             continue
         thash = text_hash(entry.title, entry.abstract)
         paper: Any = stored.get(entry.arxiv_id) or created.get(entry.arxiv_id)
@@ -373,9 +392,6 @@ def _store_group(
             counts.new_papers += 1
         elif ingest.fold(paper, entry):
             counts.updated_papers += 1
-        primary = paper.primary_category
-        key = (entry.arxiv_id, date)
-        first_time = key not in seen
         have = existing[entry.arxiv_id]
         if ingest.is_dump_listing(entry):
             cats = _first_dump_listing(session, entry.arxiv_id, date, cats, have, listings)
@@ -383,32 +399,27 @@ def _store_group(
                 continue
         strongest = None
         for cat in cats:
-            rtype = ingest.row_type(entry, cat, primary)
+            rtype = ingest.row_type(entry, cat, paper.primary_category)
             if strongest is None or ingest.type_rank(rtype) < ingest.type_rank(strongest):
                 strongest = rtype
-            if (date, cat) in have:
-                continue
-            listings.append(
-                {
-                    "arxiv_id": entry.arxiv_id,
-                    "date": date,
-                    "category": cat,
-                    "type": rtype,
-                    "version": entry.version,
-                    "text_hash": thash,
-                    "source": entry.source,
-                    "approximate": entry.approximate,
-                    "derived": entry.derived,
-                }
-            )
-            have.add((date, cat))
-            counts.new_rows += 1
-        if first_time and strongest is not None:
+            if (date, cat) not in have:
+                listings.append(_listing(entry, date, cat, rtype, thash))
+                have.add((date, cat))
+                counts.new_rows += 1
+        key = (entry.arxiv_id, date)
+        if key not in seen and strongest is not None:
             seen[key] = strongest
             counts.papers += 1
             counts.by_type[strongest] += 1
             counts.dates.add(date)
-    # Core inserts of the tables: the ORM's bulk insert adds its own bookkeeping per row
+    _insert_new(session, created, listings)
+
+
+def _insert_new(
+    session: Session, created: dict[str, SimpleNamespace], listings: list[dict[str, Any]]
+) -> None:
+    """The new papers and listings of a slice, in one statement each (Core inserts: the
+    ORM's bulk insert adds its own bookkeeping per row)."""
     papers_table: sa.Table = Paper.__table__  # type: ignore[attr-defined]
     if created:
         columns = [c.name for c in papers_table.columns]
