@@ -442,51 +442,76 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     for section, body in data.items():
         for key in body:
             origins[f"{section}.{key}"] = str(path)
+    merged = _with_env_overrides(data, env, origins)
+    settings = _validated(merged, origins, path)
+    settings.origins = origins
+    _check_holidays(settings, path)
+    _check_prices(settings, path)
+    return settings
 
-    # environment overrides
+
+def _with_env_overrides(
+    data: Mapping[str, Mapping[str, Any]], env: Mapping[str, str], origins: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The file's sections with the environment's overrides applied (their origins recorded)."""
     defaults = Settings().model_dump()
     merged: dict[str, dict[str, Any]] = {s: dict(b) for s, b in data.items()}
     for name, value in sorted(env.items()):
-        target: tuple[str, str] | None = None
         if env_value(name, env) is None:
             continue  # empty = unset: no override, no error, no warning
-        if name in ENV_ALIASES:
-            target = ENV_ALIASES[name]
-        elif name.startswith("ARXIVFILTER_") and "__" in name:
-            section, _, key = name[len("ARXIVFILTER_") :].lower().partition("__")
-            sections = _fields(Settings)
-            if section not in sections:
-                raise ConfigError(
-                    f"environment: {name} names no config section{_closest(section, sections)}"
-                )
-            model = Settings.model_fields[section].annotation
-            assert isinstance(model, type)
-            keys = _fields(model)
-            if key not in keys:
-                hint = _closest(key, keys)
-                raise ConfigError(f"environment: {name} names no key of [{section}]{hint}")
-            if isinstance(defaults[section][key], dict) or (section, key) in _TABLE_LISTS:
-                raise ConfigError(f"environment: [{section}] {key} is a table: set it in the file")
-            target = (section, key)
-        elif name.startswith("ARXIVFILTER_") and name not in _NON_CONFIG_ENV:
-            log.warning("unknown environment variable ignored", variable=name)
-            continue
+        target = _env_target(name, defaults)
         if target is None:
             continue
         section, key = target
         current = merged.get(section, {}).get(key, defaults[section][key])
         merged.setdefault(section, {})[key] = _coerce_env(value, current)
         origins[f"{section}.{key}"] = f"env {name}"
+    return merged
 
+
+def _env_target(name: str, defaults: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (section, key) an environment variable sets, or None (an unknown ``ARXIVFILTER_``
+    one is warned about). Raises ConfigError for a bad ``ARXIVFILTER_<SECTION>__<KEY>``."""
+    if name in ENV_ALIASES:
+        return ENV_ALIASES[name]
+    if not name.startswith("ARXIVFILTER_"):
+        return None
+    if "__" not in name:
+        if name not in _NON_CONFIG_ENV:
+            log.warning("unknown environment variable ignored", variable=name)
+        return None
+    section, _, key = name[len("ARXIVFILTER_") :].lower().partition("__")
+    sections = _fields(Settings)
+    if section not in sections:
+        raise ConfigError(
+            f"environment: {name} names no config section{_closest(section, sections)}"
+        )
+    model = Settings.model_fields[section].annotation
+    assert isinstance(model, type)
+    keys = _fields(model)
+    if key not in keys:
+        hint = _closest(key, keys)
+        raise ConfigError(f"environment: {name} names no key of [{section}]{hint}")
+    if isinstance(defaults[section][key], dict) or (section, key) in _TABLE_LISTS:
+        raise ConfigError(f"environment: [{section}] {key} is a table: set it in the file")
+    return section, key
+
+
+def _validated(
+    merged: dict[str, dict[str, Any]], origins: Mapping[str, str], path: Path
+) -> Settings:
+    """The Settings model of ``merged``; its first error as one line naming where it came from."""
     try:
-        settings = Settings.model_validate(merged)
+        return Settings.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = err["loc"]
         where = f"[{loc[0]}] {'.'.join(str(p) for p in loc[1:])}" if len(loc) > 1 else str(loc[0])
         origin = origins.get(".".join(str(p) for p in loc[:2]), str(path))
         raise ConfigError(f"{origin}: {where}: {err['msg']}") from None
-    settings.origins = origins
+
+
+def _check_holidays(settings: Settings, path: Path) -> None:
     for h in settings.calendar.holidays:
         try:
             import datetime as dt
@@ -496,6 +521,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
             raise ConfigError(
                 f"{path}: [calendar] holidays: {h!r} is not a YYYY-MM-DD date"
             ) from None
+
+
+def _check_prices(settings: Settings, path: Path) -> None:
     for price_model, table in settings.llm.prices.items():
         unknown = set(table) - PRICE_KEYS
         if unknown:
@@ -504,7 +532,6 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
                 "(use input, cached_input, output, and batch_/flex_ forms of them: "
                 "USD per million tokens)"
             )
-    return settings
 
 
 def effective_config(settings: Settings) -> list[tuple[str, str, str]]:

@@ -298,12 +298,20 @@ class EvalReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The ``eval --json`` object (DESIGN.md's keys first)."""
+        out: dict[str, Any] = {"profile": self.profile, "scorer": self.scorer, "model": self.model}
+        out |= self._metric_keys()
+        out |= self._cost_keys()
+        out |= self._scope_keys()
+        if self.without_examples is not None:
+            out["examples"] = self._examples_keys(self.without_examples)
+        if self.months is not None:
+            out["months"] = self._month_rows(self.months)
+        return out
+
+    def _metric_keys(self) -> dict[str, Any]:
+        """The pooled metrics, with the unmatched labels and the threshold where DESIGN.md has them."""
         m = self.metrics.as_dict()
-        c = self.counts
-        out: dict[str, Any] = {
-            "profile": self.profile,
-            "scorer": self.scorer,
-            "model": self.model,
+        return {
             "papers": m["papers"],
             "positives": m["positives"],
             "labels_unmatched": self.labels_unmatched,
@@ -316,6 +324,12 @@ class EvalReport:
             "listed": m["listed"],
             "k": m["k"],
             "precision_at_k": m["precision_at_k"],
+        }
+
+    def _cost_keys(self) -> dict[str, Any]:
+        """What scoring did and cost."""
+        c = self.counts
+        return {
             "llm_calls": c.calls,
             "cached": c.cached,
             "cost_usd": c.as_dict()["cost_usd"],
@@ -325,6 +339,11 @@ class EvalReport:
             "prefiltered": c.prefiltered,
             "prompt_tokens": c.prompt_tokens,
             "completion_tokens": c.completion_tokens,
+        }
+
+    def _scope_keys(self) -> dict[str, Any]:
+        """The labels read, the examples excluded, the categories and dates, the notes."""
+        return {
             "labels": {
                 "rows": self.labels_rows,
                 "distinct": self.labels_distinct,
@@ -338,34 +357,36 @@ class EvalReport:
             "last_date": self.last_date.isoformat() if self.last_date else None,
             "notes": list(self.notes),
         }
-        if self.without_examples is not None:
-            w = self.without_examples
-            out["examples"] = {
-                "used": self.examples_used,
-                "roc_auc_without": _round(w.roc_auc),
-                "average_precision_without": _round(w.average_precision),
-                "roc_auc_gain": _gain(self.metrics.roc_auc, w.roc_auc),
-                "roc_auc_gain_interval": _interval(self.gain_intervals.get("all")),
-                "weight": self.learned_weight,
-                "weight_reason": self.learned_why,
-            }
-        if self.months is not None:
-            plain = self._plain_months
-            out["months"] = [
-                {"month": month, **row.as_dict()}
-                | {"examples_excluded": self.month_examples.get(month, 0)}
-                | (
-                    {
-                        "roc_auc_without_examples": _round(plain[month].roc_auc),
-                        "roc_auc_gain": _gain(row.roc_auc, plain[month].roc_auc),
-                        "roc_auc_gain_interval": _interval(self.gain_intervals.get(month)),
-                    }
-                    if month in plain
-                    else {}
-                )
-                for month, row in self.months
-            ]
-        return out
+
+    def _examples_keys(self, w: Metrics) -> dict[str, Any]:
+        """The liked examples' effect: the metrics without them (``w``), the gain, the weight."""
+        return {
+            "used": self.examples_used,
+            "roc_auc_without": _round(w.roc_auc),
+            "average_precision_without": _round(w.average_precision),
+            "roc_auc_gain": _gain(self.metrics.roc_auc, w.roc_auc),
+            "roc_auc_gain_interval": _interval(self.gain_intervals.get("all")),
+            "weight": self.learned_weight,
+            "weight_reason": self.learned_why,
+        }
+
+    def _month_rows(self, months: list[tuple[str, Metrics]]) -> list[dict[str, Any]]:
+        """One row per month: its metrics, examples excluded and (with examples) the gain."""
+        plain = self._plain_months
+        return [
+            {"month": month, **row.as_dict()}
+            | {"examples_excluded": self.month_examples.get(month, 0)}
+            | (
+                {
+                    "roc_auc_without_examples": _round(plain[month].roc_auc),
+                    "roc_auc_gain": _gain(row.roc_auc, plain[month].roc_auc),
+                    "roc_auc_gain_interval": _interval(self.gain_intervals.get(month)),
+                }
+                if month in plain
+                else {}
+            )
+            for month, row in months
+        ]
 
     def render_text(self) -> str:
         """A short human summary (and a month table with ``--by-month``)."""

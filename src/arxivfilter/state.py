@@ -38,7 +38,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -541,65 +541,92 @@ def _plan(
     paper file must be rendered again (another floor or profile set)."""
     if old.get("text_floor") != floor or old.get("last_profiles") != last:
         return None
-    P, A, J, _R = _tables()
     old_shards, new_shards = old.get("shards") or {}, sig["shards"]
-    shards = {
-        k for k in set(old_shards) | set(new_shards) if old_shards.get(k) != new_shards.get(k)
-    }
     old_dates = {d: v[:2] for d, v in (old.get("dates") or {}).items()}
-    dates = {
-        d for d in set(old_dates) | set(sig["dates"]) if old_dates.get(d) != sig["dates"].get(d)
-    }
-    row_dates = set(dates)
-    shards |= {pid[:SHARD] for pid in keep.symmetric_difference(old.get("keep") or [])}
-    wp, wj = _watermark(old.get("papers_modified")), _watermark(old.get("judgements_created"))
-    modified = sa.select(P.c.arxiv_id)
-    if wp is not None:
-        modified = modified.where(P.c.modified_at > wp)
-    changed = set(conn.execute(modified).scalars())
-    shards |= {pid[:SHARD] for pid in changed}
-    rejudged = sa.select(J.c.arxiv_id).distinct()
-    if wj is not None:
-        rejudged = rejudged.where(J.c.created_at > wj)
-    judged_papers = set(conn.execute(rejudged).scalars())  # papers whose judgements changed
-    shards |= {pid[:SHARD] for pid in judged_papers}
-    counted = [
+    row_dates = _differing(old_dates, sig["dates"])  # the dates whose listing rows changed
+    shards = _differing(old_shards, new_shards)
+    shards |= _shards_of(keep.symmetric_difference(old.get("keep") or []))
+    changed, judged_papers = _changed_since(conn, old)
+    shards |= _shards_of(changed) | _shards_of(judged_papers)
+    recounted = [
         k
         for k in shards
         if (old_shards.get(k) or [0, 0, 0])[2] != (new_shards.get(k) or [0, 0, 0])[2]
     ]
     # the dates whose listing records show a changed paper's version or text hash
-    dates |= {_as_date(d).isoformat() for d in _dates_of(conn, changed)}
-    # the dates whose judging profiles may have changed: recomputed exactly
-    recheck = set(dates) | {_as_date(d).isoformat() for d in _dates_of(conn, judged_papers)}
-    if counted:
-        recheck |= {
-            _as_date(d).isoformat()
-            for d in conn.execute(
-                sa.select(A.c.date).where(_prefixed(A.c.arxiv_id, counted)).distinct()
-            ).scalars()
-        }
-    recheck &= set(sig["dates"])
-    fresh = _judged_on(conn, [dt.date.fromisoformat(d) for d in recheck])
-    judged_on = {d: v[2] for d, v in (old.get("dates") or {}).items() if d in sig["dates"]}
+    dates = row_dates | _iso_dates(_dates_of(conn, changed))
+    recheck = _recheck(conn, dates, judged_papers, recounted) & set(sig["dates"])
+    judged_on, shifted = _judged_on_again(conn, old, sig, recheck)
     # every paper listed on a date whose rows changed is rendered again (its dates did), and
     # on a date whose judging profiles changed (its stub decision may have)
-    shifted = set(row_dates)
-    for d in recheck:
-        value = sorted(fresh.get(dt.date.fromisoformat(d), set()))
-        if judged_on.get(d) != value:
-            shifted.add(d)
-        judged_on[d] = value
-    live = sorted(d for d in shifted if d in sig["dates"])
+    live = sorted(d for d in row_dates | shifted if d in sig["dates"])
     if live:
-        shards |= {
-            pid[:SHARD] for pid in _papers_on(conn, [dt.date.fromisoformat(d) for d in live])
-        }
+        shards |= _shards_of(_papers_on(conn, [dt.date.fromisoformat(d) for d in live]))
     old_style = any("/" in k for k in shards)
     if old_style:  # the old-style files do not follow the keys: render them all
         shards |= {k for k in new_shards if "/" in k}
     scope = Scope(frozenset(shards), frozenset(dt.date.fromisoformat(d) for d in dates))
     return _Plan(scope, judged_on, old_style)
+
+
+def _differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    """The keys whose entries differ between two index maps (or are in only one)."""
+    return {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+
+
+def _shards_of(ids: Iterable[str]) -> set[str]:
+    return {pid[:SHARD] for pid in ids}
+
+
+def _iso_dates(values: Iterable[Any]) -> set[str]:
+    return {_as_date(d).isoformat() for d in values}
+
+
+def _changed_since(conn: sa.Connection, old: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The papers modified, and the papers whose judgements changed, since the save that
+    wrote ``old`` (all of them when it recorded no watermark)."""
+    P, _A, J, _R = _tables()
+    wp, wj = _watermark(old.get("papers_modified")), _watermark(old.get("judgements_created"))
+    modified = sa.select(P.c.arxiv_id)
+    if wp is not None:
+        modified = modified.where(P.c.modified_at > wp)
+    changed = set(conn.execute(modified).scalars())
+    rejudged = sa.select(J.c.arxiv_id).distinct()
+    if wj is not None:
+        rejudged = rejudged.where(J.c.created_at > wj)
+    return changed, set(conn.execute(rejudged).scalars())
+
+
+def _recheck(
+    conn: sa.Connection, dates: set[str], judged_papers: set[str], recounted: list[str]
+) -> set[str]:
+    """The dates whose judging profiles may have changed: ``dates``, the dates of the papers
+    judged again and of the shards whose judgement count changed."""
+    A = _tables()[1]
+    recheck = dates | _iso_dates(_dates_of(conn, judged_papers))
+    if recounted:
+        recheck |= _iso_dates(
+            conn.execute(
+                sa.select(A.c.date).where(_prefixed(A.c.arxiv_id, recounted)).distinct()
+            ).scalars()
+        )
+    return recheck
+
+
+def _judged_on_again(
+    conn: sa.Connection, old: dict[str, Any], sig: dict[str, Any], recheck: set[str]
+) -> tuple[dict[str, list[str]], set[str]]:
+    """Every date's judging profiles (carried over from ``old``, ``recheck``'s recomputed
+    exactly) and the dates among ``recheck`` whose profiles changed."""
+    fresh = _judged_on(conn, [dt.date.fromisoformat(d) for d in recheck])
+    judged_on = {d: v[2] for d, v in (old.get("dates") or {}).items() if d in sig["dates"]}
+    shifted: set[str] = set()
+    for d in recheck:
+        value = sorted(fresh.get(dt.date.fromisoformat(d), set()))
+        if judged_on.get(d) != value:
+            shifted.add(d)
+        judged_on[d] = value
+    return judged_on, shifted
 
 
 def _dates_of(conn: sa.Connection, ids: Iterable[str]) -> set[Any]:

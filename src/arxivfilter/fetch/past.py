@@ -182,63 +182,21 @@ def harvest_range(
     records the pages read and the next resumption token, so an interrupted harvest replays
     what it has and goes on from the token.
     """
-    holidays = settings.holiday_dates
-    listing_for = partial(dates.listing_for_submission, holidays=holidays)
+    listing_for = partial(dates.listing_for_submission, holidays=settings.holiday_dates)
     # keyed by the whole range: a later, longer range must harvest again (records announced
     # after a finished harvest are not in its pages)
     root = Path(settings.storage.raw_dir) / f"oai-{date_from.isoformat()}-{date_to.isoformat()}"
     entries: list[Entry] = []
     before, before_wait = client.requests, client.waited
+
+    def read(page: OaiPage) -> None:
+        for rec in page.records:
+            entries.extend(to_entries(rec, listing_for, start=date_from, end=date_to))
+
     for cat in categories:
         spec = set_spec(cat)
         folder = root / spec.replace(":", "_")
-        state_path = folder / "progress.json"
-        state = _read_progress(state_path)
-        pages: list[str] = list(state["pages"])  # type: ignore[call-overload]
-        try:
-            done_pages = [_archived_page(folder / name) for name in pages]
-        except (OSError, ValueError, FeedError) as exc:
-            log.warning(
-                "an archived OAI-PMH page is unreadable: harvesting this set again",
-                set=spec,
-                error=str(exc),
-            )
-            done_pages, pages = [], []
-            state = _new_progress()
-        for page in done_pages:
-            for rec in page.records:
-                entries.extend(to_entries(rec, listing_for, start=date_from, end=date_to))
-            if progress:
-                progress(len(page.records))
-        if state.get("done"):
-            continue
-        token = state.get("token")
-
-        def get(url: str, _folder: Path = folder) -> bytes:
-            raw = client.get(url, archive_dir=_folder, validate=looks_like_xml)
-            get.last = raw.archived  # type: ignore[attr-defined]
-            return raw.body
-
-        for page in iter_pages(
-            get,
-            settings.arxiv.oai_url,
-            set_spec=None if token else spec,
-            from_date=None if token else date_from,
-            resumption_token=token if isinstance(token, str) else None,
-        ):
-            for rec in page.records:
-                entries.extend(to_entries(rec, listing_for, start=date_from, end=date_to))
-            archived = getattr(get, "last", None)
-            if archived is not None:
-                pages.append(Path(archived).name)
-            state = {
-                "pages": pages,
-                "token": page.resumption_token,
-                "done": page.resumption_token is None,
-            }
-            write_json(state_path, state)
-            if progress:
-                progress(len(page.records))
+        _harvest_set(settings, client, spec, folder, date_from, read=read, progress=progress)
     return FetchResult(
         date=None,
         entries=merge_entries(entries),
@@ -247,3 +205,75 @@ def harvest_range(
         requests=client.requests - before,
         waited_s=client.waited - before_wait,
     )
+
+
+def _harvest_set(
+    settings: Settings,
+    client: ArxivClient,
+    spec: str,
+    folder: Path,
+    date_from: dt.date,
+    *,
+    read: Callable[[OaiPage], None],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """One OAI set: the pages an earlier harvest archived read back, then the rest harvested
+    from its resumption token, the progress file rewritten after each new page."""
+    state_path = folder / "progress.json"
+    pages, done_pages, state = _resume(folder, spec)
+    for page in done_pages:
+        read(page)
+        if progress:
+            progress(len(page.records))
+    if state.get("done"):
+        return
+    token = state.get("token")
+    get = _ArchivingGet(client, folder)
+    for page in iter_pages(
+        get,
+        settings.arxiv.oai_url,
+        set_spec=None if token else spec,
+        from_date=None if token else date_from,
+        resumption_token=token if isinstance(token, str) else None,
+    ):
+        read(page)
+        if get.last is not None:
+            pages.append(get.last.name)
+        state = {
+            "pages": pages,
+            "token": page.resumption_token,
+            "done": page.resumption_token is None,
+        }
+        write_json(state_path, state)
+        if progress:
+            progress(len(page.records))
+
+
+def _resume(folder: Path, spec: str) -> tuple[list[str], list[OaiPage], dict[str, object]]:
+    """A set's archived page names, those pages and its harvest state; all fresh (a warning)
+    when an archived page cannot be read back."""
+    state = _read_progress(folder / "progress.json")
+    pages: list[str] = list(state["pages"])  # type: ignore[call-overload]
+    try:
+        return pages, [_archived_page(folder / name) for name in pages], state
+    except (OSError, ValueError, FeedError) as exc:
+        log.warning(
+            "an archived OAI-PMH page is unreadable: harvesting this set again",
+            set=spec,
+            error=str(exc),
+        )
+        return [], [], _new_progress()
+
+
+class _ArchivingGet:
+    """GETs of one set's pages, archived in its folder; ``last`` is the last page's file."""
+
+    def __init__(self, client: ArxivClient, folder: Path) -> None:
+        self.client = client
+        self.folder = folder
+        self.last: Path | None = None
+
+    def __call__(self, url: str) -> bytes:
+        raw = self.client.get(url, archive_dir=self.folder, validate=looks_like_xml)
+        self.last = raw.archived
+        return raw.body

@@ -76,6 +76,11 @@ class NotifyResult:
     def count(self, status: str) -> int:
         return sum(d.status == status for d in self.deliveries)
 
+    def stop_channel(self, error: str, code: int) -> None:
+        """Record what stopped a whole channel (or the run) and its exit code."""
+        self.errors.append(error)
+        self.fatal_code = max(self.fatal_code, code)
+
     @property
     def exit_code(self) -> int:
         if self.fatal_code == 3:
@@ -207,83 +212,132 @@ def deliver(
     all_targets = targets(settings)
     missing = unknown_profiles(settings, [p.name for p in profiles])
     if missing:
-        result.errors.append(f"[notify] names unknown profile {missing[0]!r}")
-        result.fatal_code = 2
+        result.stop_channel(f"[notify] names unknown profile {missing[0]!r}", 2)
         return result
-    ledger_path = Path(cfg.ledger_file) if cfg.ledger_file else None
+    ledger_path = _restore_ledger(session, cfg.ledger_file)
+    email = _email_channel(settings, all_targets, env, smtp_factory, result)
+    own_http = http is None
+    run = _Run(
+        session=session,
+        settings=settings,
+        day=DayPapers(session, profiles, categories, scorer),
+        email=email,
+        client=http or httpx.Client(timeout=httpx.Timeout(cfg.timeout_seconds)),
+        pacer=_Pacer(cfg.min_interval_seconds, sleep, clock),
+        run_id=run_id,
+        env=env,
+        sleep=sleep,
+        now=now or (lambda: dt.datetime.now(dt.UTC)),
+        result=result,
+    )
+    try:
+        for date in sorted(set(day_list)):
+            for target in all_targets:
+                result.deliveries.append(_deliver_one(run, target, date, oldest))
+    finally:
+        email.close()
+        if own_http:
+            run.client.close()
+        _save_ledger(session, ledger_path)
+    return result
+
+
+@dataclass
+class _EmailChannel:
+    """E-mail in one run: the SMTP settings, the sender opened at the first send, why it stopped."""
+
+    config: SmtpConfig | None
+    factory: SmtpFactory
+    stop: str | None = None  # why e-mail stopped (no more SMTP sends this run)
+    sender: SmtpSender | None = None
+
+    def open(self) -> tuple[SmtpSender, SmtpConfig]:
+        assert self.config is not None
+        if self.sender is None:
+            self.sender = self.factory(self.config)
+        return self.sender, self.config
+
+    def close(self) -> None:
+        if self.sender is not None:
+            self.sender.close()
+
+
+@dataclass
+class _Run:
+    """What every delivery of one ``deliver`` call shares."""
+
+    session: Session
+    settings: Settings
+    day: DayPapers
+    email: _EmailChannel
+    client: httpx.Client
+    pacer: _Pacer
+    run_id: int | None
+    env: Mapping[str, str]
+    sleep: Callable[[float], None]
+    now: Callable[[], dt.datetime]
+    result: NotifyResult
+
+
+def _restore_ledger(session: Session, ledger_file: str | None) -> Path | None:
+    """Merge the committed ledger file into the database; its path, if one is configured."""
+    ledger_path = Path(ledger_file) if ledger_file else None
     if ledger_path is not None:
         restored = store.restore_ledger(session, read_ledger(ledger_path))
         if restored:
             log.info("delivery ledger merged from its committed file", rows=restored)
-    clock_now = now or (lambda: dt.datetime.now(dt.UTC))
-    pacer = _Pacer(cfg.min_interval_seconds, sleep, clock)
-    day = DayPapers(session, profiles, categories, scorer)
+    return ledger_path
 
-    smtp: SmtpSender | None = None
-    email_stop: str | None = None  # why e-mail stopped (no more SMTP sends this run)
-    smtp_cfg: SmtpConfig | None = None
+
+def _save_ledger(session: Session, ledger_path: Path | None) -> None:
+    """Write the database's ledger back to its file (when there is something to write)."""
+    if ledger_path is not None:
+        rows = store.ledger(session)
+        if rows or ledger_path.exists():
+            write_ledger(ledger_path, rows)
+
+
+def _email_channel(
+    settings: Settings,
+    all_targets: Sequence[Target],
+    env: Mapping[str, str],
+    smtp_factory: SmtpFactory | None,
+    result: NotifyResult,
+) -> _EmailChannel:
+    """E-mail's SMTP settings, read only when someone subscribes; unusable ones stop e-mail."""
+    email = _EmailChannel(None, smtp_factory or _default_smtp(settings))
     if any(t.recipient.channel == "email" for t in all_targets):
         try:
-            smtp_cfg = smtp_config(env)
+            email.config = smtp_config(env)
         except ArxivFilterError as exc:
-            email_stop = str(exc)
-            result.errors.append(email_stop)
-            result.fatal_code = max(result.fatal_code, 2)
-    own_http = http is None
-    client = http or httpx.Client(timeout=httpx.Timeout(cfg.timeout_seconds))
-    try:
-        for date in sorted(set(day_list)):
-            for target in all_targets:
-                rec = target.recipient
-                if oldest is not None and date < oldest:
-                    result.deliveries.append(Delivery(rec.key, rec.channel, date, "too_old"))
-                    continue
-                row = store.ledger_entry(session, rec.key, date, rec.channel)
-                if row is not None and row.status == "sent":
-                    result.deliveries.append(
-                        Delivery(rec.key, rec.channel, date, "already_sent", row.papers,
-                                 message_id=row.message_id)
-                    )  # fmt: skip
-                    continue
-                selection = day.select(rec, date)
-                if selection.count == 0 and not cfg.send_empty:
-                    result.deliveries.append(
-                        Delivery(rec.key, rec.channel, date, "nothing_matched")
-                    )
-                    continue
-                if rec.channel == "email" and email_stop is not None:
-                    result.deliveries.append(
-                        Delivery(
-                            rec.key, rec.channel, date, "not_tried", selection.count, email_stop
-                        )
-                    )
-                    continue
-                if rec.channel == "email":
-                    assert smtp_cfg is not None
-                    if smtp is None:
-                        smtp = (smtp_factory or _default_smtp(settings))(smtp_cfg)
-                    delivery, stop = _send_email(
-                        session, smtp, smtp_cfg, settings, rec, selection, run_id, pacer, clock_now
-                    )
-                    if stop is not None:
-                        email_stop = stop.args[0]
-                        result.errors.append(email_stop)
-                        result.fatal_code = max(result.fatal_code, stop.exit_code)
-                else:
-                    delivery = _send_webhook(
-                        session, client, settings, target, selection, run_id, pacer, env, sleep
-                    )
-                result.deliveries.append(delivery)
-    finally:
-        if smtp is not None:
-            smtp.close()
-        if own_http:
-            client.close()
-        if ledger_path is not None:
-            rows = store.ledger(session)
-            if rows or ledger_path.exists():
-                write_ledger(ledger_path, rows)
-    return result
+            email.stop = str(exc)
+            result.stop_channel(email.stop, 2)
+    return email
+
+
+def _deliver_one(run: _Run, target: Target, date: dt.date, oldest: dt.date | None) -> Delivery:
+    """One recipient's delivery for one date: skipped, or sent on its channel."""
+    rec = target.recipient
+    if oldest is not None and date < oldest:
+        return Delivery(rec.key, rec.channel, date, "too_old")
+    row = store.ledger_entry(run.session, rec.key, date, rec.channel)
+    if row is not None and row.status == "sent":
+        return Delivery(
+            rec.key, rec.channel, date, "already_sent", row.papers, message_id=row.message_id
+        )
+    selection = run.day.select(rec, date)
+    if selection.count == 0 and not run.settings.notify.send_empty:
+        return Delivery(rec.key, rec.channel, date, "nothing_matched")
+    if rec.channel != "email":
+        return _send_webhook(run, target, selection)
+    email = run.email
+    if email.stop is not None:
+        return Delivery(rec.key, rec.channel, date, "not_tried", selection.count, email.stop)
+    delivery, stop = _send_email(run, rec, selection)
+    if stop is not None:
+        email.stop = stop.args[0]
+        run.result.stop_channel(email.stop, stop.exit_code)
+    return delivery
 
 
 def _default_smtp(settings: Settings) -> SmtpFactory:
@@ -298,16 +352,10 @@ def _default_smtp(settings: Settings) -> SmtpFactory:
 
 
 def _send_email(
-    session: Session,
-    smtp: SmtpSender,
-    smtp_cfg: SmtpConfig,
-    settings: Settings,
-    rec: Recipient,
-    selection: Selection,
-    run_id: int | None,
-    pacer: _Pacer,
-    now: Callable[[], dt.datetime],
+    run: _Run, rec: Recipient, selection: Selection
 ) -> tuple[Delivery, SmtpFatal | None]:
+    smtp, smtp_cfg = run.email.open()
+    session, settings = run.session, run.settings
     date, n = selection.date, selection.count
     bad = _valid_address(rec.key)
     if bad is not None:
@@ -320,7 +368,7 @@ def _send_email(
         channel="email",
         message_id=new_message_id(smtp_cfg.sender),
         papers=n,
-        run_id=run_id,
+        run_id=run.run_id,
     )
     if claim is None:
         return Delivery(rec.key, "email", date, "already_sent", n), None
@@ -331,8 +379,8 @@ def _send_email(
         unsubscribe=settings.notify.unsubscribe,
         max_papers=settings.notify.max_papers,
     )
-    msg = build_message(selection, ctx, message_id=claim.message_id, now=now())
-    pacer.wait("email")
+    msg = build_message(selection, ctx, message_id=claim.message_id, now=run.now())
+    run.pacer.wait("email")
     try:
         smtp.send(msg)
     except SendFailed as exc:
@@ -351,20 +399,11 @@ def _send_email(
     return Delivery(rec.key, "email", date, "sent", n, None, claim.message_id), None
 
 
-def _send_webhook(
-    session: Session,
-    client: httpx.Client,
-    settings: Settings,
-    target: Target,
-    selection: Selection,
-    run_id: int | None,
-    pacer: _Pacer,
-    env: Mapping[str, str],
-    sleep: Callable[[float], None],
-) -> Delivery:
+def _send_webhook(run: _Run, target: Target, selection: Selection) -> Delivery:
+    session, settings = run.session, run.settings
     rec = target.recipient
     date, n = selection.date, selection.count
-    url = (env_value(target.url_env, env) or "").strip()
+    url = (env_value(target.url_env, run.env) or "").strip()
     if not url:
         error = f"{target.url_env} is not set (the {rec.channel} webhook's URL)"
         return Delivery(rec.key, rec.channel, date, "bad_address", n, error)
@@ -375,7 +414,7 @@ def _send_webhook(
         channel=rec.channel,
         message_id=f"<{new_message_id('x@' + rec.channel)[1:-1]}>",
         papers=n,
-        run_id=run_id,
+        run_id=run.run_id,
     )
     if claim is None:
         return Delivery(rec.key, rec.channel, date, "already_sent", n)
@@ -383,15 +422,15 @@ def _send_webhook(
     payload = build(
         selection, site_url=settings.report.site_url, max_papers=settings.notify.max_papers
     )
-    pacer.wait(rec.key)
+    run.pacer.wait(rec.key)
     try:
         remote_id = post_webhook(
-            client,
+            run.client,
             rec.channel,
             url,
             payload,
             retry_after_max=settings.notify.retry_after_max_seconds,
-            sleep=sleep,
+            sleep=run.sleep,
         )
     except SendFailed as exc:
         error = MASKER.mask(str(exc).replace(url, "****"))

@@ -267,18 +267,32 @@ def render_digest(
     a digest that lists papers ends with the ``arxivfilter like`` command."""
     listed, failed = select_listed(papers, profile.threshold)
     missed = just_missed(papers, profile.threshold, missed_margin, missed_max)
+    counts = opener(
+        len(listed), total_scanned, profile.threshold, categories, len(missed), missed_margin
+    )
+    lines = _header(profile, date, counts, scorer, listed)
+    lines += _warnings(damaged, len(failed))
+    for paper in listed:
+        lines += ["", "---", ""]
+        url = feedback_link(feedback_url, profile.name, paper.arxiv_id) if feedback_url else ""
+        lines += _entry(paper, excerpt_chars, url)
+    if missed:
+        lines += _just_missed_section(missed, profile.threshold, missed_margin)
+    if failed:
+        lines += ["", "---", "", f"## Not scored ({len(failed)})", ""]
+        lines += [_unscored(p) for p in failed]
+    if listed:
+        lines += _feedback_footer(profile, listed)
+    return "\n".join(lines) + "\n"
+
+
+def _header(
+    profile: Profile, date: dt.date, counts: str, scorer: str, listed: list[ListedPaper]
+) -> list[str]:
+    """The title, the counts line, the profile's description, the local-scorer note and the
+    tag legend, one blank line between them."""
     lines = [f"# {escape_md(profile.name)}: arXiv digest for {date.isoformat()}", ""]
-    lines += [
-        opener(
-            len(listed),
-            total_scanned,
-            profile.threshold,
-            categories,
-            len(missed),
-            missed_margin,
-        ),
-        "",
-    ]
+    lines += [counts, ""]
     description = escape_quote(profile.description)
     if description:
         lines += [description, ""]
@@ -289,30 +303,31 @@ def render_digest(
         lines += [*legend, ""]
     if lines[-1] == "":
         lines.pop()
+    return lines
+
+
+def _warnings(damaged: int, failed: int) -> list[str]:
+    """What the reader should know before the papers: damaged source records, unscored papers."""
+    lines: list[str] = []
     if damaged:
         some = "1 source record was" if damaged == 1 else f"{damaged} source records were"
         lines += ["", f"**Incomplete:** {some} damaged and could not be read."]
     if failed:
-        some = "1 paper was" if len(failed) == 1 else f"{len(failed)} papers were"
+        some = "1 paper was" if failed == 1 else f"{failed} papers were"
         lines += ["", f"{some} not scored; see the end of this digest."]
-    for paper in listed:
-        lines += ["", "---", ""]
-        url = feedback_link(feedback_url, profile.name, paper.arxiv_id) if feedback_url else ""
-        lines += _entry(paper, excerpt_chars, url)
-    if missed:
-        floor = max(0, profile.threshold - missed_margin)
-        lines += ["", "---", "", "<details>"]
-        lines += [
-            f"<summary>Just missed: {len(missed)} paper{'' if len(missed) == 1 else 's'}"
-            f" scoring {floor}–{profile.threshold - 1} (lower the threshold to list them)"
-            "</summary>",
-            "",
-        ]
-        lines += [_near_miss(p) for p in missed]
-        lines += ["", "</details>"]
-    if failed:
-        lines += ["", "---", "", f"## Not scored ({len(failed)})", ""]
-        lines += [_unscored(p) for p in failed]
-    if listed:
-        lines += _feedback_footer(profile, listed)
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _just_missed_section(missed: list[ListedPaper], threshold: int, margin: int) -> list[str]:
+    """The papers just below the threshold, collapsed in a ``<details>`` block."""
+    floor = max(0, threshold - margin)
+    lines = ["", "---", "", "<details>"]
+    lines += [
+        f"<summary>Just missed: {len(missed)} paper{'' if len(missed) == 1 else 's'}"
+        f" scoring {floor}–{threshold - 1} (lower the threshold to list them)"
+        "</summary>",
+        "",
+    ]
+    lines += [_near_miss(p) for p in missed]
+    lines += ["", "</details>"]
+    return lines

@@ -262,54 +262,80 @@ def write_reports(
     result = ReportResult()
     base = list(categories) if categories is not None else None
     for profile in profiles:
-        categories = profile.scope(base)  # the configured categories and the profile's own
-        cats_label = list(categories) if categories is not None else ["all"]
-        newest = store.newest_announcement(session, categories)  # the feeds' window ends here
-        folder = root / profile.name
+        scope = profile.scope(base)  # the configured categories and the profile's own
+        newest = store.newest_announcement(session, scope)  # the feeds' window ends here
         for date in sorted(set(day_list)):
-            papers = listed_papers(session, profile, date, categories, scorer)
-            if not papers:
-                continue
-            text = render_digest(
-                profile,
-                date,
-                papers,
-                total_scanned=len(papers),
-                scorer=_digest_scorer(papers, scorer),
-                excerpt_chars=settings.report.excerpt_chars,
-                damaged=(damaged or {}).get(date, 0),
-                categories=categories,
-                missed_margin=settings.report.just_missed_margin,
-                missed_max=settings.report.just_missed_max,
-                feedback_url=settings.report.feedback_url,
-            )
-            path = digest_path(root, profile.name, date)
-            result.note(path, write_atomic(path, text))
-            listed, _failed = select_listed(papers, profile.threshold)
-            result.listed[f"{profile.name} {date.isoformat()}"] = len(listed)
+            broken = (damaged or {}).get(date, 0)
+            _write_digest(session, settings, profile, date, scope, scorer, broken, result)
         write_log(
             session,
             root,
             profile,
             day_list,
-            categories=categories,
-            labels=cats_label,
+            categories=scope,
+            labels=list(scope) if scope is not None else ["all"],
             scorer=scorer,
             weeks=settings.report.log_weeks,
             result=result,
         )
         if newest is not None:
-            days = settings.report.feed_days
-            recent = feed_papers_of(session, profile, newest, days, categories, scorer)
-            feed = render_feed(
-                profile,
-                recent,
-                newest=newest,
-                days=days,
-                site_url=settings.report.site_url,
-                repository=repository(),
-                digests_path=settings.report.digests_dir,
-            )
-            feed_path = folder / "feed.xml"
-            result.note(feed_path, write_atomic(feed_path, feed))
+            _write_feed(session, settings, profile, newest, scope, scorer, result)
     return result
+
+
+def _write_digest(
+    session: Session,
+    settings: Settings,
+    profile: Profile,
+    date: dt.date,
+    categories: list[str] | None,
+    scorer: str,
+    damaged: int,
+    result: ReportResult,
+) -> None:
+    """The profile's digest of ``date`` (none for a date without papers), and its count."""
+    papers = listed_papers(session, profile, date, categories, scorer)
+    if not papers:
+        return
+    text = render_digest(
+        profile,
+        date,
+        papers,
+        total_scanned=len(papers),
+        scorer=_digest_scorer(papers, scorer),
+        excerpt_chars=settings.report.excerpt_chars,
+        damaged=damaged,
+        categories=categories,
+        missed_margin=settings.report.just_missed_margin,
+        missed_max=settings.report.just_missed_max,
+        feedback_url=settings.report.feedback_url,
+    )
+    path = digest_path(Path(settings.report.digests_dir), profile.name, date)
+    result.note(path, write_atomic(path, text))
+    listed, _failed = select_listed(papers, profile.threshold)
+    result.listed[f"{profile.name} {date.isoformat()}"] = len(listed)
+
+
+def _write_feed(
+    session: Session,
+    settings: Settings,
+    profile: Profile,
+    newest: dt.date,
+    categories: list[str] | None,
+    scorer: str,
+    result: ReportResult,
+) -> None:
+    """The profile's Atom feed: its listed papers of the ``feed_days`` days up to ``newest``."""
+    days = settings.report.feed_days
+    recent = feed_papers_of(session, profile, newest, days, categories, scorer)
+    feed = render_feed(
+        profile,
+        recent,
+        newest=newest,
+        days=days,
+        site_url=settings.report.site_url,
+        repository=repository(),
+        digests_path=settings.report.digests_dir,
+    )
+    feed_path = Path(settings.report.digests_dir) / profile.name / "feed.xml"
+    result.note(feed_path, write_atomic(feed_path, feed))
