@@ -449,16 +449,13 @@ class _Output:
     """The folder a build writes: every file put there, the ones that changed, and each
     shard's signature (``data/state.json``) so that an unchanged shard is not rewritten."""
 
-    def __init__(self, folder: Path, result: SiteResult, rebuilt: Sequence[str]) -> None:
+    def __init__(self, folder: Path, result: SiteResult) -> None:
         self.folder = folder
         self.result = result
         self.old_state = _read_state(folder / _STATE)
-        # the signatures of profiles this build leaves alone stay as they were
-        self.state = {
-            k: v
-            for k, v in self.old_state.items()
-            if k.startswith("p/") and k.split("/")[1] not in rebuilt
-        }
+        # what this build writes, and only that (site_profiles puts every profile the site
+        # shows into the build, so no other profile's signatures are left to keep)
+        self.state: dict[str, str] = {}
         self.written: set[Path] = set()
 
     def put(self, rel: str, text: str) -> None:
@@ -670,7 +667,7 @@ def build_site(
     out_dir = Path(folder if folder is not None else settings.site.dir)
     plan = _plan(session, settings, profiles, categories, scorer)
     result = SiteResult(folder=out_dir, newest=plan.newest)
-    out = _Output(out_dir, result, list(plan.profiles))
+    out = _Output(out_dir, result)
     for name in ASSETS:
         out.put(f"assets/{name}", _asset(name))
     manifests, stale = _sign_shards(plan, out)
