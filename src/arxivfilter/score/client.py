@@ -36,6 +36,17 @@ class TotalTimeout(Exception):
     """An attempt that got no complete answer within ``timeout_seconds`` (a dripping server)."""
 
 
+def _endpoint(settings: Settings) -> tuple[str, str]:
+    """(API key, base URL) the SDK client is given: a base URL without a key sends a dummy
+    key; neither is a usage error."""
+    llm = settings.llm
+    if not (llm.api_key or llm.base_url):
+        raise UsageError(
+            "the LLM scorer needs an API key or a base URL: set OPENAI_API_KEY or OPENAI_BASE_URL"
+        )
+    return llm.api_key or DUMMY_API_KEY, llm.base_url or OPENAI_DEFAULT_BASE_URL
+
+
 def build_llm_client(
     settings: Settings, *, http_client: httpx.AsyncClient | None = None
 ) -> openai.AsyncOpenAI:
@@ -46,10 +57,7 @@ def build_llm_client(
     dummy key, which local servers ignore.
     """
     llm = settings.llm
-    if not (llm.api_key or llm.base_url):
-        raise UsageError(
-            "the LLM scorer needs an API key or a base URL: set OPENAI_API_KEY or OPENAI_BASE_URL"
-        )
+    api_key, base_url = _endpoint(settings)
     timeout = httpx.Timeout(llm.timeout_seconds, connect=min(llm.timeout_seconds, 30.0))
     if http_client is None:
         limits = httpx.Limits(
@@ -65,8 +73,8 @@ def build_llm_client(
     # The SDK accepts legacy httpx objects at runtime (it converts them); its annotations
     # name only httpx2.
     return openai.AsyncOpenAI(
-        api_key=llm.api_key or DUMMY_API_KEY,
-        base_url=llm.base_url or OPENAI_DEFAULT_BASE_URL,
+        api_key=api_key,
+        base_url=base_url,
         http_client=http_client,  # type: ignore[arg-type]
         max_retries=0,
         timeout=timeout,  # type: ignore[arg-type]
@@ -79,25 +87,20 @@ class LazyClient:
     what the SDK client will hold, known before it exists."""
 
     def __init__(self, settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> None:
-        llm = settings.llm
-        if not (llm.api_key or llm.base_url):
-            raise UsageError(
-                "the LLM scorer needs an API key or a base URL: set OPENAI_API_KEY or "
-                "OPENAI_BASE_URL"
-            )
+        self.api_key, base = _endpoint(settings)
         self._settings = settings
         self._http_client = http_client
         self._client: openai.AsyncOpenAI | None = None
-        self.api_key = llm.api_key or DUMMY_API_KEY
-        url = httpx.URL(llm.base_url or OPENAI_DEFAULT_BASE_URL)
+        url = httpx.URL(base)
         # as the SDK holds it: with a trailing slash
         self.base_url = (
             url if url.raw_path.endswith(b"/") else url.copy_with(raw_path=url.raw_path + b"/")
         )
 
     @property
-    def built(self) -> bool:
-        return self._client is not None
+    def built(self) -> openai.AsyncOpenAI | None:
+        """The SDK client if it has been built, else None."""
+        return self._client
 
     def get(self) -> openai.AsyncOpenAI:
         if self._client is None:

@@ -329,10 +329,10 @@ class LlmScorer:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this scorer built it (call inside the event loop that used it)."""
-        if self._close_client and not (
-            isinstance(self._source, LazyClient) and not self._source.built
-        ):
-            await self._client.close()
+        source = self._source
+        client = source.built if isinstance(source, LazyClient) else source
+        if self._close_client and client is not None:
+            await client.close()
 
     # ------------------------------------------------------------------ one batch
 
