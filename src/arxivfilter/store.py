@@ -1273,7 +1273,7 @@ def json_list(value: Any) -> list[Any]:
 
 
 def _strings(value: Any) -> list[str]:
-    return [str(x) for x in json_list(value)]
+    return list(map(str, json_list(value)))
 
 
 def period_paper_keys(

@@ -35,6 +35,7 @@ from sqlmodel import Session
 from arxivfilter import store
 from arxivfilter.config import Profile, Settings, load_profiles, profile_paths
 from arxivfilter.errors import UsageError
+from arxivfilter.gcpause import paused_gc
 from arxivfilter.report.escape import collapse
 from arxivfilter.report.write import write_atomic
 from arxivfilter.text import parse_arxiv_id
@@ -665,17 +666,18 @@ def build_site(
                 f"profile {prof.name!r}: a site page needs a name of letters, digits, '.', '_', '-'"
             )
     out_dir = Path(folder if folder is not None else settings.site.dir)
-    plan = _plan(session, settings, profiles, categories, scorer)
-    result = SiteResult(folder=out_dir, newest=plan.newest)
-    out = _Output(out_dir, result)
-    for name in ASSETS:
-        out.put(f"assets/{name}", _asset(name))
-    manifests, stale = _sign_shards(plan, out)
-    _write_shards(session, stale, out)
-    _write_manifests(plan, manifests, out)
-    out.save_state()
-    _write_pages(settings, plan, manifests, out)
-    out.prune(list(plan.profiles))
+    with paused_gc():
+        plan = _plan(session, settings, profiles, categories, scorer)
+        result = SiteResult(folder=out_dir, newest=plan.newest)
+        out = _Output(out_dir, result)
+        for name in ASSETS:
+            out.put(f"assets/{name}", _asset(name))
+        manifests, stale = _sign_shards(plan, out)
+        _write_shards(session, stale, out)
+        _write_manifests(plan, manifests, out)
+        out.save_state()
+        _write_pages(settings, plan, manifests, out)
+        out.prune(list(plan.profiles))
     log.info(
         "site written",
         folder=str(out_dir),
