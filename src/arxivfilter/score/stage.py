@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlmodel import Session
@@ -322,49 +322,86 @@ async def score_papers(
     """
     counts = ScoreCounts(papers=len(papers))
     keys, todo, counts.cached = plan(session, scorer, profile, papers, rescore=rescore)
-    if on_result:
-        for _ in range(counts.cached):
-            on_result()
+    _advance(on_result, counts.cached)
     if not todo:
         return counts
+    run = _Run(session, profile, budget, price, run_id, base_url, rescore, on_result)
     texts = [paper_text(p) for p in todo]
-    if prefilter is not None and prefilter[1] < 1.0 and scorer.kind == "llm":
-        local, share = prefilter
-        texts = await _prefilter(
-            session, local, profile, texts, share, counts, keys, run_id, on_result
-        )
-    if first_pass is not None and scorer.kind == "llm" and texts:
-        texts = await _first_pass(
-            session,
-            first_pass,
-            profile,
-            texts,
-            counts,
-            budget=budget,
-            price=price,
-            run_id=run_id,
-            base_url=base_url,
-            rescore=rescore,
-            on_result=on_result,
-        )
-    sink = StoreSink(
-        session,
-        profile=profile,
-        scorer=scorer,
-        keys=keys,
-        counts=counts,
-        budget=budget,
-        price=price,
-        run_id=run_id,
-        base_url=base_url,
-        on_result=on_result,
-    )
+    if scorer.kind == "llm":
+        texts = await _narrow(run, texts, counts, keys, prefilter, first_pass)
+    sink = run.sink(StoreSink, scorer, keys, counts)
     try:
         await scorer.judge(profile, texts, sink)
     finally:
         sink.flush()
     counts.unscored += sum(1 for t in texts if t.arxiv_id not in sink.done)
     return counts
+
+
+def _advance(on_result: Callable[[], None] | None, n: int = 1) -> None:
+    if on_result is not None:
+        for _ in range(n):
+            on_result()
+
+
+_Sink = TypeVar("_Sink", bound="StoreSink")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one :func:`score_papers` call shares: where results go, what the
+    calls may spend, and the progress callback."""
+
+    session: Session
+    profile: Profile
+    budget: Budget
+    price: PriceFn | None
+    run_id: int | None
+    base_url: str | None
+    rescore: bool
+    on_result: Callable[[], None] | None
+
+    def sink(
+        self,
+        kind: type[_Sink],
+        scorer: Scorer,
+        keys: dict[str, str],
+        counts: ScoreCounts,
+        *,
+        progress: bool = True,
+    ) -> _Sink:
+        return kind(
+            self.session,
+            profile=self.profile,
+            scorer=scorer,
+            keys=keys,
+            counts=counts,
+            budget=self.budget,
+            price=self.price,
+            run_id=self.run_id,
+            base_url=self.base_url,
+            on_result=self.on_result if progress else None,
+        )
+
+
+async def _narrow(
+    run: _Run,
+    texts: list[PaperText],
+    counts: ScoreCounts,
+    keys: dict[str, str],
+    prefilter: tuple[Scorer, float] | None,
+    first_pass: tuple[Scorer, int] | None,
+) -> list[PaperText]:
+    """The papers an LLM scorer's full call still has to judge, after the local prefilter
+    and the short first pass (each when configured)."""
+    if prefilter is not None and prefilter[1] < 1.0:
+        local, share = prefilter
+        texts = await _prefilter(
+            run.session, local, run.profile, texts, share, counts, keys, run.run_id, run.on_result
+        )
+    if first_pass is not None and texts:
+        texts = await _first_pass(run, first_pass, texts, counts)
+    return texts
 
 
 async def _prefilter(
@@ -432,18 +469,7 @@ class _RecordingSink(StoreSink):
 
 
 async def _first_pass(
-    session: Session,
-    first_pass: tuple[Scorer, int],
-    profile: Profile,
-    texts: list[PaperText],
-    counts: ScoreCounts,
-    *,
-    budget: Budget,
-    price: PriceFn | None,
-    run_id: int | None,
-    base_url: str | None,
-    rescore: bool,
-    on_result: Callable[[], None] | None,
+    run: _Run, first_pass: tuple[Scorer, int], texts: list[PaperText], counts: ScoreCounts
 ) -> list[PaperText]:
     """The short first pass (cached under its own keys); the papers that go on to the full one.
 
@@ -452,33 +478,26 @@ async def _first_pass(
     keeps the failure (tried again next run); the rest are returned.
     """
     scorer, margin = first_pass
+    profile = run.profile
     keys = keys_for(scorer, profile, texts)
-    existing = store.judgements_for_keys(session, keys.values())
+    existing = store.judgements_for_keys(run.session, keys.values())
     relevance: dict[str, int | None] = {}
     todo: list[PaperText] = []
     for t in texts:
         j = existing.get(keys[t.arxiv_id])
-        if j is not None and j.status == "ok" and not rescore:
+        if j is not None and j.status == "ok" and not run.rescore:
             relevance[t.arxiv_id] = j.relevance
         else:
             todo.append(t)
     first = ScoreCounts()
-    sink = _RecordingSink(
-        session,
-        profile=profile,
-        scorer=scorer,
-        keys=keys,
-        counts=first,
-        budget=budget,
-        price=price,
-        run_id=run_id,
-        base_url=base_url,
-    )
+    sink = run.sink(_RecordingSink, scorer, keys, first, progress=False)
     if todo:
         await scorer.judge(profile, todo, sink)
     relevance.update({i: r.relevance for i, r in sink.results.items() if r.status == "ok"})
     floor = profile.threshold - margin
-    passed = _after_first_pass(texts, relevance, sink.results, sink.done, floor, counts, on_result)
+    passed = _after_first_pass(
+        texts, relevance, sink.results, sink.done, floor, counts, run.on_result
+    )
     counts.add_calls(first)
     counts.second_pass += len(passed)
     log.info(
