@@ -946,38 +946,55 @@ def claim_notification(
                 attempts=1,
                 run_id=run_id,
             )
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return None
-            return row
-        if row.status == "sent":
+            return _insert_claim(session, row)
+        if row.status == "sent" or _held_by_live_run(session, row, run_id):
             return None
-        if row.status == "pending" and row.run_id is not None and row.run_id != run_id:
-            owner = session.get(Run, row.run_id)
-            if owner is not None and owner.status == "running":
-                return None
-        claimed = session.exec(
-            update(Notification)
-            .where(
-                col(Notification.id) == row.id,
-                col(Notification.status) == row.status,
-                col(Notification.attempts) == row.attempts,
-            )
-            .values(status="pending", run_id=run_id, attempts=row.attempts + 1, papers=papers)
-        )
-        session.commit()
-        if claimed.rowcount != 1:
-            return None
-        session.refresh(row)
-        return row
+        return _take_over_claim(session, row, papers, run_id)
     except OperationalError as exc:
         session.rollback()
         raise StorageError(
             f"database error while claiming a notification: {_db_message(exc)}"
         ) from None
+
+
+def _insert_claim(session: Session, row: Notification) -> Notification | None:
+    """A first claim: the unique insert wins, or another process got there first (None)."""
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return row
+
+
+def _held_by_live_run(session: Session, row: Notification, run_id: int | None) -> bool:
+    """A ``pending`` claim of another run that is still running."""
+    if row.status != "pending" or row.run_id is None or row.run_id == run_id:
+        return False
+    owner = session.get(Run, row.run_id)
+    return owner is not None and owner.status == "running"
+
+
+def _take_over_claim(
+    session: Session, row: Notification, papers: int, run_id: int | None
+) -> Notification | None:
+    """A failed or abandoned claim taken over by compare-and-set (its message id kept);
+    None when another process changed it first."""
+    claimed = session.exec(
+        update(Notification)
+        .where(
+            col(Notification.id) == row.id,
+            col(Notification.status) == row.status,
+            col(Notification.attempts) == row.attempts,
+        )
+        .values(status="pending", run_id=run_id, attempts=row.attempts + 1, papers=papers)
+    )
+    session.commit()
+    if claimed.rowcount != 1:
+        return None
+    session.refresh(row)
+    return row
 
 
 def finish_notification(
