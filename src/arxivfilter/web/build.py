@@ -187,30 +187,6 @@ def _page(
     page_size: int,
 ) -> str:
     """One page: the search form, an empty result list the script fills, and help text."""
-    current_attr = ' aria-current="page"'
-    nav_items = "".join(
-        f'<li><a href="{_e(href)}"{current_attr if current else ""}>{_e(label)}</a></li>'
-        for label, href, current in nav
-    )
-    tag_options = "".join(f'<option value="{_e(t)}">{_e(t)}</option>' for t in tags)
-    profile_field = ""
-    if kind == "index":
-        options = "".join(f'<option value="{_e(p)}">{_e(p)}</option>' for p in profiles)
-        profile_field = (
-            '<div class="field"><label for="profile">Profile</label>'
-            f'<select id="profile" name="profile"><option value="">all</option>{options}</select>'
-            "</div>"
-        )
-    newest_text = (
-        f'newest listing <time datetime="{newest.isoformat()}">{newest.isoformat()}</time>'
-        if newest
-        else "no listing yet"
-    )
-    intro_html = (
-        f'<details class="intro"><summary>What this profile looks for</summary><p>{_e(intro)}</p></details>'
-        if kind == "profile"
-        else f'<p class="intro">{_e(intro)}</p>'
-    )
     script_tags = "".join(f'<script defer src="{_e(src)}"></script>' for src in scripts)
     return f"""<!doctype html>
 <html lang="en">
@@ -226,22 +202,9 @@ def _page(
 </head>
 <body data-page="{_e(kind)}" data-page-size="{page_size}" data-root="{_e(root)}">
 <a class="skip" href="#results">Skip to the results</a>
-<header>
-<h1>{_e(heading)}</h1>
-<nav aria-label="Profiles"><ul>{nav_items}</ul></nav>
-{intro_html}
-<p class="summary">{count} judged papers, {newest_text}.</p>
-</header>
+{_header(kind, heading, intro, nav, newest, count)}
 <main>
-<form id="filters" role="search" aria-label="Search and filter the papers">
-<div class="field wide"><label for="q">Search</label><input id="q" name="q" type="search" autocomplete="off" spellcheck="false" placeholder="title, authors, abstract, TL;DR" aria-describedby="keys"></div>
-<div class="field"><label for="tag">Tag</label><select id="tag" name="tag"><option value="">any</option>{tag_options}</select></div>
-{profile_field}<div class="field"><label for="from">From</label><input id="from" name="from" type="date"></div>
-<div class="field"><label for="to">To</label><input id="to" name="to" type="date"></div>
-<div class="field"><label for="min">Min. relevance</label><input id="min" name="min" type="number" min="0" max="100" step="1" inputmode="numeric"></div>
-<div class="field"><label for="sort">Sort by</label><select id="sort" name="sort"><option value="relevance">relevance</option><option value="date">date</option></select></div>
-<div class="field"><button type="reset" id="clear">Clear</button></div>
-</form>
+{_filters(kind, tags, profiles)}
 <p id="keys" class="keys">Keys: <kbd>/</kbd> search, <kbd>j</kbd>/<kbd>k</kbd> next/previous paper, <kbd>o</kbd> open it on arXiv, <kbd>Esc</kbd> leave the search box.</p>
 {_like_hint(kind, profiles)}
 <p id="status" role="status" aria-live="polite"></p>
@@ -253,6 +216,60 @@ def _page(
 </body>
 </html>
 """
+
+
+def _header(
+    kind: str,
+    heading: str,
+    intro: str,
+    nav: Sequence[tuple[str, str, bool]],
+    newest: dt.date | None,
+    count: int,
+) -> str:
+    """The page's heading, the profiles' navigation, what the page shows and how much."""
+    current_attr = ' aria-current="page"'
+    nav_items = "".join(
+        f'<li><a href="{_e(href)}"{current_attr if current else ""}>{_e(label)}</a></li>'
+        for label, href, current in nav
+    )
+    newest_text = (
+        f'newest listing <time datetime="{newest.isoformat()}">{newest.isoformat()}</time>'
+        if newest
+        else "no listing yet"
+    )
+    intro_html = (
+        f'<details class="intro"><summary>What this profile looks for</summary><p>{_e(intro)}</p></details>'
+        if kind == "profile"
+        else f'<p class="intro">{_e(intro)}</p>'
+    )
+    return f"""<header>
+<h1>{_e(heading)}</h1>
+<nav aria-label="Profiles"><ul>{nav_items}</ul></nav>
+{intro_html}
+<p class="summary">{count} judged papers, {newest_text}.</p>
+</header>"""
+
+
+def _filters(kind: str, tags: Sequence[str], profiles: Sequence[str]) -> str:
+    """The search and filter form (a profile choice on the index only)."""
+    tag_options = "".join(f'<option value="{_e(t)}">{_e(t)}</option>' for t in tags)
+    profile_field = ""
+    if kind == "index":
+        options = "".join(f'<option value="{_e(p)}">{_e(p)}</option>' for p in profiles)
+        profile_field = (
+            '<div class="field"><label for="profile">Profile</label>'
+            f'<select id="profile" name="profile"><option value="">all</option>{options}</select>'
+            "</div>"
+        )
+    return f"""<form id="filters" role="search" aria-label="Search and filter the papers">
+<div class="field wide"><label for="q">Search</label><input id="q" name="q" type="search" autocomplete="off" spellcheck="false" placeholder="title, authors, abstract, TL;DR" aria-describedby="keys"></div>
+<div class="field"><label for="tag">Tag</label><select id="tag" name="tag"><option value="">any</option>{tag_options}</select></div>
+{profile_field}<div class="field"><label for="from">From</label><input id="from" name="from" type="date"></div>
+<div class="field"><label for="to">To</label><input id="to" name="to" type="date"></div>
+<div class="field"><label for="min">Min. relevance</label><input id="min" name="min" type="number" min="0" max="100" step="1" inputmode="numeric"></div>
+<div class="field"><label for="sort">Sort by</label><select id="sort" name="sort"><option value="relevance">relevance</option><option value="date">date</option></select></div>
+<div class="field"><button type="reset" id="clear">Clear</button></div>
+</form>"""
 
 
 def _like_hint(kind: str, profiles: Sequence[str]) -> str:
