@@ -23,7 +23,7 @@ from arxivfilter.config import Profile, Settings, load_settings
 from arxivfilter.errors import FeedError, UpstreamError
 from arxivfilter.fetch.http import ArxivClient, Limiter
 from arxivfilter.fetch.oai import iter_pages
-from arxivfilter.models import JudgementResult, LlmCall, PaperText
+from arxivfilter.models import JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.llm import LlmScorer, build_llm_client
 from arxivfilter.transport import MIB
 from tests import hostile_server
@@ -132,7 +132,7 @@ class Sink:
 
 def papers(n: int) -> list[PaperText]:
     return [
-        PaperText(
+        Paper(
             arxiv_id=f"2601.{i:05d}",
             title=f"Paper {i}",
             abstract=f"Serving system {i}.",

@@ -16,7 +16,7 @@ import pytest
 
 from arxivfilter.config import Profile, Settings
 from arxivfilter.errors import UpstreamError
-from arxivfilter.models import JudgementResult, LlmCall, PaperText
+from arxivfilter.models import JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.llm import LlmScorer, build_llm_client
 from tests.stub_llm import StubConfig, StubServer, judgement_for, running
 
@@ -65,7 +65,7 @@ class FakeClock:
 
 def papers(n: int) -> list[PaperText]:
     return [
-        PaperText(
+        Paper(
             arxiv_id=f"2502.{i:05d}",
             title=f"Paper {i}",
             abstract=f"We study serving system number {i} and cut latency by {i}%.",

@@ -42,7 +42,7 @@ from arxivfilter.models import Entry, Paper
 from arxivfilter.runs import recorded
 from arxivfilter.score import local
 from arxivfilter.score.days import DayWork, outcomes, score_days
-from arxivfilter.score.stage import ScoreCounts, paper_text
+from arxivfilter.score.stage import ScoreCounts
 from arxivfilter.text import parse_arxiv_id
 
 log = structlog.get_logger(__name__)
@@ -720,7 +720,7 @@ def _without_examples(
     if model is None:
         return None, None, 0, {}, None
     with app.session() as session:
-        texts = [paper_text(p) for p in _papers(session, ids)]
+        texts = _papers(session, ids)
     results = local.score_many(profile, texts)
     relevance = {t.arxiv_id: ("ok", r.relevance) for t, r in zip(texts, results, strict=True)}
     pooled, months = _metrics(ids, dates, relevance, positives, profile.threshold, by_month)

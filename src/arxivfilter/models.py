@@ -17,8 +17,9 @@ reader's like/dislike per profile and paper).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from pydantic import Field as PydField
@@ -302,15 +303,24 @@ class Feedback(SQLModel, table=True):
 # --------------------------------------------------------------------------- views
 
 
-class PaperText(BaseModel):
-    """What a scorer sees of a paper."""
+class PaperText(Protocol):
+    """What a scorer reads of a paper. The stored record (:class:`Paper`) is one: scorers
+    take the record itself, never a copy of its fields."""
 
-    arxiv_id: str
-    title: str
-    abstract: str
-    authors: list[str] = PydField(default_factory=list)
-    categories: list[str] = PydField(default_factory=list)
-    text_hash: str = ""
+    @property
+    def arxiv_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def authors(self) -> Sequence[str]: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def primary_category(self) -> str | None: ...
+    @property
+    def text_hash(self) -> str: ...
 
 
 @dataclass

@@ -38,11 +38,12 @@ def _profile(name: str) -> Profile:
 
 
 def _paper(rec: dict) -> PaperText:
-    return PaperText(
+    return Paper(
         arxiv_id=rec["id"],
         title=rec["title"],
         abstract=rec["summary"],
         categories=rec["categories"],
+        text_hash="",
     )
 
 
@@ -198,7 +199,9 @@ def _store_papers(engine: object, papers: list[PaperText]) -> None:
 
 
 def test_example_texts_from_the_database(tmp_path: Path, liked: list[PaperText]) -> None:
-    """Stored examples come back sorted, primary category first; missing ones: one warning."""
+    """Stored examples come back sorted, with their primary category (the stored record
+    itself: its categories as listed, the primary one read by learned._primary); missing
+    ones: one warning."""
     engine = store.make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     _store_papers(engine, liked[:3])
     ids = [p.arxiv_id for p in liked[:3]] + ["2401.00001", "2401.00002"]
@@ -206,7 +209,7 @@ def test_example_texts_from_the_database(tmp_path: Path, liked: list[PaperText])
     with capture_logs() as logs, Session(engine) as session:
         got = learned.example_texts(session, profile)
     assert [p.arxiv_id for p in got] == sorted(p.arxiv_id for p in liked[:3])
-    assert [p.categories[0] for p in got] == [p.categories[0] for p in liked[:3]]
+    assert [learned._primary(p) for p in got] == [p.categories[:1] for p in liked[:3]]
     warnings = [e for e in logs if e["log_level"] == "warning"]
     assert len(warnings) == 1 and warnings[0]["missing"] == 2 and warnings[0]["examples"] == 5
     loader = learned.examples_from_db(engine)
@@ -261,18 +264,18 @@ def test_same_hash_in_a_fresh_process(
     here = learned.train(profile, ts)
     assert here is not None
     code = (
-        "import sys, json, datetime as dt; from arxivfilter.models import PaperText;"
+        "import sys, json, datetime as dt; from arxivfilter.models import Paper;"
         "from arxivfilter.config import load_profiles;"
         "from arxivfilter.score import learned;"
-        "d = json.load(sys.stdin); P = PaperText.model_validate;"
+        "d = json.load(sys.stdin); P = Paper.model_validate;"
         "ts = learned.TrainingSet(liked=[P(p) for p in d['liked']],"
         " unlabelled=[P(p) for p in d['rest']],"
         " dates={k: dt.date.fromisoformat(v) for k, v in d['dates'].items()});"
         "print(learned.train(load_profiles(['llm-systems'])[0], ts).sha)"
     )
     payload = {
-        "liked": [p.model_dump() for p in subset],
-        "rest": [p.model_dump() for p in negatives],
+        "liked": [p.model_dump(mode="json") for p in subset],
+        "rest": [p.model_dump(mode="json") for p in negatives],
         "dates": {k: v.isoformat() for k, v in dates.items()},
     }
     out = subprocess.run(
@@ -402,7 +405,7 @@ def _synthetic(
         words = rng.choices(filler, k=60) + (["LLM", "serving", "KV", "cache"] if on else [])
         rng.shuffle(words)
         liked = (on and rng.random() < 0.8) if signal else rng.random() < 0.15
-        paper = PaperText(
+        paper = Paper(
             arxiv_id=f"2601.{seed:01d}{i:04d}",
             title=" ".join(words[:8]),
             abstract=" ".join(words[8:]),
@@ -495,12 +498,12 @@ def test_sklearn_only_with_examples(tmp_path: Path) -> None:
         "import sys\n"
         "from arxivfilter import store\n"
         "from arxivfilter.config import load_profiles\n"
-        "from arxivfilter.models import PaperText\n"
+        "from arxivfilter.models import Paper\n"
         "from arxivfilter.score.learned import examples_from_db\n"
         "from arxivfilter.score.local import LocalScorer\n"
         f"engine = store.make_engine('sqlite:///{tmp_path / 'db.sqlite'}')\n"
         "scorer = LocalScorer(examples=examples_from_db(engine))\n"
-        "paper = PaperText(arxiv_id='1', title='KV cache serving', abstract='LLM inference')\n"
+        "paper = Paper(arxiv_id='1', title='KV cache serving', abstract='LLM inference')\n"
         "for profile in load_profiles(['llm-inference', 'llm-systems']):\n"
         "    scorer.prompt_hash(profile)\n"
         "    scorer.score(profile, paper)\n"

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from arxivfilter.config import Profile, Settings
 from arxivfilter.errors import UpstreamError, UsageError
-from arxivfilter.models import JudgementResult, LlmCall, PaperText
+from arxivfilter.models import JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.llm import (
     DUMMY_API_KEY,
     LlmScorer,
@@ -93,7 +93,7 @@ def settings(**llm: Any) -> Settings:
 
 
 def paper(n: int = 1, abstract: str = "We serve LLMs 2x faster with a new KV cache.") -> PaperText:
-    return PaperText(
+    return Paper(
         arxiv_id=f"2501.{n:05d}",
         title=f"Paper {n}",
         abstract=abstract,

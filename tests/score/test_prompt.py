@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from arxivfilter.config import Profile
 from arxivfilter.errors import ConfigError
-from arxivfilter.models import PaperText
+from arxivfilter.models import Paper, PaperText
 from arxivfilter.score import prompt as P
 
 PROFILE = Profile(
@@ -31,7 +31,7 @@ PROFILE = Profile(
 def _paper(
     n: int = 1, abstract: str = "We cut latency by 2x.", title: str = "Fast KV"
 ) -> PaperText:
-    return PaperText(
+    return Paper(
         arxiv_id=f"2501.{n:05d}",
         title=title,
         abstract=abstract,
@@ -260,7 +260,7 @@ def test_batching_shares_the_fixed_part(samples: Path) -> None:
     for line in lines:
         rec = json.loads(line)
         papers.append(
-            PaperText(
+            Paper(
                 arxiv_id=rec["id"],
                 title=rec["title"],
                 abstract=rec["summary"],

@@ -70,7 +70,7 @@ from sqlmodel import Session
 from arxivfilter import feedback, store
 from arxivfilter.config import Profile
 from arxivfilter.errors import ConfigError
-from arxivfilter.models import Paper, PaperText
+from arxivfilter.models import PaperText
 from arxivfilter.score.lexical import (
     idf_table,
     lexical_logit,
@@ -190,19 +190,11 @@ def has_examples(profile: Profile) -> bool:
 # --------------------------------------------------------------------------- the reader's papers
 
 
-def _paper_text(paper: Paper) -> PaperText:
-    cats = list(paper.categories)
-    if paper.primary_category and paper.primary_category in cats:
-        cats.remove(paper.primary_category)
-        cats.insert(0, paper.primary_category)
-    return PaperText(
-        arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=list(paper.authors),
-        categories=cats,
-        text_hash=paper.text_hash,
-    )
+def _primary(paper: PaperText) -> list[str]:
+    """The paper's primary category (else its first listed one), as a list of at most one."""
+    if paper.primary_category and paper.primary_category in paper.categories:
+        return [paper.primary_category]
+    return list(paper.categories[:1])
 
 
 @dataclass(frozen=True)
@@ -223,7 +215,7 @@ class TrainingSet:
 
 
 def _load(session: Session, ids: Sequence[str]) -> dict[str, PaperText]:
-    return {k: _paper_text(p) for k, p in store.papers_by_id(session, ids).items()}
+    return dict(store.papers_by_id(session, ids))
 
 
 def _dates(session: Session, ids: Sequence[str]) -> dict[str, dt.date]:
@@ -265,7 +257,7 @@ def training_set(
     disliked = [found[k] for k in disliked_ids if k in found]
     judged = [e.arxiv_id for e in liked] + [d.arxiv_id for d in disliked]
     dates = _dates(session, judged)
-    cats = sorted({e.categories[0] for e in liked if e.categories})
+    cats = sorted({c for e in liked for c in _primary(e)})
     unlabelled: list[PaperText] = []
     if dates and cats:
         last = max(dates.values())
@@ -733,7 +725,7 @@ def _memo_key(
     """Everything a model depends on, hashed (the key of the in-process memo)."""
 
     def key(e: PaperText) -> list[object]:
-        return [e.arxiv_id, e.title, e.abstract, e.categories[:1], str(ts.dates.get(e.arxiv_id))]
+        return [e.arxiv_id, e.title, e.abstract, _primary(e), str(ts.dates.get(e.arxiv_id))]
 
     return hashlib.sha256(
         json.dumps(

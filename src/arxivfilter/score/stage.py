@@ -52,17 +52,6 @@ def _storable(text: str | None) -> str | None:
     return None if text is None else _UNSTORABLE.sub("", text)
 
 
-def paper_text(paper: Paper) -> PaperText:
-    return PaperText(
-        arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=list(paper.authors),
-        categories=list(paper.categories),
-        text_hash=paper.text_hash,
-    )
-
-
 @dataclass
 class ScoreCounts:
     papers: int = 0
@@ -326,7 +315,7 @@ async def score_papers(
     if not todo:
         return counts
     run = _Run(session, profile, budget, price, run_id, base_url, rescore, on_result)
-    texts = [paper_text(p) for p in todo]
+    texts: list[PaperText] = list(todo)
     if scorer.kind == "llm":
         texts = await _narrow(run, texts, counts, keys, prefilter, first_pass)
     sink = run.sink(StoreSink, scorer, keys, counts)
