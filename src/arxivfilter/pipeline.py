@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import structlog
 
-from arxivfilter import store
 from arxivfilter.app import App
 from arxivfilter.config import Profile, load_profiles
 from arxivfilter.errors import UsageError
@@ -108,14 +107,11 @@ def notify(
     ``automatic`` (called by ``run``): dates older than ``[notify] max_age_days`` before the
     newest stored listing are not sent, so a backfill does not mail history.
     """
-    from arxivfilter.notify.deliver import deliver
+    from arxivfilter.notify.deliver import deliver, oldest_to_send
 
     kind = app.settings.resolve_scorer(opts.scorer)
     with app.session() as session:
-        oldest = None
-        newest = store.newest_announcement(session, opts.categories) if automatic else None
-        if newest is not None:
-            oldest = newest - dt.timedelta(days=app.settings.notify.max_age_days)
+        oldest = oldest_to_send(session, app.settings, opts.categories) if automatic else None
         return deliver(
             session,
             app.settings,
@@ -163,25 +159,20 @@ def run(
             _fetch_stage(app, opts, stages, profiles, done)
             _score_stage(app, opts, stages, profiles, done, record.id)
             _output_stages(app, opts, stages, profiles, done, record.id, auto_notify)
-            if (
-                done.fetch.error is not None
-            ):  # a listing of the catch-up failed: the others are done
-                raise done.fetch.error
-        exit_code, message = outcome(opts, done, auto_notify)
-        summary = RunSummary(
-            done.fetch,
-            done.score,
-            done.report,
-            exit_code,
-            time.monotonic() - started,
-            record.id,
-            message,
-            stages,
-            dry_run=opts.dry_run,
-            notify=done.notify,
+            if done.fetch.error is not None:
+                raise done.fetch.error  # a listing of the catch-up failed: the others are done
+        wall = time.monotonic() - started
+        summary = done.summary(
+            outcome(opts, done, auto_notify), wall, record.id, stages, dry_run=opts.dry_run
         )
-        counts, cost = summary.as_dict(), done.score.cost_usd or None
-        record.finish(exit_code, counts=counts, cost_usd=cost, message=message, dates=done.days)
+        cost = done.score.cost_usd or None
+        record.finish(
+            summary.exit_code,
+            counts=summary.as_dict(),
+            cost_usd=cost,
+            message=summary.message,
+            dates=done.days,
+        )
         save_state(app, profiles)
         return summary
 

@@ -209,6 +209,30 @@ class RunProgress:
         counts = {"fetch": self.fetch.as_dict(), "score": self.score.as_dict()}
         return counts, self.score.cost_usd or None, self.fetch.dates
 
+    def summary(
+        self,
+        outcome: tuple[int, str | None],
+        wall_s: float,
+        run_id: int | None,
+        stages: tuple[str, ...],
+        *,
+        dry_run: bool,
+    ) -> RunSummary:
+        """The run's summary: what the stages produced, with its exit code and message."""
+        exit_code, message = outcome
+        return RunSummary(
+            self.fetch,
+            self.score,
+            self.report,
+            exit_code,
+            wall_s,
+            run_id,
+            message,
+            stages,
+            dry_run=dry_run,
+            notify=self.notify,
+        )
+
 
 def outcome(opts: Options, done: RunProgress, auto_notify: bool) -> tuple[int, str | None]:
     """The run's exit code and the message that explains it."""

@@ -188,6 +188,15 @@ def _valid_address(address: str) -> str | None:
     return None
 
 
+def oldest_to_send(
+    session: Session, settings: Settings, categories: Sequence[str] | None
+) -> dt.date | None:
+    """The oldest date ``run`` delivers: ``[notify] max_age_days`` before the newest stored
+    listing (None: nothing stored), so a backfill does not mail history."""
+    newest = store.newest_announcement(session, categories)
+    return None if newest is None else newest - dt.timedelta(days=settings.notify.max_age_days)
+
+
 def deliver(
     session: Session,
     settings: Settings,
