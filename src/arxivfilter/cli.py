@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from arxivfilter import config, logs, lookups, options, pipeline, runstate
     from arxivfilter.config import Settings
     from arxivfilter.options import Options
+    from arxivfilter.runs import RunSummary
 else:
     # structlog (with rich's tracebacks) and the pydantic settings are 0.2 s of CPU that
     # ``--help`` and ``--version`` never use (#23)
@@ -257,7 +258,7 @@ def _print_json(data: Any) -> None:
 _Rows = list[tuple[str, str]]
 
 
-def _fetch_rows(summary: pipeline.RunSummary) -> _Rows:
+def _fetch_rows(summary: RunSummary) -> _Rows:
     f = summary.fetch
     rows: _Rows = [("dates", ", ".join(d.isoformat() for d in f.dates) or "-")]
     if "fetch" in summary.stages:
@@ -277,7 +278,7 @@ def _fetch_rows(summary: pipeline.RunSummary) -> _Rows:
     return rows
 
 
-def _score_rows(summary: pipeline.RunSummary) -> _Rows:
+def _score_rows(summary: RunSummary) -> _Rows:
     s = summary.score
     if "score" not in summary.stages:
         return []
@@ -310,7 +311,7 @@ def _score_rows(summary: pipeline.RunSummary) -> _Rows:
     return rows
 
 
-def _output_rows(summary: pipeline.RunSummary) -> _Rows:
+def _output_rows(summary: RunSummary) -> _Rows:
     rows: _Rows = []
     r, n = summary.report, summary.notify
     if r is not None:
@@ -333,7 +334,7 @@ def _output_rows(summary: pipeline.RunSummary) -> _Rows:
     return rows
 
 
-def _summary_table(summary: pipeline.RunSummary) -> None:
+def _summary_table(summary: RunSummary) -> None:
     """The human summary of a run: only the rows of the stages that ran."""
     table = Table(
         title=f"arxivfilter {' + '.join(summary.stages)} (run {summary.run_id})", show_header=False
@@ -349,7 +350,7 @@ def _summary_table(summary: pipeline.RunSummary) -> None:
     out.print(table)
 
 
-def _finish(summary: pipeline.RunSummary, as_json: bool) -> None:
+def _finish(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         _print_json(summary.as_dict())
     else:

@@ -46,7 +46,8 @@ class RunRecord:
 
     @property
     def id(self) -> int | None:
-        return self.row.id
+        row_id: int | None = self.row.id
+        return row_id
 
     def finish(
         self,
