@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -42,6 +44,30 @@ def samples() -> Path:
 def fixtures() -> Path:
     """This project's own small fixtures (shapes the samples lack)."""
     return FIXTURES
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """No test reaches a host beyond this machine (arXiv, an LLM API): name resolution of
+    any other host fails at once, as on an offline machine, and the test fails naming it
+    (one did reach for the real arXiv and waited out its retries). In-process only: the
+    subprocess tests point at stand-in servers on 127.0.0.1."""
+    tried: list[str] = []
+    real = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if host is not None and name not in _LOCAL_HOSTS:
+            tried.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach no internet host ({name})")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    yield tried
+    assert not tried, f"the test tried to reach the internet: {sorted(set(tried))}"
 
 
 @pytest.fixture(autouse=True)

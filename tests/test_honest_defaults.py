@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+import respx
 
+from tests.fakes import api_feed
 from tests.test_cli import DEMO, error_line, run_cli
 
 DAY = "2025-12-16"
@@ -27,7 +29,13 @@ def test_report_without_date_uses_the_newest_stored_listing(
 ) -> None:
     """Old code took today's calendar date, found nothing stored and wrote nothing."""
     assert run_cli(capsys, "fetch", "--source", str(small))[0] == 0
-    code, out, _ = run_cli(capsys, "score", "--json")
+    # a live `score` asks arXiv once for the profiles' liked examples: arXiv (stand-in)
+    # knows none of them (this test once reached the real arXiv and waited ~95 s for it)
+    with respx.mock(assert_all_called=False) as arxiv:
+        arxiv.get(url__startswith="https://export.arxiv.org/api/query").respond(
+            200, content=api_feed([])
+        )
+        code, out, _ = run_cli(capsys, "score", "--json")
     assert code == 0
     assert json.loads(out)["fetch"]["dates"] == [DAY]
     assert json.loads(out)["score"]["judged"] == 60
