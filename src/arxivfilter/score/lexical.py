@@ -48,6 +48,7 @@ Calibration: raw -> relevance 0-100
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -124,7 +125,10 @@ def _stem(word: str) -> str:
     return w
 
 
-_WORD_MEMO: dict[str, str] = {}  # word -> stem ("" for a stop word); a cache only
+# word -> its (stem, word) pair, None for a stop word: a cache only, whose pairs every text
+# with the word shares (the papers cached by ``_text_doc`` hold no copies of them)
+_WORD_MEMO: dict[str, tuple[str, str] | None] = {}
+_MISSING = ("", "")
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
@@ -132,16 +136,17 @@ def tokens(text: str) -> list[tuple[str, str]]:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     out: list[tuple[str, str]] = []
-    memo = _WORD_MEMO
+    memo, missing = _WORD_MEMO, _MISSING
     for word in _WORD.findall(_TEX_COMMAND.sub(" ", text).lower()):
-        stem = memo.get(word)
-        if stem is None:
+        pair = memo.get(word, missing)
+        if pair is missing:
             skip = len(word) < 2 or word in STOP_WORDS or word.isdigit()
             stem = "" if skip else _stem(word)
+            pair = (stem, word) if stem else None
             if len(memo) < 500_000:
-                memo[word] = stem
-        if stem:
-            out.append((stem, word))
+                memo[word] = pair
+        if pair is not None:
+            out.append(pair)
     return out
 
 
@@ -346,18 +351,41 @@ class PaperDoc:
     features: tuple[list[str], list[str]]  # title's, abstract's (for a learned model)
 
 
-def paper_doc(pq: ProfileQueries, paper: PaperText) -> PaperDoc:
-    p = PARAMS
-    title, abstract = tokens(paper.title), tokens(paper.abstract)
-    title_f, abstract_f = token_features(title), token_features(abstract)
+# papers whose profile-independent analysis is kept: more than a day's papers, so every
+# profile of a day (``score.days.stored_work`` orders the work day by day) finds the
+# analysis the first one made (about 20 KiB each: a day of 2,000 papers in 40 MiB)
+TEXT_DOC_CACHE = 2048
+
+
+@functools.lru_cache(maxsize=TEXT_DOC_CACHE)
+def _text_doc(
+    title: str, abstract: str, title_weight: float, k1: float, b: float, avg_len: float
+) -> tuple[
+    dict[str, float],
+    float,
+    tuple[list[tuple[str, str]], list[tuple[str, str]]],
+    tuple[list[str], list[str]],
+]:
+    """(every feature's count, BM25 length factor, tokens, features) of a paper's text: what
+    :func:`paper_doc` does not owe to the profile (a cache only; never mutated)."""
+    title_t, abstract_t = tokens(title), tokens(abstract)
+    title_f, abstract_f = token_features(title_t), token_features(abstract_t)
     tf: dict[str, float] = dict(Counter(abstract_f))
     for f in title_f:
-        tf[f] = tf.get(f, 0.0) + p.title_weight
+        tf[f] = tf.get(f, 0.0) + title_weight
     length = len(title_f) + len(abstract_f)
-    norm = p.k1 * (1.0 - p.b + p.b * length / idf_table().avg_len)
+    norm = k1 * (1.0 - b + b * length / avg_len)
+    return tf, norm, (title_t, abstract_t), (title_f, abstract_f)
+
+
+def paper_doc(pq: ProfileQueries, paper: PaperText) -> PaperDoc:
+    p = PARAMS
+    tf, norm, toks, feats = _text_doc(
+        paper.title, paper.abstract, p.title_weight, p.k1, p.b, idf_table().avg_len
+    )
     vocabulary = pq.vocabulary
     hits = {t: c for t, c in tf.items() if t in vocabulary}
-    return PaperDoc(hits, norm, (title, abstract), (title_f, abstract_f))
+    return PaperDoc(hits, norm, toks, feats)
 
 
 def contributions(q: _Query, doc: PaperDoc) -> list[tuple[float, str]]:

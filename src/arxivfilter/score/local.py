@@ -41,6 +41,7 @@ in ``bench/README.md`` (each with the command that measures it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -147,7 +148,16 @@ def tldr(abstract: str, max_words: int | None = None) -> str | None:
     sentence (what is proposed, built or shown), then its best result sentence (one with
     numbers), in the abstract's order; the opening sentences only when nothing says what
     the paper does. Cut with "…" if a sentence alone is too long."""
-    limit = max_words or lexical.PARAMS.tldr_words
+    return _tldr(abstract, max_words or lexical.PARAMS.tldr_words)
+
+
+# papers whose TL;DR is kept: more than a day's papers, so every profile of a day (the work
+# goes day by day) finds the one the first wrote (a cache only: it depends on the text alone)
+TLDR_CACHE = 4096
+
+
+@functools.lru_cache(maxsize=TLDR_CACHE)
+def _tldr(abstract: str, limit: int) -> str | None:
     parts = sentences(abstract)
     if not parts:
         return None
