@@ -256,6 +256,8 @@ class ProfileQueries:
     # the features the profile's own query weighs ("serving" in "with no serving angle")
     clauses: tuple[tuple[str, _Query], ...] = ()
     evidence: dict[str, frozenset[str]] = field(default_factory=dict)  # tag -> features
+    # feature -> the clauses (their indices) that weigh it; None: not indexed
+    clause_index: dict[str, tuple[int, ...]] | None = None
 
 
 _PROFILE_MEMO: dict[tuple[str, Params, str], ProfileQueries] = {}
@@ -331,7 +333,19 @@ def profile_queries(profile: Profile) -> ProfileQueries:
         evidence = _tag_evidence(profile)
         for feats in evidence.values():
             vocabulary |= feats
-        got = ProfileQueries(main, exclude, tags, frozenset(vocabulary), tuple(clauses), evidence)
+        index: dict[str, list[int]] = {}
+        for i, (_, q) in enumerate(clauses):
+            for t in q.weights:
+                index.setdefault(t, []).append(i)
+        got = ProfileQueries(
+            main,
+            exclude,
+            tags,
+            frozenset(vocabulary),
+            tuple(clauses),
+            evidence,
+            {t: tuple(ids) for t, ids in index.items()},
+        )
         if len(_PROFILE_MEMO) > 64:
             _PROFILE_MEMO.clear()
         _PROFILE_MEMO[key] = got
@@ -416,8 +430,15 @@ def clause_penalty(pq: ProfileQueries, doc: PaperDoc) -> tuple[float, str]:
     word of the abstract ("accuracy") is not."""
     title = set(doc.features[0])
     best, words = 0.0, ""
-    for text, q in pq.clauses:
-        m = math.fsum(w for t, w in q.weights.items() if t in title) / q.mass
+    clauses: Iterable[tuple[str, _Query]] = pq.clauses
+    if pq.clause_index is not None:  # only the clauses the title holds a feature of, in order
+        get = pq.clause_index.get
+        clauses = [pq.clauses[i] for i in sorted({i for t in title for i in get(t, ())})]
+    for text, q in clauses:
+        held = [w for t, w in q.weights.items() if t in title]
+        if not held:  # nothing of the clause in the title (a share of 0)
+            continue
+        m = math.fsum(held) / q.mass
         if m >= 0.4 and m > best:  # most of the clause, not one of its words
             best, words = m, text
     return best, words

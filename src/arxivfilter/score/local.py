@@ -249,10 +249,11 @@ def _tags(pq: ProfileQueries, doc: PaperDoc) -> list[str]:
     """The best-matching tags that the paper also gives evidence for: the tag's name as a
     phrase, or a two-word phrase of its meaning, in the title or abstract."""
     p = lexical.PARAMS
+    tf, evidence = doc.tf, pq.evidence
     sims = sorted(
         (-query_match(q, doc), name)
         for name, q in pq.tags.items()
-        if not pq.evidence.get(name) or pq.evidence[name] & doc.tf.keys()
+        if not evidence.get(name) or any(f in tf for f in evidence[name])
     )
     if not sims:
         return []
@@ -274,19 +275,33 @@ def _surface(doc: PaperDoc, term: str) -> str:
     return term
 
 
-_PHRASES: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[tuple[str, ...], str]]] = {}
+# (features, as the profile writes it, the features joined, what the paper must hold for it
+# to be present, the set of its features), longest first
+_Phrase = tuple[tuple[str, ...], str, str, tuple[str, ...], frozenset[str]]
+_PHRASES: dict[tuple[tuple[str, ...], tuple[str, ...]], list[_Phrase]] = {}
 
 
-def _profile_phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
-    """(features, as the profile writes it) for each keyword and tag name, longest first
-    (computed once per profile and process)."""
+def _profile_phrases(profile: Profile) -> list[_Phrase]:
+    """Each keyword and tag name, longest first, with what :func:`_matched_phrases` asks of
+    it (computed once per profile and process)."""
     key = (tuple(profile.keywords), tuple(profile.tags))
     got = _PHRASES.get(key)
     if got is None:
         if len(_PHRASES) >= 64:
             _PHRASES.clear()
-        got = _PHRASES[key] = _phrases(profile)
+        got = _PHRASES[key] = [
+            (feats, text, " ".join(feats), _needed(feats), frozenset(feats))
+            for feats, text in _phrases(profile)
+        ]
     return got
+
+
+def _needed(feats: tuple[str, ...]) -> tuple[str, ...]:
+    """The features a paper holds when it holds the phrase: its one word, its bigram, or
+    each bigram of a longer one."""
+    if len(feats) == 1:
+        return feats
+    return tuple(f"{a} {b}" for a, b in pairwise(feats))
 
 
 def _phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
@@ -301,19 +316,18 @@ def _phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
 def _matched_phrases(profile: Profile, doc: PaperDoc, pq: ProfileQueries) -> list[str]:
     """The profile's own keywords and tag names the paper contains (as whole phrases),
     most weighty first: what a person would say the paper matches."""
-    weight = {t: w for w, t in contributions(pq.main, doc)}
+    tf = doc.tf
+    weight: dict[str, float] | None = None
     found: list[tuple[float, str]] = []
     covered: set[str] = set()
-    for feats, text in _profile_phrases(profile):
-        key = " ".join(feats)
-        present = (key in doc.tf) if len(feats) == 2 else (len(feats) == 1 and feats[0] in doc.tf)
-        if len(feats) > 2:
-            present = all(f"{a} {b}" in doc.tf for a, b in pairwise(feats))
-        if not present or set(feats) <= covered:
-            continue
+    for feats, text, key, needed, feat_set in _profile_phrases(profile):
+        if needed[0] not in tf or not all(f in tf for f in needed) or feat_set <= covered:
+            continue  # (most phrases: their first word or bigram is not in the paper)
+        if weight is None:
+            weight = {t: w for w, t in contributions(pq.main, doc)}
         w = sum(weight.get(f, 0.0) for f in feats) + weight.get(key, 0.0)
         found.append((w, text))
-        covered |= set(feats)
+        covered |= feat_set
     return [t for _, t in sorted(found, key=lambda x: (-x[0], x[1]))]
 
 
@@ -342,7 +356,15 @@ def _whole_words(doc: PaperDoc, terms: list[str], raw: str) -> list[str]:
     """Terms that are whole words of the paper, not pieces of a hyphenated one ("fine" of
     "Fine-Grained")."""
     low = raw.lower()
-    return [t for t in terms if not re.search(rf"(?:\w-{re.escape(t)}|{re.escape(t)}-\w)", low)]
+    return [t for t in terms if not _in_hyphenated(t, low)]
+
+
+def _in_hyphenated(term: str, low: str) -> bool:
+    """Whether ``term`` is a piece of a hyphenated word of ``low`` (the regex only where the
+    text holds the term next to a hyphen at all)."""
+    if f"-{term}" not in low and f"{term}-" not in low:
+        return False
+    return re.search(rf"(?:\w-{re.escape(term)}|{re.escape(term)}-\w)", low) is not None
 
 
 def _reason(profile: Profile, pq: ProfileQueries, doc: PaperDoc, raw_text: str) -> str:
