@@ -597,6 +597,26 @@ def announcement_dates(
     return sorted(session.exec(stmt).all())
 
 
+def dates_with_papers(
+    session: Session, dates: Sequence[dt.date], categories: Sequence[str] | None = None
+) -> set[dt.date]:
+    """The dates of ``dates`` with a stored paper in ``categories`` (None = all): those
+    :func:`papers_on` finds something for, in one query per 500 dates."""
+    out: set[dt.date] = set()
+    wanted = sorted(set(dates))
+    for i in range(0, len(wanted), 500):
+        stmt = (
+            select(col(Announcement.date))
+            .distinct()
+            .join(Paper, col(Paper.arxiv_id) == col(Announcement.arxiv_id))
+            .where(col(Announcement.date).in_(wanted[i : i + 500]))
+        )
+        if categories is not None:
+            stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+        out.update(session.exec(stmt).all())
+    return out
+
+
 def paper_counts(
     session: Session,
     categories: Sequence[str] | None = None,

@@ -413,15 +413,33 @@ def contributions(q: _Query, doc: PaperDoc) -> list[tuple[float, str]]:
     return out
 
 
-def query_match(q: _Query, doc: PaperDoc) -> float:
-    """BM25 of the paper for the query, divided by the query's total weight (0 .. k1 + 1)."""
+def query_match(q: _Query, doc: PaperDoc, positions: dict[str, int] | None = None) -> float:
+    """BM25 of the paper for the query, divided by the query's total weight (0 .. k1 + 1).
+
+    ``positions`` (each feature of ``doc.tf`` -> its place there, :func:`positions`): a
+    query shorter than the paper looks its own features up, summed in the same (text) order
+    to the same number."""
     k1p, norm, get = PARAMS.k1 + 1.0, doc.norm, q.weights.get
     total = 0.0
+    if positions is not None and len(q.weights) < len(doc.tf):
+        tf, weights = doc.tf, q.weights
+        shared = [t for t in weights if t in tf]
+        if len(shared) > 1:
+            shared.sort(key=positions.__getitem__)
+        for t in shared:
+            c = tf[t]
+            total += weights[t] * c * k1p / (c + norm)
+        return total / q.mass
     for t, c in doc.tf.items():
         w = get(t)
         if w is not None:
             total += w * c * k1p / (c + norm)
     return total / q.mass
+
+
+def positions(doc: PaperDoc) -> dict[str, int]:
+    """Each feature of ``doc.tf`` -> its place there (for :func:`query_match`)."""
+    return {t: i for i, t in enumerate(doc.tf)}
 
 
 def clause_penalty(pq: ProfileQueries, doc: PaperDoc) -> tuple[float, str]:

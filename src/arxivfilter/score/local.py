@@ -249,9 +249,9 @@ def _tags(pq: ProfileQueries, doc: PaperDoc) -> list[str]:
     """The best-matching tags that the paper also gives evidence for: the tag's name as a
     phrase, or a two-word phrase of its meaning, in the title or abstract."""
     p = lexical.PARAMS
-    tf, evidence = doc.tf, pq.evidence
+    tf, evidence, places = doc.tf, pq.evidence, lexical.positions(doc)
     sims = sorted(
-        (-query_match(q, doc), name)
+        (-query_match(q, doc, places), name)
         for name, q in pq.tags.items()
         if not evidence.get(name) or any(f in tf for f in evidence[name])
     )
