@@ -256,8 +256,29 @@ class ProfileQueries:
     # the features the profile's own query weighs ("serving" in "with no serving angle")
     clauses: tuple[tuple[str, _Query], ...] = ()
     evidence: dict[str, frozenset[str]] = field(default_factory=dict)  # tag -> features
-    # feature -> the clauses (their indices) that weigh it; None: not indexed
-    clause_index: dict[str, tuple[int, ...]] | None = None
+
+    @functools.cached_property
+    def clause_index(self) -> dict[str, tuple[int, ...]]:
+        """Feature -> the clauses (their indices) that weigh it."""
+        index: dict[str, list[int]] = {}
+        for i, (_, q) in enumerate(self.clauses):
+            for t in q.weights:
+                index.setdefault(t, []).append(i)
+        return {t: tuple(ids) for t, ids in index.items()}
+
+    @functools.cached_property
+    def tag_index(self) -> dict[str, tuple[tuple[int, float], ...]]:
+        """Feature -> (index in ``tags``, weight) of each tag query that weighs it."""
+        index: dict[str, list[tuple[int, float]]] = {}
+        for i, q in enumerate(self.tags.values()):
+            for t, w in q.weights.items():
+                index.setdefault(t, []).append((i, w))
+        return {t: tuple(hits) for t, hits in index.items()}
+
+    @functools.cached_property
+    def evidence_features(self) -> frozenset[str]:
+        """Every feature that is evidence for some tag."""
+        return frozenset().union(*self.evidence.values())
 
 
 _PROFILE_MEMO: dict[tuple[str, Params, str], ProfileQueries] = {}
@@ -333,19 +354,7 @@ def profile_queries(profile: Profile) -> ProfileQueries:
         evidence = _tag_evidence(profile)
         for feats in evidence.values():
             vocabulary |= feats
-        index: dict[str, list[int]] = {}
-        for i, (_, q) in enumerate(clauses):
-            for t in q.weights:
-                index.setdefault(t, []).append(i)
-        got = ProfileQueries(
-            main,
-            exclude,
-            tags,
-            frozenset(vocabulary),
-            tuple(clauses),
-            evidence,
-            {t: tuple(ids) for t, ids in index.items()},
-        )
+        got = ProfileQueries(main, exclude, tags, frozenset(vocabulary), tuple(clauses), evidence)
         if len(_PROFILE_MEMO) > 64:
             _PROFILE_MEMO.clear()
         _PROFILE_MEMO[key] = got
@@ -413,23 +422,10 @@ def contributions(q: _Query, doc: PaperDoc) -> list[tuple[float, str]]:
     return out
 
 
-def query_match(q: _Query, doc: PaperDoc, positions: dict[str, int] | None = None) -> float:
-    """BM25 of the paper for the query, divided by the query's total weight (0 .. k1 + 1).
-
-    ``positions`` (each feature of ``doc.tf`` -> its place there, :func:`positions`): a
-    query shorter than the paper looks its own features up, summed in the same (text) order
-    to the same number."""
+def query_match(q: _Query, doc: PaperDoc) -> float:
+    """BM25 of the paper for the query, divided by the query's total weight (0 .. k1 + 1)."""
     k1p, norm, get = PARAMS.k1 + 1.0, doc.norm, q.weights.get
     total = 0.0
-    if positions is not None and len(q.weights) < len(doc.tf):
-        tf, weights = doc.tf, q.weights
-        shared = [t for t in weights if t in tf]
-        if len(shared) > 1:
-            shared.sort(key=positions.__getitem__)
-        for t in shared:
-            c = tf[t]
-            total += weights[t] * c * k1p / (c + norm)
-        return total / q.mass
     for t, c in doc.tf.items():
         w = get(t)
         if w is not None:
@@ -437,9 +433,15 @@ def query_match(q: _Query, doc: PaperDoc, positions: dict[str, int] | None = Non
     return total / q.mass
 
 
-def positions(doc: PaperDoc) -> dict[str, int]:
-    """Each feature of ``doc.tf`` -> its place there (for :func:`query_match`)."""
-    return {t: i for i, t in enumerate(doc.tf)}
+def tag_matches(pq: ProfileQueries, doc: PaperDoc) -> list[float]:
+    """:func:`query_match` of every tag query of the profile (in ``pq.tags`` order), the
+    same numbers from one pass over the paper's features (``pq.tag_index``)."""
+    index, k1p, norm = pq.tag_index, PARAMS.k1 + 1.0, doc.norm
+    totals = [0.0] * len(pq.tags)
+    for t, c in doc.tf.items():
+        for i, w in index.get(t, ()):
+            totals[i] += w * c * k1p / (c + norm)
+    return [total / q.mass for total, q in zip(totals, pq.tags.values(), strict=True)]
 
 
 def clause_penalty(pq: ProfileQueries, doc: PaperDoc) -> tuple[float, str]:
@@ -448,11 +450,8 @@ def clause_penalty(pq: ProfileQueries, doc: PaperDoc) -> tuple[float, str]:
     word of the abstract ("accuracy") is not."""
     title = set(doc.features[0])
     best, words = 0.0, ""
-    clauses: Iterable[tuple[str, _Query]] = pq.clauses
-    if pq.clause_index is not None:  # only the clauses the title holds a feature of, in order
-        get = pq.clause_index.get
-        clauses = [pq.clauses[i] for i in sorted({i for t in title for i in get(t, ())})]
-    for text, q in clauses:
+    get = pq.clause_index.get  # only the clauses the title holds a feature of, in order
+    for text, q in [pq.clauses[i] for i in sorted({i for t in title for i in get(t, ())})]:
         held = [w for t, w in q.weights.items() if t in title]
         if not held:  # nothing of the clause in the title (a share of 0)
             continue

@@ -66,8 +66,8 @@ from arxivfilter.score.lexical import (
     logit_relevance,
     paper_doc,
     profile_queries,
-    query_match,
     raw_of,
+    tag_matches,
     tokens,
 )
 from arxivfilter.score.lexical import features as features  # re-exported: the public API
@@ -249,11 +249,12 @@ def _tags(pq: ProfileQueries, doc: PaperDoc) -> list[str]:
     """The best-matching tags that the paper also gives evidence for: the tag's name as a
     phrase, or a two-word phrase of its meaning, in the title or abstract."""
     p = lexical.PARAMS
-    tf, evidence, places = doc.tf, pq.evidence, lexical.positions(doc)
+    evidence = pq.evidence
+    present = pq.evidence_features.intersection(doc.tf)  # the evidence the paper holds
     sims = sorted(
-        (-query_match(q, doc, places), name)
-        for name, q in pq.tags.items()
-        if not evidence.get(name) or any(f in tf for f in evidence[name])
+        (-match, name)
+        for name, match in zip(pq.tags, tag_matches(pq, doc), strict=True)
+        if not evidence.get(name) or not evidence[name].isdisjoint(present)
     )
     if not sims:
         return []
