@@ -139,6 +139,10 @@ def test_sentence_cues_match_their_patterns(day: list[PaperText]) -> None:
         assert local._proposes(s, lower) == bool(local._PROPOSE.search(s)), s
         assert local._names(s) == bool(local._NAMED.search(s)), s
         assert local._results(s, lower) == bool(local._RESULT.search(s)), s
+    ends = ["see e.g.", "xe.g.", "Fig.", "xFig.", "et al.", "aw.r.t.", "approx.", "e.g. x"]
+    for s in sentences + ends + [f"{'word ' * 5}{e}" for e in ends]:
+        at_end = local._ABBREVIATION.search(s, max(0, len(s) - 16))
+        assert bool(at_end) == bool(local._ABBREVIATION.search(s)), s
 
 
 @pytest.mark.parametrize("name", PROFILES)

@@ -406,8 +406,8 @@ def paper_doc(pq: ProfileQueries, paper: PaperText) -> PaperDoc:
     tf, norm, toks, feats = _text_doc(
         paper.title, paper.abstract, p.title_weight, p.k1, p.b, idf_table().avg_len
     )
-    vocabulary = pq.vocabulary
-    hits = {t: c for t, c in tf.items() if t in vocabulary}
+    shared = list(filter(pq.vocabulary.__contains__, tf))  # in text order
+    hits = dict(zip(shared, map(tf.__getitem__, shared), strict=True))
     return PaperDoc(hits, norm, toks, feats)
 
 

@@ -88,7 +88,9 @@ def sentences(abstract: str) -> list[str]:
     """The abstract's sentences (abbreviations such as "e.g." do not end one)."""
     out: list[str] = []
     for piece in _SENTENCE_END.split(" ".join(abstract.split())):
-        if out and _ABBREVIATION.search(out[-1]):
+        # an abbreviation ends the sentence: look only at its end (a match is at most 7
+        # characters; the boundary before it still sees the character ahead of ``pos``)
+        if out and _ABBREVIATION.search(out[-1], max(0, len(out[-1]) - 16)):
             out[-1] = f"{out[-1]} {piece}"
         elif piece:
             out.append(piece)
