@@ -780,7 +780,8 @@ def save_judgements(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             )
         fresh = [latest[k] for k in keys if k not in stored]
         if fresh:
-            session.execute(sa.insert(Judgement), fresh)
+            # a Core insert: the ORM's bulk insert adds its own bookkeeping per row
+            session.execute(Judgement.__table__.insert(), fresh)  # type: ignore[attr-defined]
         again = [
             {"key": k, **{f"v_{c}": latest[k][c] for c in _REJUDGED}} for k in keys if k in stored
         ]
