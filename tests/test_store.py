@@ -171,6 +171,20 @@ def test_papers_on_counts_distinct_papers(session: Session) -> None:
     assert store.newest_announcement(session) == D1
 
 
+def test_dates_with_papers_are_those_papers_on_finds(session: Session) -> None:
+    """dates_with_papers answers, in one query, whether papers_on finds something."""
+    store.store_entries(
+        session,
+        [entry(), entry("2512.00002", categories=["cs.OS"], primary_category="cs.OS")],
+        categories=CATS,
+    )
+    for cats in (None, CATS, ["cs.OS"], ["cs.AR"]):
+        got = store.dates_with_papers(session, [D1, D2], cats)
+        assert got == {d for d in (D1, D2) if store.papers_on(session, d, cats)}
+    assert store.dates_with_papers(session, [D1, D2], ["cs.AR"]) == set()
+    assert store.dates_with_papers(session, [D1, D2]) == {D1}
+
+
 def test_upgrade_from_the_baseline_keeps_rows(db_url: str) -> None:
     """A database at the baseline revision migrates to head with its rows intact."""
     from alembic import command

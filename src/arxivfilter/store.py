@@ -597,6 +597,26 @@ def announcement_dates(
     return sorted(session.exec(stmt).all())
 
 
+def dates_with_papers(
+    session: Session, dates: Sequence[dt.date], categories: Sequence[str] | None = None
+) -> set[dt.date]:
+    """The dates of ``dates`` with a stored paper in ``categories`` (None = all): those
+    :func:`papers_on` finds something for, in one query per 500 dates."""
+    out: set[dt.date] = set()
+    wanted = sorted(set(dates))
+    for i in range(0, len(wanted), 500):
+        stmt = (
+            select(col(Announcement.date))
+            .distinct()
+            .join(Paper, col(Paper.arxiv_id) == col(Announcement.arxiv_id))
+            .where(col(Announcement.date).in_(wanted[i : i + 500]))
+        )
+        if categories is not None:
+            stmt = stmt.where(col(Announcement.category).in_(list(categories)))
+        out.update(session.exec(stmt).all())
+    return out
+
+
 def paper_counts(
     session: Session,
     categories: Sequence[str] | None = None,
@@ -760,7 +780,8 @@ def save_judgements(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             )
         fresh = [latest[k] for k in keys if k not in stored]
         if fresh:
-            session.execute(sa.insert(Judgement), fresh)
+            # a Core insert: the ORM's bulk insert adds its own bookkeeping per row
+            session.execute(Judgement.__table__.insert(), fresh)  # type: ignore[attr-defined]
         again = [
             {"key": k, **{f"v_{c}": latest[k][c] for c in _REJUDGED}} for k in keys if k in stored
         ]

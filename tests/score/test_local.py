@@ -108,6 +108,43 @@ def test_tldr_sentences_and_cut() -> None:
     assert local.tldr("Short, no full stop") == "Short, no full stop"
 
 
+def test_sentence_cues_match_their_patterns(day: list[PaperText]) -> None:
+    """The fast forms of the sentence cues find what the patterns they stand for find, on a
+    real day's sentences and on odd ones (case, glued words, non-ASCII)."""
+    sentences = [s for p in day for s in local.sentences(p.abstract)]
+    odd = [
+        "We propose X.",
+        "WE PROPOSE X",
+        "we-propose x",
+        "Our approach shows",
+        "ourwork shows",
+        "To address the gap, we",
+        "FooBar is a system",
+        "x-FooBar is",
+        "fooBar is",
+        "Foo-Bar, an engine",
+        "recalled named x",
+        "_called x",
+        "unnamed",
+        "so-called X",
+        "İmproves by 3x",
+        "ſaves 10%",
+        "Speed-up of 2x",
+        "by up to 4 ms",
+        "REDUCES",
+        "up  to",
+    ]
+    for s in sentences + odd + [f"{s} é" for s in odd]:
+        lower = s.lower() if s.isascii() else None
+        assert local._proposes(s, lower) == bool(local._PROPOSE.search(s)), s
+        assert local._names(s) == bool(local._NAMED.search(s)), s
+        assert local._results(s, lower) == bool(local._RESULT.search(s)), s
+    ends = ["see e.g.", "xe.g.", "Fig.", "xFig.", "et al.", "aw.r.t.", "approx.", "e.g. x"]
+    for s in sentences + ends + [f"{'word ' * 5}{e}" for e in ends]:
+        at_end = local._ABBREVIATION.search(s, max(0, len(s) - 16))
+        assert bool(at_end) == bool(local._ABBREVIATION.search(s)), s
+
+
 @pytest.mark.parametrize("name", PROFILES)
 def test_independent_of_other_papers(day: list[PaperText], name: str) -> None:
     """A paper's judgement is the same alone, among the day's papers, and in any order."""

@@ -453,7 +453,8 @@ def warn_unstored(ctx: FetchContext, opts: Options, days: Sequence[dt.date]) -> 
     """score/report of a date with no stored paper do nothing: say so (a missing fetch, or
     no --date given while the latest listing is not fetched yet)."""
     with ctx.session() as session:
-        empty = [d for d in days if not store.papers_on(session, d, opts.categories)]
+        stored = store.dates_with_papers(session, days, opts.categories)
+    empty = [d for d in days if d not in stored]
     for d in empty:
         log.warning(
             "no paper is stored for this date: fetch it first, or give --date",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
@@ -71,17 +71,45 @@ def stored_work(
     days: Sequence[dt.date],
     categories: list[str] | None,
 ) -> list[DayWork]:
-    """Each profile's days with stored papers, in order (profile by profile); each day's
-    papers are read when it is judged."""
+    """The days with stored papers, in order, each with every profile that has papers on it
+    (day by day: all profiles of a day, then the next day), so the profiles of a day share
+    one read of its papers (:class:`DayReader`) and the local scorer's per-paper analysis of
+    them (``lexical.paper_doc``, ``local.tldr``); each day's papers are read when it is
+    judged."""
     if not days:
         return []
-    work: list[DayWork] = []
+    per_profile: list[tuple[Profile, list[str] | None, dict[dt.date, int]]] = []
     with ctx.session() as session:
         for prof in profiles:
             scope = prof.scope(categories)
             counts = store.paper_counts(session, scope, date_from=min(days), date_to=max(days))
-            work.extend(DayWork(prof, d, None, scope, counts[d]) for d in days if counts.get(d))
-    return work
+            per_profile.append((prof, scope, counts))
+    return [
+        DayWork(prof, d, None, scope, counts[d])
+        for d in days
+        for prof, scope, counts in per_profile
+        if counts.get(d)
+    ]
+
+
+class DayReader:
+    """:meth:`DayWork.load` that reads a day's papers once for consecutive items of the same
+    day and scope (every profile of a day, as :func:`stored_work` orders them): only the
+    last day read is kept, so a range still holds one day's papers at a time."""
+
+    def __init__(self) -> None:
+        self._key: tuple[dt.date, tuple[str, ...] | None] | None = None
+        self._papers: list[Paper] = []
+
+    def load(self, session: Session, w: DayWork) -> list[Paper]:
+        if w.papers is not None:
+            return w.papers
+        key = (w.day, None if w.scope is None else tuple(w.scope))
+        if key != self._key:
+            self._key, self._papers = None, []  # the previous day's papers go first
+            self._papers = w.load(session)
+            self._key = key
+        return self._papers
 
 
 def _with_text(papers: list[Any], day: dt.date) -> list[Paper]:
@@ -120,8 +148,9 @@ def plan_days(
     total = ScoreCounts()
     with ctx.session() as session:
         scorer = ctx.scorer(kind)
+        reader = DayReader()
         for w in work:
-            papers = w.load(session)
+            papers = reader.load(session, w)
             _keys, todo, cached = plan(session, scorer, w.profile, papers, rescore=rescore)
             total.papers += len(papers)
             total.cached += cached
@@ -142,7 +171,8 @@ def score_days(
     label: str = "score",
     into: ScoreCounts | None = None,
 ) -> ScoreCounts:
-    """A judgement for every paper of ``work``, (profile, day) after (profile, day).
+    """A judgement for every paper of ``work``, (profile, day) after (profile, day), in the
+    order given (:func:`stored_work`'s: day by day, every profile of a day in turn).
 
     ``scorer``: the scorer of ``kind`` to use (None: a new one from ``ctx``); ``max_cost``
     (None: ``[llm] max_cost``) bounds what the whole call spends. ``batches``: in batch
@@ -202,11 +232,12 @@ class _Job:
     rescore: bool
     run_id: int | None
     base_url: str | None
+    reader: DayReader = field(default_factory=DayReader)
 
     async def score(
         self, session: Session, w: DayWork, on_result: Callable[[], None]
     ) -> ScoreCounts:
-        papers = w.load(session)
+        papers = self.reader.load(session, w)
         for _ in range(w.size - len(papers)):  # kept without text: not judged, counted done
             on_result()
         return await score_papers(

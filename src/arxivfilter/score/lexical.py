@@ -48,6 +48,7 @@ Calibration: raw -> relevance 0-100
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -124,7 +125,10 @@ def _stem(word: str) -> str:
     return w
 
 
-_WORD_MEMO: dict[str, str] = {}  # word -> stem ("" for a stop word); a cache only
+# word -> its (stem, word) pair, None for a stop word: a cache only, whose pairs every text
+# with the word shares (the papers cached by ``_text_doc`` hold no copies of them)
+_WORD_MEMO: dict[str, tuple[str, str] | None] = {}
+_MISSING = ("", "")
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
@@ -132,16 +136,17 @@ def tokens(text: str) -> list[tuple[str, str]]:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     out: list[tuple[str, str]] = []
-    memo = _WORD_MEMO
+    memo, missing = _WORD_MEMO, _MISSING
     for word in _WORD.findall(_TEX_COMMAND.sub(" ", text).lower()):
-        stem = memo.get(word)
-        if stem is None:
+        pair = memo.get(word, missing)
+        if pair is missing:
             skip = len(word) < 2 or word in STOP_WORDS or word.isdigit()
             stem = "" if skip else _stem(word)
+            pair = (stem, word) if stem else None
             if len(memo) < 500_000:
-                memo[word] = stem
-        if stem:
-            out.append((stem, word))
+                memo[word] = pair
+        if pair is not None:
+            out.append(pair)
     return out
 
 
@@ -252,6 +257,29 @@ class ProfileQueries:
     clauses: tuple[tuple[str, _Query], ...] = ()
     evidence: dict[str, frozenset[str]] = field(default_factory=dict)  # tag -> features
 
+    @functools.cached_property
+    def clause_index(self) -> dict[str, tuple[int, ...]]:
+        """Feature -> the clauses (their indices) that weigh it."""
+        index: dict[str, list[int]] = {}
+        for i, (_, q) in enumerate(self.clauses):
+            for t in q.weights:
+                index.setdefault(t, []).append(i)
+        return {t: tuple(ids) for t, ids in index.items()}
+
+    @functools.cached_property
+    def tag_index(self) -> dict[str, tuple[tuple[int, float], ...]]:
+        """Feature -> (index in ``tags``, weight) of each tag query that weighs it."""
+        index: dict[str, list[tuple[int, float]]] = {}
+        for i, q in enumerate(self.tags.values()):
+            for t, w in q.weights.items():
+                index.setdefault(t, []).append((i, w))
+        return {t: tuple(hits) for t, hits in index.items()}
+
+    @functools.cached_property
+    def evidence_features(self) -> frozenset[str]:
+        """Every feature that is evidence for some tag."""
+        return frozenset().union(*self.evidence.values())
+
 
 _PROFILE_MEMO: dict[tuple[str, Params, str], ProfileQueries] = {}
 
@@ -346,18 +374,41 @@ class PaperDoc:
     features: tuple[list[str], list[str]]  # title's, abstract's (for a learned model)
 
 
-def paper_doc(pq: ProfileQueries, paper: PaperText) -> PaperDoc:
-    p = PARAMS
-    title, abstract = tokens(paper.title), tokens(paper.abstract)
-    title_f, abstract_f = token_features(title), token_features(abstract)
+# papers whose profile-independent analysis is kept: more than a day's papers, so every
+# profile of a day (``score.days.stored_work`` orders the work day by day) finds the
+# analysis the first one made (about 20 KiB each: a day of 2,000 papers in 40 MiB)
+TEXT_DOC_CACHE = 2048
+
+
+@functools.lru_cache(maxsize=TEXT_DOC_CACHE)
+def _text_doc(
+    title: str, abstract: str, title_weight: float, k1: float, b: float, avg_len: float
+) -> tuple[
+    dict[str, float],
+    float,
+    tuple[list[tuple[str, str]], list[tuple[str, str]]],
+    tuple[list[str], list[str]],
+]:
+    """(every feature's count, BM25 length factor, tokens, features) of a paper's text: what
+    :func:`paper_doc` does not owe to the profile (a cache only; never mutated)."""
+    title_t, abstract_t = tokens(title), tokens(abstract)
+    title_f, abstract_f = token_features(title_t), token_features(abstract_t)
     tf: dict[str, float] = dict(Counter(abstract_f))
     for f in title_f:
-        tf[f] = tf.get(f, 0.0) + p.title_weight
+        tf[f] = tf.get(f, 0.0) + title_weight
     length = len(title_f) + len(abstract_f)
-    norm = p.k1 * (1.0 - p.b + p.b * length / idf_table().avg_len)
-    vocabulary = pq.vocabulary
-    hits = {t: c for t, c in tf.items() if t in vocabulary}
-    return PaperDoc(hits, norm, (title, abstract), (title_f, abstract_f))
+    norm = k1 * (1.0 - b + b * length / avg_len)
+    return tf, norm, (title_t, abstract_t), (title_f, abstract_f)
+
+
+def paper_doc(pq: ProfileQueries, paper: PaperText) -> PaperDoc:
+    p = PARAMS
+    tf, norm, toks, feats = _text_doc(
+        paper.title, paper.abstract, p.title_weight, p.k1, p.b, idf_table().avg_len
+    )
+    shared = list(filter(pq.vocabulary.__contains__, tf))  # in text order
+    hits = dict(zip(shared, map(tf.__getitem__, shared), strict=True))
+    return PaperDoc(hits, norm, toks, feats)
 
 
 def contributions(q: _Query, doc: PaperDoc) -> list[tuple[float, str]]:
@@ -382,14 +433,29 @@ def query_match(q: _Query, doc: PaperDoc) -> float:
     return total / q.mass
 
 
+def tag_matches(pq: ProfileQueries, doc: PaperDoc) -> list[float]:
+    """:func:`query_match` of every tag query of the profile (in ``pq.tags`` order), the
+    same numbers from one pass over the paper's features (``pq.tag_index``)."""
+    index, k1p, norm = pq.tag_index, PARAMS.k1 + 1.0, doc.norm
+    totals = [0.0] * len(pq.tags)
+    for t, c in doc.tf.items():
+        for i, w in index.get(t, ()):
+            totals[i] += w * c * k1p / (c + norm)
+    return [total / q.mass for total, q in zip(totals, pq.tags.values(), strict=True)]
+
+
 def clause_penalty(pq: ProfileQueries, doc: PaperDoc) -> tuple[float, str]:
     """(share, words) of the exclude clause the paper's title matches most: the share of the
     clause's weight its title holds. A title is what a paper is about ("... Training"); a
     word of the abstract ("accuracy") is not."""
     title = set(doc.features[0])
     best, words = 0.0, ""
-    for text, q in pq.clauses:
-        m = math.fsum(w for t, w in q.weights.items() if t in title) / q.mass
+    get = pq.clause_index.get  # only the clauses the title holds a feature of, in order
+    for text, q in [pq.clauses[i] for i in sorted({i for t in title for i in get(t, ())})]:
+        held = [w for t, w in q.weights.items() if t in title]
+        if not held:  # nothing of the clause in the title (a share of 0)
+            continue
+        m = math.fsum(held) / q.mass
         if m >= 0.4 and m > best:  # most of the clause, not one of its words
             best, words = m, text
     return best, words

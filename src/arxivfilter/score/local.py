@@ -41,6 +41,7 @@ in ``bench/README.md`` (each with the command that measures it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -65,8 +66,8 @@ from arxivfilter.score.lexical import (
     logit_relevance,
     paper_doc,
     profile_queries,
-    query_match,
     raw_of,
+    tag_matches,
     tokens,
 )
 from arxivfilter.score.lexical import features as features  # re-exported: the public API
@@ -87,7 +88,9 @@ def sentences(abstract: str) -> list[str]:
     """The abstract's sentences (abbreviations such as "e.g." do not end one)."""
     out: list[str] = []
     for piece in _SENTENCE_END.split(" ".join(abstract.split())):
-        if out and _ABBREVIATION.search(out[-1]):
+        # an abbreviation ends the sentence: look only at its end (a match is at most 7
+        # characters; the boundary before it still sees the character ahead of ``pos``)
+        if out and _ABBREVIATION.search(out[-1], max(0, len(out[-1]) - 16)):
             out[-1] = f"{out[-1]} {piece}"
         elif piece:
             out.append(piece)
@@ -123,17 +126,76 @@ _BACKGROUND = re.compile(
 _DIGIT = re.compile(r"\d")  # every _NUMBER match holds one: most sentences skip _NUMBER
 
 
+# The same tests, faster (what they find is the same; ``tests/score/test_local.py`` checks
+# them against the patterns above). A leading ``\b`` keeps the regex engine from skipping
+# ahead to where a match can start, so each alternative begins with its first character and
+# tests the boundary behind it (``c(?<!\wc)`` is ``\bc``); the case-insensitive ones read
+# the lower-cased sentence when it is ASCII (where lower-casing is what IGNORECASE does).
+def _first_char_boundary(alternatives: Sequence[str]) -> str:
+    return "|".join(f"{re.escape(a[0])}(?<!\\w{re.escape(a[0])}){a[1:]}" for a in alternatives)
+
+
+_PROPOSE_OPENERS = (
+    "we",
+    "this (?:paper|work|article|study)",
+    "our (?:work|paper|approach|system|method)",
+)
+_PROPOSE_LOWER = re.compile(
+    rf"(?:{_first_char_boundary(_PROPOSE_OPENERS)})\s+"
+    r"(?:\w+\s+){0,2}?(?:propose|present|introduce|design|develop|build|implement|describe|"
+    r"formulate|derive|contribute|offer|release|devise|leverage|demonstrate|show|study|"
+    r"investigate|analy[sz]e|explore|evaluate|characteri[sz]e|prove|tackle|address)"
+)
+_NAMED_OPENING = re.compile(  # _NAMED's first alternative, at the start of the sentence
+    r"(?:to (?:address|tackle|bridge|overcome|solve|fill|close) [^,]+, )?"
+    r"(?:we|this paper|this work|in this (?:paper|work),)\b"
+)
+# a capitalised word with a second capital ("FooServe is"): possessive runs, as the word
+# must end before ",? " either way
+_NAMED_SYSTEM = re.compile(r"[A-Z](?<!\w[A-Z])[a-z0-9-]*+[A-Z][A-Za-z0-9-]*+,? (?:is|a|an)\b")
+_NAMED_WORD = re.compile(rf"(?:{_first_char_boundary(('called', 'named', 'dubbed'))})\b")
+_RESULT_WORDS = (
+    "achiev", "improv", "reduc", "outperform", "speed", "accelerat", "lower", "increas", "cut",
+    "sav", "boost", "up to", "by up", "faster", "higher", "fewer", "less",
+)  # fmt: skip
+_RESULT_LOWER = re.compile(f"(?:{_first_char_boundary(_RESULT_WORDS)})")
+
+
+def _proposes(sentence: str, lower: str | None) -> bool:
+    """``_PROPOSE.search(sentence)``"""
+    if lower is not None:
+        return _PROPOSE_LOWER.search(lower) is not None
+    return _PROPOSE.search(sentence) is not None
+
+
+def _names(sentence: str) -> bool:
+    """``_NAMED.search(sentence)``"""
+    return bool(
+        _NAMED_OPENING.match(sentence)
+        or _NAMED_SYSTEM.search(sentence)
+        or _NAMED_WORD.search(sentence)
+    )
+
+
+def _results(sentence: str, lower: str | None) -> bool:
+    """``_RESULT.search(sentence)``"""
+    if lower is not None:
+        return _RESULT_LOWER.search(lower) is not None
+    return _RESULT.search(sentence) is not None
+
+
 def _sentence_score(sentence: str, position: int) -> tuple[float, bool]:
     """(how much the sentence says what the paper does, whether it states a number)."""
+    lower = sentence.lower() if sentence.isascii() else None
     score = 0.0
-    if _PROPOSE.search(sentence):
+    if _proposes(sentence, lower):
         score += 3.0
-    elif _NAMED.search(sentence):
+    elif _names(sentence):
         score += 1.5
     number = bool(_DIGIT.search(sentence) and _NUMBER.search(sentence))
     if number:
-        score += 2.0 if _RESULT.search(sentence) else 1.0
-    elif _RESULT.search(sentence):
+        score += 2.0 if _results(sentence, lower) else 1.0
+    elif _results(sentence, lower):
         score += 0.5
     if _BACKGROUND.search(sentence):
         score -= 1.5
@@ -147,7 +209,16 @@ def tldr(abstract: str, max_words: int | None = None) -> str | None:
     sentence (what is proposed, built or shown), then its best result sentence (one with
     numbers), in the abstract's order; the opening sentences only when nothing says what
     the paper does. Cut with "…" if a sentence alone is too long."""
-    limit = max_words or lexical.PARAMS.tldr_words
+    return _tldr(abstract, max_words or lexical.PARAMS.tldr_words)
+
+
+# papers whose TL;DR is kept: more than a day's papers, so every profile of a day (the work
+# goes day by day) finds the one the first wrote (a cache only: it depends on the text alone)
+TLDR_CACHE = 4096
+
+
+@functools.lru_cache(maxsize=TLDR_CACHE)
+def _tldr(abstract: str, limit: int) -> str | None:
     parts = sentences(abstract)
     if not parts:
         return None
@@ -180,10 +251,12 @@ def _tags(pq: ProfileQueries, doc: PaperDoc) -> list[str]:
     """The best-matching tags that the paper also gives evidence for: the tag's name as a
     phrase, or a two-word phrase of its meaning, in the title or abstract."""
     p = lexical.PARAMS
+    evidence = pq.evidence
+    present = pq.evidence_features.intersection(doc.tf)  # the evidence the paper holds
     sims = sorted(
-        (-query_match(q, doc), name)
-        for name, q in pq.tags.items()
-        if not pq.evidence.get(name) or pq.evidence[name] & doc.tf.keys()
+        (-match, name)
+        for name, match in zip(pq.tags, tag_matches(pq, doc), strict=True)
+        if not evidence.get(name) or not evidence[name].isdisjoint(present)
     )
     if not sims:
         return []
@@ -205,19 +278,33 @@ def _surface(doc: PaperDoc, term: str) -> str:
     return term
 
 
-_PHRASES: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[tuple[str, ...], str]]] = {}
+# (features, as the profile writes it, the features joined, what the paper must hold for it
+# to be present, the set of its features), longest first
+_Phrase = tuple[tuple[str, ...], str, str, tuple[str, ...], frozenset[str]]
+_PHRASES: dict[tuple[tuple[str, ...], tuple[str, ...]], list[_Phrase]] = {}
 
 
-def _profile_phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
-    """(features, as the profile writes it) for each keyword and tag name, longest first
-    (computed once per profile and process)."""
+def _profile_phrases(profile: Profile) -> list[_Phrase]:
+    """Each keyword and tag name, longest first, with what :func:`_matched_phrases` asks of
+    it (computed once per profile and process)."""
     key = (tuple(profile.keywords), tuple(profile.tags))
     got = _PHRASES.get(key)
     if got is None:
         if len(_PHRASES) >= 64:
             _PHRASES.clear()
-        got = _PHRASES[key] = _phrases(profile)
+        got = _PHRASES[key] = [
+            (feats, text, " ".join(feats), _needed(feats), frozenset(feats))
+            for feats, text in _phrases(profile)
+        ]
     return got
+
+
+def _needed(feats: tuple[str, ...]) -> tuple[str, ...]:
+    """The features a paper holds when it holds the phrase: its one word, its bigram, or
+    each bigram of a longer one."""
+    if len(feats) == 1:
+        return feats
+    return tuple(f"{a} {b}" for a, b in pairwise(feats))
 
 
 def _phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
@@ -232,19 +319,18 @@ def _phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
 def _matched_phrases(profile: Profile, doc: PaperDoc, pq: ProfileQueries) -> list[str]:
     """The profile's own keywords and tag names the paper contains (as whole phrases),
     most weighty first: what a person would say the paper matches."""
-    weight = {t: w for w, t in contributions(pq.main, doc)}
+    tf = doc.tf
+    weight: dict[str, float] | None = None
     found: list[tuple[float, str]] = []
     covered: set[str] = set()
-    for feats, text in _profile_phrases(profile):
-        key = " ".join(feats)
-        present = (key in doc.tf) if len(feats) == 2 else (len(feats) == 1 and feats[0] in doc.tf)
-        if len(feats) > 2:
-            present = all(f"{a} {b}" in doc.tf for a, b in pairwise(feats))
-        if not present or set(feats) <= covered:
-            continue
+    for feats, text, key, needed, feat_set in _profile_phrases(profile):
+        if needed[0] not in tf or not all(f in tf for f in needed) or feat_set <= covered:
+            continue  # (most phrases: their first word or bigram is not in the paper)
+        if weight is None:
+            weight = {t: w for w, t in contributions(pq.main, doc)}
         w = sum(weight.get(f, 0.0) for f in feats) + weight.get(key, 0.0)
         found.append((w, text))
-        covered |= set(feats)
+        covered |= feat_set
     return [t for _, t in sorted(found, key=lambda x: (-x[0], x[1]))]
 
 
@@ -273,7 +359,15 @@ def _whole_words(doc: PaperDoc, terms: list[str], raw: str) -> list[str]:
     """Terms that are whole words of the paper, not pieces of a hyphenated one ("fine" of
     "Fine-Grained")."""
     low = raw.lower()
-    return [t for t in terms if not re.search(rf"(?:\w-{re.escape(t)}|{re.escape(t)}-\w)", low)]
+    return [t for t in terms if not _in_hyphenated(t, low)]
+
+
+def _in_hyphenated(term: str, low: str) -> bool:
+    """Whether ``term`` is a piece of a hyphenated word of ``low`` (the regex only where the
+    text holds the term next to a hyphen at all)."""
+    if f"-{term}" not in low and f"{term}-" not in low:
+        return False
+    return re.search(rf"(?:\w-{re.escape(term)}|{re.escape(term)}-\w)", low) is not None
 
 
 def _reason(profile: Profile, pq: ProfileQueries, doc: PaperDoc, raw_text: str) -> str:
