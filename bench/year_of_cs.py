@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import random
@@ -38,9 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import scale  # noqa: E402  (bench/scale.py: real words)
-import score_throughput  # noqa: E402  (bench/score_throughput.py: the stub server)
-import throughput  # noqa: E402  (bench/throughput.py: papers, dumps, one measured process)
+# the neighbouring bench scripts: bench/scale.py (real words), bench/score_throughput.py (the
+# stub server), bench/throughput.py (papers, dumps, one measured process)
+scale = importlib.import_module("scale")
+score_throughput = importlib.import_module("score_throughput")
+throughput = importlib.import_module("throughput")
 
 CS = [
     "cs.AI", "cs.AR", "cs.CC", "cs.CE", "cs.CG", "cs.CL", "cs.CR", "cs.CV", "cs.CY", "cs.DB",
