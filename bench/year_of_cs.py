@@ -112,6 +112,20 @@ def write_nights(
     return days
 
 
+def empty(db_url: str) -> bool:
+    """Whether the database holds no paper (a night's figures need a fresh one)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("papers"):
+                return True
+            return conn.execute(sa.text("SELECT count(*) FROM papers")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=5)
@@ -156,6 +170,8 @@ def main() -> int:
                 }
             )
         os.chdir(work)
+        if not empty(db_url):
+            raise SystemExit(f"{db_url} holds papers already: give the bench an empty database")
         throughput.store_examples(env)
         backend = db_url.split(":", 1)[0].split("+", 1)[0]
         print(
