@@ -93,9 +93,7 @@ WORDS = [
 ]
 CATEGORIES = ["cs.DC", "cs.OS", "cs.LG"]
 PER_MONTH = 90_000
-ENTRY = (
-    "import sys; from arxivfilter.cli import main; sys.argv[0] = 'arxivfilter'; sys.exit(main())"
-)
+ENTRY = "import sys; from arxivfilter.cli import entry; sys.argv[0] = 'arxivfilter'; entry()"
 
 
 def weekdays(start: dt.date, n: int) -> list[dt.date]:
