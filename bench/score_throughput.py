@@ -50,6 +50,7 @@ from sqlmodel import Session, col, func, select
 from arxivfilter import store
 from arxivfilter.config import load_profiles, load_settings
 from arxivfilter.fetch.day import fetch_replay
+from arxivfilter.gcpause import freeze_loaded
 from arxivfilter.models import Judgement, Paper
 from arxivfilter.score.llm import build_llm_scorer
 from arxivfilter.score.prices import Prices
@@ -183,6 +184,7 @@ def main() -> int:
         engine = store.make_engine(settings.storage.db_url)
         with Session(engine, expire_on_commit=False) as session:
             papers = load_papers(session, args.samples, args.papers)
+            freeze_loaded()  # as the program does once its App exists (cli.entry)
             counts, wall = asyncio.run(score(session, settings, engine, profile, papers))
             first = stub_stats(base_url)
             again, wall_again = asyncio.run(score(session, settings, engine, profile, papers))
