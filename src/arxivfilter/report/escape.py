@@ -58,8 +58,12 @@ def _escape_chars(text: str, special: frozenset[str], *, math: bool) -> str:
     )
     if table is not None and (not math or "\\" not in text):
         # one C-speed pass: a backslash before each special character (inside math a
-        # backslash itself needs the look-ahead below)
+        # backslash itself needs the look-ahead of the loop)
         return text.translate(table)
+    return _escape_chars_loop(text, special, math=math)
+
+
+def _escape_chars_loop(text: str, special: frozenset[str], *, math: bool) -> str:
     out: list[str] = []
     for i, ch in enumerate(text):
         if ch == "\\" and math:
