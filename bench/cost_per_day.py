@@ -59,7 +59,7 @@ from arxivfilter import store  # noqa: E402
 from arxivfilter.config import Profile, load_profiles, load_settings  # noqa: E402
 from arxivfilter.evaluate import build_universe, example_ids, read_labels  # noqa: E402
 from arxivfilter.fetch.day import fetch_replay  # noqa: E402
-from arxivfilter.models import Entry, LlmCall, PaperText  # noqa: E402
+from arxivfilter.models import Entry, LlmCall, Paper, PaperText  # noqa: E402
 from arxivfilter.score.days import first_pass  # noqa: E402
 from arxivfilter.score.llm import build_llm_scorer  # noqa: E402
 from arxivfilter.score.local import LocalScorer  # noqa: E402
@@ -203,8 +203,12 @@ def prefilter_recall(
     )
 
     def text(e: Entry) -> PaperText:
-        return PaperText(
-            arxiv_id=e.arxiv_id, title=e.title, abstract=e.abstract, categories=e.categories
+        return Paper(
+            arxiv_id=e.arxiv_id,
+            title=e.title,
+            abstract=e.abstract,
+            categories=e.categories,
+            text_hash="",
         )
 
     texts = {e.arxiv_id: text(e) for e in uni.entries}

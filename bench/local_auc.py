@@ -44,7 +44,7 @@ from pathlib import Path
 
 from arxivfilter import evaluate
 from arxivfilter.config import Profile, load_profile
-from arxivfilter.models import PaperText
+from arxivfilter.models import Paper, PaperText
 from arxivfilter.score import learned, local
 from arxivfilter.text import is_category
 
@@ -94,8 +94,12 @@ def universe(samples: Path, until: str = UNTIL) -> Rows:
 
 def _paper(rec: dict) -> PaperText:
     cats = [c for c in rec["categories"] if is_category(c)]
-    return PaperText(
-        arxiv_id=rec["id"], title=rec["title"], abstract=rec["summary"], categories=cats
+    return Paper(
+        arxiv_id=rec["id"],
+        title=rec["title"],
+        abstract=rec["summary"],
+        categories=cats,
+        text_hash="",
     )
 
 

@@ -46,13 +46,26 @@ def fixtures() -> Path:
     return FIXTURES
 
 
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+def _local_hosts() -> set[str]:
+    """This machine's names, and the PostgreSQL server the tests are pointed at (which may be
+    a container or a host on the LAN)."""
+    from urllib.parse import urlsplit
+
+    hosts = {"localhost", "127.0.0.1", "::1", "ip6-localhost", socket.gethostname()}
+    pg = os.environ.get("ARXIVFILTER_TEST_PG_URL")
+    if pg and urlsplit(pg).hostname:
+        hosts.add(str(urlsplit(pg).hostname))
+    return {h.lower() for h in hosts}
+
+
+_LOCAL_HOSTS = _local_hosts()
 
 
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """No test reaches a host beyond this machine (arXiv, an LLM API): name resolution of
-    any other host fails at once, as on an offline machine, and the test fails naming it
+    """No test reaches a host beyond this machine and the test PostgreSQL server (arXiv, an
+    LLM API): name resolution of any other host fails at once, as on an offline machine,
+    and the test fails naming it
     (one did reach for the real arXiv and waited out its retries). In-process only: the
     subprocess tests point at stand-in servers on 127.0.0.1."""
     tried: list[str] = []
@@ -60,7 +73,7 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else str(host)
-        if host is not None and name not in _LOCAL_HOSTS:
+        if host is not None and name.lower() not in _LOCAL_HOSTS:
             tried.append(name)
             raise socket.gaierror(socket.EAI_NONAME, f"tests reach no internet host ({name})")
         return real(host, *args, **kwargs)

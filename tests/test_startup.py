@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY = ("openai", "alembic", "sqlalchemy", "sqlmodel", "arxivfilter.pipeline", "pylatexenc")
 # what the settings and logging bring (0.2 s of CPU): not needed to print help or the version
 SETTINGS = ("structlog", "pydantic", "arxivfilter.config", "rich.traceback")
@@ -113,3 +115,14 @@ def test_the_program_freezes_what_its_imports_built_and_main_does_not(tmp_path: 
     assert _freeze_count(tmp_path, "from arxivfilter.cli import entry; entry()") > 10_000
     code = "from arxivfilter.cli import main; sys.exit(main())"
     assert _freeze_count(tmp_path, code) == 0
+
+
+def test_entry_leaves_a_later_in_process_main_unfrozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller that catches entry()'s exit and calls main() again gets a plain main()."""
+    from arxivfilter import cli
+
+    monkeypatch.setattr(sys, "argv", ["arxivfilter", "--version"])
+    with pytest.raises(SystemExit) as done:
+        cli.entry()
+    assert done.value.code == 0
+    assert cli.STATE.own_process is False

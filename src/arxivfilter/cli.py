@@ -981,7 +981,11 @@ def entry() -> None:
     (``gcpause.freeze_loaded``: a cached re-run 1.0 -> 0.8 s of CPU). A library or test
     caller of :func:`main` keeps its collector as it was."""
     STATE.own_process = True
-    sys.exit(main())
+    try:
+        code = main()
+    finally:  # a caller that catches the exit and calls main() again gets a plain main()
+        STATE.own_process = False
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
