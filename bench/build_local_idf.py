@@ -22,7 +22,7 @@ from pathlib import Path
 
 import feedparser
 
-from arxivfilter.score.local import IDF_FILE, features
+from arxivfilter.score.lexical import IDF_FILE, features
 
 ROOT = Path(__file__).resolve().parents[1]
 _RSS_ABSTRACT = re.compile(r"^.*?Abstract:\s*", re.DOTALL)
