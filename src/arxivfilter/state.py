@@ -49,6 +49,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from arxivfilter.errors import StorageError
+from arxivfilter.gcpause import paused_gc
 from arxivfilter.models import (
     Announcement,
     Feedback,
@@ -1174,7 +1175,8 @@ def load_state(engine: Engine, folder: Path) -> LoadResult:
         raise StorageError(f"{folder}: no state here (no manifest.json)")
     result = LoadResult(folder=folder)
     try:
-        _load(engine, folder, result)
+        with paused_gc():  # a bulk read: every record lives until its slice is inserted
+            _load(engine, folder, result)
     except (KeyError, TypeError, ValueError) as exc:
         raise StorageError(
             f"{folder}: a state record is malformed ({type(exc).__name__}: {exc})"
