@@ -1,4 +1,5 @@
-"""The cyclic garbage collector paused for bulk work.
+"""The cyclic garbage collector paused for bulk work, and what a process's imports built
+moved out of its reach.
 
 A site build or a state load creates a few million small containers (one dict or tuple per
 paper and judgement) that all live until the work ends and form no reference cycles. The
