@@ -486,8 +486,7 @@ def stored_ids(session: Session, ids: Iterable[str]) -> set[str]:
     """The ones of ``ids`` that are stored papers."""
     wanted = sorted(set(ids))
     found: set[str] = set()
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
+    for chunk in chunks(wanted):
         found.update(
             session.exec(select(col(Paper.arxiv_id)).where(col(Paper.arxiv_id).in_(chunk)))
         )
@@ -530,8 +529,7 @@ def papers_on(
 def previous_text_hashes(session: Session, ids: Sequence[str], before: dt.date) -> dict[str, str]:
     """Per paper, the text it had at its latest announcement before ``before`` (replacements)."""
     out: dict[str, tuple[dt.date, str]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
+    for chunk in chunks(ids):
         stmt = select(
             col(Announcement.arxiv_id), col(Announcement.date), col(Announcement.text_hash)
         ).where(col(Announcement.arxiv_id).in_(chunk), Announcement.date < before)
@@ -603,13 +601,12 @@ def dates_with_papers(
     """The dates of ``dates`` with a stored paper in ``categories`` (None = all): those
     :func:`papers_on` finds something for, in one query per 500 dates."""
     out: set[dt.date] = set()
-    wanted = sorted(set(dates))
-    for i in range(0, len(wanted), 500):
+    for group in chunks(sorted(set(dates))):
         stmt = (
             select(col(Announcement.date))
             .distinct()
             .join(Paper, col(Paper.arxiv_id) == col(Announcement.arxiv_id))
-            .where(col(Announcement.date).in_(wanted[i : i + 500]))
+            .where(col(Announcement.date).in_(group))
         )
         if categories is not None:
             stmt = stmt.where(col(Announcement.category).in_(list(categories)))
@@ -702,8 +699,7 @@ def judgement_for(session: Session, cache_key: str) -> Judgement | None:
 def judgements_for_keys(session: Session, keys: Iterable[str]) -> dict[str, Judgement]:
     keys = list(keys)
     out: dict[str, Judgement] = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
+    for chunk in chunks(keys):
         for j in session.exec(select(Judgement).where(col(Judgement.cache_key).in_(chunk))).all():
             out[j.cache_key] = j
     return out
@@ -1162,9 +1158,9 @@ def ok_judged(
 ) -> set[tuple[str, str]]:
     """(arxiv_id, text_hash) of the ``ok`` judgements of ``ids`` by the profile's current text."""
     out: set[tuple[str, str]] = set()
-    for i in range(0, len(ids), 500):
+    for group in chunks(ids):
         stmt = sa.select(col(Judgement.arxiv_id), col(Judgement.text_hash)).where(
-            col(Judgement.arxiv_id).in_(list(ids[i : i + 500])),
+            col(Judgement.arxiv_id).in_(list(group)),
             col(Judgement.profile) == profile,
             col(Judgement.profile_hash) == profile_hash,
             col(Judgement.status) == "ok",
@@ -1267,10 +1263,8 @@ def dates_of_papers(session: Session, ids: Iterable[str]) -> set[dt.date]:
     """The announcement dates of these papers."""
     ids = sorted(set(ids))
     out: set[dt.date] = set()
-    for i in range(0, len(ids), 500):
-        stmt = select(col(Announcement.date)).where(
-            col(Announcement.arxiv_id).in_(ids[i : i + 500])
-        )
+    for group in chunks(ids):
+        stmt = select(col(Announcement.date)).where(col(Announcement.arxiv_id).in_(group))
         out.update(session.exec(stmt.distinct()).all())
     return out
 
