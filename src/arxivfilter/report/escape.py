@@ -47,15 +47,14 @@ def collapse(text: str | None) -> str:
     return " ".join(_CONTROL.sub("", " ".join(text.split())).split())
 
 
-# the same as str.translate tables: a backslash before each special character
-_MD_TABLE = str.maketrans({c: "\\" + c for c in _MD_SPECIAL})
-_MATH_TABLE = str.maketrans({c: "\\" + c for c in _MATH_SPECIAL})
+# each special set as a str.translate table: a backslash before each of its characters
+_TABLES = {
+    chars: str.maketrans({c: "\\" + c for c in chars}) for chars in (_MD_SPECIAL, _MATH_SPECIAL)
+}
 
 
 def _escape_chars(text: str, special: frozenset[str], *, math: bool) -> str:
-    table = (
-        _MD_TABLE if special is _MD_SPECIAL else _MATH_TABLE if special is _MATH_SPECIAL else None
-    )
+    table = _TABLES.get(special)
     if table is not None and (not math or "\\" not in text):
         # one C-speed pass: a backslash before each special character (inside math a
         # backslash itself needs the look-ahead of the loop)
@@ -86,9 +85,9 @@ def _styled(style: str, part: str) -> str:
     if style == "code":
         return code_span(part)
     inner = part.strip()
-    escaped = _escape_chars(inner, _MD_SPECIAL, math=False)
     if not style or not inner or inner[0] in _ASCII_PUNCT or inner[-1] in _ASCII_PUNCT:
         return _escape_chars(part, _MD_SPECIAL, math=False)
+    escaped = _escape_chars(inner, _MD_SPECIAL, math=False)
     mark = "*" if style == "em" else "**"
     lead = part[: len(part) - len(part.lstrip())]
     trail = part[len(part.rstrip()) :]

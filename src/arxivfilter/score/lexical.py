@@ -452,10 +452,7 @@ def clause_penalty(pq: ProfileQueries, doc: PaperDoc) -> tuple[float, str]:
     best, words = 0.0, ""
     get = pq.clause_index.get  # only the clauses the title holds a feature of, in order
     for text, q in [pq.clauses[i] for i in sorted({i for t in title for i in get(t, ())})]:
-        held = [w for t, w in q.weights.items() if t in title]
-        if not held:  # nothing of the clause in the title (a share of 0)
-            continue
-        m = math.fsum(held) / q.mass
+        m = math.fsum(w for t, w in q.weights.items() if t in title) / q.mass
         if m >= 0.4 and m > best:  # most of the clause, not one of its words
             best, words = m, text
     return best, words
