@@ -11,8 +11,10 @@ its own process, each on a fresh SQLite database:
 2. ``arxivfilter score --scorer local --from D0 --to DN`` (every shipped profile)
 3. both again (everything stored and cached), and ``score`` of one date with all cached
 
-Prints per step: wall and CPU seconds (user + system of the child), papers per second and
-the child's peak RSS (``ru_maxrss``). Targets (issue #23): fetch >= 5,000 papers/s, score
+Prints per step: wall and CPU seconds (user + system of the command and every process it
+started: the local scorer's workers), papers per second and peak memory (the largest of the
+biggest process's ``ru_maxrss`` and the process tree's summed proportional set size,
+sampled every 50 ms: ``bench/proctree.py``). Targets (issue #23): fetch >= 5,000 papers/s, score
 >= 3,000 papers/s, peak RSS < 300 MiB for 100,000 papers, a cached re-run of a date < 1 s
 of CPU. ``--src ../main/src`` runs another tree (the figures before a change).
 """
@@ -25,11 +27,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import proctree
 
 WORDS = [
     "large",
@@ -130,24 +133,13 @@ def write_dumps(folder: Path, n: int, per_day: int, seed: int) -> list[dt.date]:
 
 
 def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MiB, stdout) of one CLI process (``os.wait4`` of the child)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ENTRY, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t
-    if proc.returncode not in (0,):
-        raise SystemExit(f"arxivfilter {' '.join(args)} exited {proc.returncode}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, usage.ru_maxrss / 1024, out
+    """(wall s, CPU s, peak memory MiB, stdout) of one CLI process *and every process it
+    starts* (the local scorer's workers, ``bench/proctree.py``): memory is the larger of the
+    biggest single process's ``ru_maxrss`` and the tree's summed proportional set size."""
+    got = proctree.run([sys.executable, "-c", ENTRY, *args], env)
+    if got.returncode != 0:
+        raise SystemExit(f"arxivfilter {' '.join(args)} exited {got.returncode}")
+    return got.wall, got.cpu, max(got.peak_rss, got.peak_pss), got.stdout
 
 
 def store_examples(env: dict[str, str]) -> None:

@@ -122,7 +122,9 @@ def build_scorer(app: App, kind: str) -> Any:
         from arxivfilter.score.learned import examples_from_db
         from arxivfilter.score.local import LocalScorer
 
-        return LocalScorer(examples=examples_from_db(app.engine))
+        return LocalScorer(
+            examples=examples_from_db(app.engine), workers=app.settings.score.workers
+        )
     from arxivfilter.score.llm import build_llm_scorer
 
     llm = build_llm_scorer(

@@ -152,6 +152,8 @@ class LlmSettings(_Section):
 
 class ScoreSettings(_Section):
     scorer: str = "auto"
+    # processes judging a long day with the local scorer: 0 one per usable CPU, 1 in process
+    workers: int = Field(default=0, ge=0, le=64)
 
     @field_validator("scorer")
     @classmethod

@@ -758,11 +758,13 @@ _REJUDGED = (
 )
 
 
-def save_judgements(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def save_judgements(
+    session: Session, rows: Sequence[dict[str, Any]], *, commit: bool = True
+) -> None:
     """Insert or replace many judgements (column dicts, by cache key) in set-sized statements
-    and one commit: for judgements no paid reply decides (the local scorer)."""
-    if not rows:
-        return
+    and one commit: for judgements no paid reply decides (the local scorer). ``commit=False``
+    leaves them in the open transaction, for a later call to commit (with no rows: commit
+    what earlier calls left)."""
     now = utcnow()
     latest = {r["cache_key"]: {**r, "created_at": now} for r in rows}  # the last of a key wins
     keys = sorted(latest)
@@ -789,11 +791,12 @@ def save_judgements(session: Session, rows: Sequence[dict[str, Any]]) -> None:
                 .values({c: sa.bindparam(f"v_{c}") for c in _REJUDGED}),
                 again,
             )
-        session.commit()
-        if again:  # loaded copies of the replaced rows are stale: read them again when used
+            # loaded copies of the replaced rows are stale: read them again when used
             for obj in list(session.identity_map.values()):
                 if isinstance(obj, Judgement) and obj.cache_key in stored:
                     session.expire(obj)
+        if commit:
+            session.commit()
     except OperationalError as exc:
         session.rollback()
         raise StorageError(f"database error while saving judgements: {_db_message(exc)}") from None

@@ -196,6 +196,9 @@ def score_days(
     total = into if into is not None else ScoreCounts()
     collect = getattr(scorer, "collect", None) if batches is not None else None
     n = sum(w.size for w in work)
+    expect = getattr(scorer, "expect", None)  # the local scorer's worker processes
+    if expect is not None and work:
+        expect(max(w.size for w in work))
 
     async def _all() -> None:
         with ctx.session() as session, ctx.progress(f"{label} ({kind})", n) as bar:

@@ -60,6 +60,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import pairwise
+from typing import Protocol
 
 from arxivfilter.config import Profile
 from arxivfilter.models import PaperText
@@ -364,6 +365,16 @@ def profile_queries(profile: Profile) -> ProfileQueries:
 # --------------------------------------------------------------------------- scoring
 
 
+class Text(Protocol):
+    """What a judgement reads of a paper: a stored ``Paper`` is one, and so is what the
+    local scorer's worker processes are sent (``pool.Text``)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class PaperDoc:
     """A paper as the scorer sees it: counts of the profile's features, BM25 length factor."""
@@ -401,7 +412,7 @@ def _text_doc(
     return tf, norm, (title_t, abstract_t), (title_f, abstract_f)
 
 
-def paper_doc(pq: ProfileQueries, paper: PaperText) -> PaperDoc:
+def paper_doc(pq: ProfileQueries, paper: Text) -> PaperDoc:
     p = PARAMS
     tf, norm, toks, feats = _text_doc(
         paper.title, paper.abstract, p.title_weight, p.k1, p.b, idf_table().avg_len

@@ -59,6 +59,7 @@ from arxivfilter.score.base import JudgementSink
 from arxivfilter.score.lexical import (
     PaperDoc,
     ProfileQueries,
+    Text,
     clause_penalty,
     contributions,
     idf_table,
@@ -76,6 +77,7 @@ from arxivfilter.score.lexical import to_relevance as to_relevance
 
 if TYPE_CHECKING:
     from arxivfilter.score.learned import LearnedModel, TrainingSet
+    from arxivfilter.score.pool import LocalPool
 
 log = structlog.get_logger(__name__)
 
@@ -396,7 +398,7 @@ def _learned_reason(
 
 
 def _judge(
-    profile: Profile, pq: ProfileQueries, paper: PaperText, model: LearnedModel | None
+    profile: Profile, pq: ProfileQueries, paper: Text, model: LearnedModel | None
 ) -> JudgementResult:
     doc = paper_doc(pq, paper)
     raw_text = f"{paper.title} {paper.abstract}"
@@ -415,6 +417,17 @@ def _judge(
         tldr=tldr(paper.abstract),
         reason=reason,
     )
+
+
+def judge_text(
+    profile: Profile, pq: ProfileQueries, paper: Text, model: LearnedModel | None
+) -> JudgementResult:
+    """:func:`score` with the profile's queries at hand, and a failed judgement (with the
+    error) for a paper the scorer cannot read: one odd paper must not sink the run."""
+    try:
+        return _judge(profile, pq, paper, model)
+    except Exception as exc:
+        return JudgementResult(status="failed", error=f"local scorer: {exc!r}"[:500])
 
 
 def score(profile: Profile, paper: PaperText, model: LearnedModel | None = None) -> JudgementResult:
@@ -472,13 +485,28 @@ class LocalScorer:
     them (once per scorer); it is used when it earned a weight (``learned.earn_weight``),
     else the profile is scored lexically, as without a source or when none of its examples
     is found (a warning).
+
+    ``workers``: processes that judge a long (profile, day) beside this one (``pool.py``;
+    0: one per usable CPU, 1: none), used from ``parallel_min`` papers (``pool.PARALLEL_MIN``)
+    and stopped by :meth:`aclose`; the judgements are the same either way.
     """
 
     kind: str = "local"
 
-    def __init__(self, examples: ExampleSource | None = None) -> None:
+    def __init__(
+        self,
+        examples: ExampleSource | None = None,
+        *,
+        workers: int = 1,
+        parallel_min: int | None = None,
+    ) -> None:
+        from arxivfilter.score.pool import PARALLEL_MIN, pool_size
+
         self._examples = examples
         self._models: dict[tuple[str, str, str | None], LearnedModel | None] = {}
+        self._workers = pool_size(workers)  # 0: judge in this process
+        self._parallel_min = PARALLEL_MIN if parallel_min is None else parallel_min
+        self._pool: LocalPool | None = None
 
     @property
     def model(self) -> str:
@@ -544,15 +572,54 @@ class LocalScorer:
         """Judge many papers (each independently)."""
         return score_many(profile, papers, self.learned_model(profile))
 
+    def expect(self, largest: int) -> None:
+        """The largest (profile, day) to come has ``largest`` papers: start the worker
+        processes' fork server now if they will be used, so it starts while the first day
+        is read."""
+        if self._workers and largest >= self._parallel_min:
+            self._worker_pool().warm()
+
     async def judge(
         self, profile: Profile, papers: Sequence[PaperText], sink: JudgementSink
     ) -> None:
-        """Judge every paper, handing each result to ``sink.judgement`` at once."""
-        pq = profile_queries(profile)
+        """Judge every paper, handing each result to ``sink.judgement`` at once, in the
+        papers' order: in the worker processes when there are enough papers for them
+        (``pool.py``), else (or for what is left when they fail) in this process."""
         model = self.learned_model(profile)
-        for paper in papers:
+        done = 0
+        if self._workers and len(papers) >= self._parallel_min:
+            from arxivfilter.score.pool import PoolError
+
             try:
-                result = _judge(profile, pq, paper, model)
-            except Exception as exc:  # one odd paper must not sink the run
-                result = JudgementResult(status="failed", error=f"local scorer: {exc!r}"[:500])
-            sink.judgement(paper, result)
+                for paper, result in zip(
+                    papers, self._worker_pool().judge(profile, model, papers), strict=True
+                ):
+                    sink.judgement(paper, result)
+                    done += 1
+            except PoolError as exc:
+                log.warning(
+                    "the local scorer's worker processes failed: judging in this process",
+                    error=str(exc),
+                    profile=profile.name,
+                )
+                self.close()
+                self._workers = 0  # for the rest of this scorer's work
+        pq = profile_queries(profile)
+        for paper in papers[done:]:
+            sink.judgement(paper, judge_text(profile, pq, paper, model))
+
+    async def aclose(self) -> None:
+        """Stop the worker processes, if any were started."""
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _worker_pool(self) -> LocalPool:
+        if self._pool is None:
+            from arxivfilter.score.pool import LocalPool
+
+            self._pool = LocalPool(self._workers)
+        return self._pool

@@ -30,6 +30,9 @@ log = structlog.get_logger(__name__)
 PriceFn = Callable[[LlmCall], float | None]
 TAG_CHARS = 64
 JUDGEMENT_BATCH = 1000  # local judgements stored per transaction
+# local judgements written (not yet committed) at a time, so the writing goes on while the
+# scorer's worker processes judge the next papers, rather than all at the end of a day
+JUDGEMENT_STAGE = 128
 ERROR_CHARS = 1000
 # NUL (PostgreSQL refuses it) and lone surrogates (UTF-8 cannot encode them), which a
 # server's JSON escapes can produce
@@ -166,6 +169,7 @@ class StoreSink:
         # an LLM reply's judgement is committed at once, with its call
         self.batched = scorer.kind == "local"
         self.rows: list[dict[str, Any]] = []
+        self.staged = 0  # rows written in the open transaction
 
     def judgement(self, paper: PaperText, result: JudgementResult) -> None:
         key = self.keys[paper.arxiv_id]
@@ -189,8 +193,8 @@ class StoreSink:
         }
         if self.batched:
             self.rows.append(row)
-            if len(self.rows) >= JUDGEMENT_BATCH:
-                self.flush()
+            if len(self.rows) >= JUDGEMENT_STAGE:
+                self._stage()
         else:  # a paid reply: committed with its call, one judgement per transaction
             store.save_judgement(self.session, Judgement(**row))
         self.done.add(paper.arxiv_id)
@@ -204,10 +208,21 @@ class StoreSink:
             self.on_result()
 
     def flush(self) -> None:
-        """Store the judgements held back (the local scorer's: nothing paid is lost with
+        """Commit the judgements held back (the local scorer's: nothing paid is lost with
         them), in set-sized statements and one commit."""
         rows, self.rows = self.rows, []
-        store.save_judgements(self.session, rows)
+        if rows or self.staged:
+            store.save_judgements(self.session, rows)  # commits what was staged, too
+        self.staged = 0
+
+    def _stage(self) -> None:
+        """Write the rows held back, committing once a transaction holds ``JUDGEMENT_BATCH``."""
+        if self.staged + len(self.rows) >= JUDGEMENT_BATCH:
+            self.flush()
+            return
+        rows, self.rows = self.rows, []
+        store.save_judgements(self.session, rows, commit=False)
+        self.staged += len(rows)
 
     def pending(self, paper: PaperText) -> None:
         """The paper is in a submitted batch: its judgement comes with a later collection."""

@@ -1,0 +1,267 @@
+"""Worker processes for the local scorer: a long day's papers judged on every CPU (#23).
+
+A local judgement is a pure function of a paper's title and abstract, the profile, the model
+trained on its liked papers and the scorer's parameters and shipped table
+(``local.judge_text``), so any process computes the same one. :class:`LocalPool` keeps ``n``
+worker processes for the life of a scorer:
+
+* A paper always goes to the same worker (by a CRC of its id), so every profile of a day
+  finds the paper's analysis (``lexical.paper_doc``'s and ``local.tldr``'s caches) in the
+  worker that made it for the first.
+* The parent sends each worker its whole share of a day's papers in one message, then reads
+  the results back in chunks of ``CHUNK`` while the workers go on, and hands them on in the
+  papers' own order: the same judgements, in the same order, as judging in process. What
+  the parent does with them (storing them) overlaps with the workers' judging.
+* Workers are forked from ``multiprocessing``'s fork server: a fresh interpreter that imports
+  this module (and so the scorer) once, never a fork of this process (which may hold threads, open database connections and a running event loop).
+  :meth:`LocalPool.warm` starts the fork server early, so its start-up overlaps the parent's
+  reading of the first day.
+* Every wait is bounded: a worker that answers nothing for ``REPLY_TIMEOUT`` seconds, dies,
+  or finds other parameters than the parent's (a tuning run) raises :class:`PoolError`; the
+  pool is then closed and the caller judges the rest in process (``LocalScorer.judge``).
+  A worker whose parent is gone reads end-of-file and exits.
+
+Measured: ``bench/throughput.py`` (README "Scale").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import zlib
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from arxivfilter.config import Profile
+from arxivfilter.models import JudgementResult
+from arxivfilter.score import lexical
+from arxivfilter.score.local import judge_text
+
+if TYPE_CHECKING:
+    from arxivfilter.score.learned import LearnedModel
+
+# papers of one (profile, day) from which a pool is worth its messages; fewer are judged in
+# process (a worker's share of 256 papers takes about 40 ms to judge)
+PARALLEL_MIN = 256
+CHUNK = 64  # results a worker sends at a time
+REPLY_TIMEOUT = 120.0  # seconds a worker may take for one chunk (64 papers: about 10 ms)
+MAX_WORKERS = 16
+
+_START_METHOD = "forkserver"
+
+
+class PoolError(Exception):
+    """The workers cannot go on (one died, timed out, or disagrees on parameters)."""
+
+
+class Text(NamedTuple):
+    """What a worker is sent of a paper: all that a local judgement reads."""
+
+    title: str
+    abstract: str
+
+
+# a judgement as it crosses the pipe: (status, relevance, hype, tags, tldr, reason, error)
+_Row = tuple[Any, int | None, int | None, list[str], str | None, str | None, str | None]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def pool_size(setting: int) -> int:
+    """Workers for ``[score] workers`` (0: one per usable CPU); 1 or less: none (in process),
+    and none where the platform has no fork server."""
+    n = usable_cpus() if setting == 0 else setting
+    if n < 2 or _START_METHOD not in get_all_start_methods():
+        return 0
+    return min(n, MAX_WORKERS)
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    setups: set[str] = field(default_factory=set)  # the setup keys it holds
+
+
+class LocalPool:
+    """``n`` worker processes judging with the local scorer (started when first used)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._workers: list[_Worker] = []
+
+    def warm(self) -> None:
+        """Start the fork server now (it imports the scorer and loads its table meanwhile)."""
+        from multiprocessing import forkserver
+
+        get_context(_START_METHOD).set_forkserver_preload([__name__])
+        forkserver.ensure_running()
+
+    def judge(
+        self,
+        profile: Profile,
+        model: LearnedModel | None,
+        papers: Sequence[Any],
+    ) -> Iterator[JudgementResult]:
+        """The judgement of every paper, in their order (``papers``: title, abstract and
+        arxiv_id are read). Raises :class:`PoolError` (after closing the pool) if the workers
+        cannot go on; an abandoned iteration closes the pool too (the workers' unread results
+        must not reach the next call)."""
+        workers = self._started()
+        key = _setup_key(profile, model)
+        owner = [zlib.crc32(p.arxiv_id.encode()) % self.n for p in papers]
+        shares: list[list[Text]] = [[] for _ in workers]
+        for p, w in zip(papers, owner, strict=True):
+            shares[w].append(Text(p.title, p.abstract))
+        finished = False
+        try:
+            for worker, share in zip(workers, shares, strict=True):
+                if not share:
+                    continue
+                if key not in worker.setups:
+                    _send(worker, ("setup", key, profile, model, lexical.PARAMS, _idf_sha()))
+                    worker.setups.add(key)
+                _send(worker, ("judge", key, share))
+            queues: list[deque[JudgementResult]] = [deque() for _ in workers]
+            for w in owner:
+                if not queues[w]:
+                    queues[w].extend(_receive(workers[w]))
+                yield queues[w].popleft()
+            finished = True
+        finally:
+            if not finished:
+                self.close()
+
+    def close(self) -> None:
+        """Stop the workers (they exit on end-of-file; one that does not is killed)."""
+        workers, self._workers = self._workers, []
+        for w in workers:
+            w.conn.close()
+        for w in workers:
+            w.process.join(timeout=2.0)
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join(timeout=2.0)
+
+    def _started(self) -> list[_Worker]:
+        if not self._workers:
+            self.warm()
+            ctx: Any = get_context(
+                _START_METHOD
+            )  # a ForkServerContext (not in typeshed's BaseContext)
+            for _ in range(self.n):
+                parent_end, child_end = ctx.Pipe()
+                process = ctx.Process(
+                    target=_serve, args=(child_end,), name="arxivfilter-score", daemon=True
+                )
+                process.start()
+                child_end.close()
+                self._workers.append(_Worker(process, parent_end))
+        return self._workers
+
+
+def _setup_key(profile: Profile, model: LearnedModel | None) -> str:
+    """Everything a worker's setup holds: the profile, the model and the parameters."""
+    parts = (profile.name, profile.content_hash, model.sha if model else "", repr(lexical.PARAMS))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _idf_sha() -> str:
+    return lexical.idf_table().sha
+
+
+def _send(worker: _Worker, message: tuple[Any, ...]) -> None:
+    """Send, waiting at most ``REPLY_TIMEOUT`` seconds for the worker to read it: a pipe
+    holds 64 KiB, so a worker that stopped reading would block a plain send for ever. The
+    send runs in a thread; a worker that has not read it in time is killed, which ends the
+    thread's write."""
+    failed: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            worker.conn.send(message)
+        except (OSError, ValueError) as exc:
+            failed.append(exc)
+
+    sender = threading.Thread(target=send, name="arxivfilter-score-send", daemon=True)
+    sender.start()
+    sender.join(REPLY_TIMEOUT)
+    if sender.is_alive():
+        worker.process.kill()
+        sender.join(5.0)
+        raise PoolError(f"a scoring worker read nothing for {REPLY_TIMEOUT:g} s")
+    if failed:
+        raise PoolError(f"a scoring worker stopped reading ({failed[0].__class__.__name__})")
+
+
+def _receive(worker: _Worker) -> list[JudgementResult]:
+    try:
+        ready = worker.conn.poll(REPLY_TIMEOUT)
+        message = worker.conn.recv() if ready else None
+    except (EOFError, OSError):
+        worker.process.join(timeout=1.0)
+        raise PoolError(f"a scoring worker ended (exit code {worker.process.exitcode})") from None
+    if message is None:
+        raise PoolError(f"a scoring worker answered nothing for {REPLY_TIMEOUT:g} s")
+    if message[0] != "ok":
+        raise PoolError(str(message[1]))
+    return [_result(row) for row in message[1]]
+
+
+def _row(r: JudgementResult) -> _Row:
+    return (r.status, r.relevance, r.hype, r.tags, r.tldr, r.reason, r.error)
+
+
+def _result(row: _Row) -> JudgementResult:
+    status, relevance, hype, tags, tldr, reason, error = row
+    return JudgementResult.model_construct(
+        status=status,
+        relevance=relevance,
+        hype=hype,
+        tags=tags,
+        tldr=tldr,
+        reason=reason,
+        error=error,
+    )
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's loop: setups and shares of papers in, chunks of judgements out, until the
+    parent closes its end."""
+    setups: dict[str, tuple[Profile, lexical.ProfileQueries, LearnedModel | None]] = {}
+    try:
+        while True:
+            message = conn.recv()
+            if message[0] == "setup":
+                _, key, profile, model, params, idf_sha = message
+                if params != lexical.PARAMS or idf_sha != _idf_sha():
+                    conn.send(("error", "the scoring workers have other parameters or tables"))
+                    continue
+                setups[key] = (profile, lexical.profile_queries(profile), model)
+                continue
+            _, key, texts = message
+            if key not in setups:  # its setup was refused: that answer is already sent
+                continue
+            profile, pq, model = setups[key]
+            for start in range(0, len(texts), CHUNK):
+                rows = [
+                    _row(judge_text(profile, pq, t, model)) for t in texts[start : start + CHUNK]
+                ]
+                conn.send(("ok", rows))
+    except (EOFError, OSError, KeyboardInterrupt):
+        return

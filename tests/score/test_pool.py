@@ -1,0 +1,216 @@
+"""The local scorer's worker processes (``score/pool.py``): the same judgements, in the same
+order, as judging in process; and a pool that fails (a worker killed, stopped, or with other
+parameters; a sink that raises) leaves the rest judged in process, never a lost paper or a
+hang."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from arxivfilter.config import Profile, load_profile, load_settings
+from arxivfilter.errors import ConfigError
+from arxivfilter.models import PaperText
+from arxivfilter.score import lexical, pool
+from arxivfilter.score.local import LocalScorer
+from tests.fakes import LocalSink
+from tests.score.test_local import DAY, _read
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = ["llm-inference", "llm-systems"]
+
+
+def _profile(name: str) -> Profile:
+    return load_profile(ROOT / "config" / "profiles" / f"{name}.toml")
+
+
+@pytest.fixture(scope="module")
+def day(samples: Path) -> list[PaperText]:
+    """The 320 distinct papers of a real day that carry cs.DC, cs.OS or cs.LG."""
+    return [p for p in _read(samples / DAY) if {"cs.DC", "cs.OS", "cs.LG"} & set(p.categories)]
+
+
+def _judged(scorer: LocalScorer, profile: Profile, papers: Sequence[PaperText]) -> list[tuple]:
+    sink = LocalSink()
+    asyncio.run(scorer.judge(profile, papers, sink))
+    return [(p.arxiv_id, r.model_dump()) for p, r in sink.got]
+
+
+@pytest.fixture
+def in_process(day: list[PaperText]) -> dict[str, list[tuple]]:
+    return {name: _judged(LocalScorer(), _profile(name), day) for name in PROFILES}
+
+
+def _alive(scorer: LocalScorer) -> list[int]:
+    return [w.process.pid for w in scorer._worker_pool()._workers if w.process.is_alive()]  # type: ignore[misc]
+
+
+def test_the_same_judgements_in_the_same_order(
+    day: list[PaperText], in_process: dict[str, list[tuple]]
+) -> None:
+    scorer = LocalScorer(workers=2, parallel_min=1)
+    try:
+        for name in PROFILES:  # a second profile finds the papers' analysis in its worker
+            assert _judged(scorer, _profile(name), day) == in_process[name]
+        assert len(_alive(scorer)) == 2  # they did the work
+        # a scope that holds only some of the papers, in another order
+        part = list(reversed(day[::3]))
+        expected = {a: r for a, r in in_process["llm-systems"]}
+        assert _judged(scorer, _profile("llm-systems"), part) == [
+            (p.arxiv_id, expected[p.arxiv_id]) for p in part
+        ]
+    finally:
+        asyncio.run(scorer.aclose())
+    assert scorer._pool is None
+
+
+def test_few_papers_stay_in_process(day: list[PaperText]) -> None:
+    scorer = LocalScorer(workers=2)
+    assert pool.PARALLEL_MIN > 10
+    _judged(scorer, _profile("llm-systems"), day[:10])
+    assert scorer._pool is None  # no process was started for ten papers
+
+
+def test_close_stops_the_workers(day: list[PaperText]) -> None:
+    scorer = LocalScorer(workers=2, parallel_min=1)
+    _judged(scorer, _profile("llm-systems"), day[:50])
+    workers = list(scorer._worker_pool()._workers)
+    assert all(w.process.is_alive() for w in workers)
+    asyncio.run(scorer.aclose())
+    assert not any(w.process.is_alive() for w in workers)
+
+
+def _one_worker_fails(
+    day: list[PaperText], in_process: dict[str, list[tuple]], how: signal.Signals
+) -> LocalScorer:
+    scorer = LocalScorer(workers=2, parallel_min=1)
+    profile = _profile("llm-systems")
+    _judged(scorer, profile, day[:40])  # started
+    os.kill(_alive(scorer)[0], how)
+    assert _judged(scorer, profile, day) == in_process["llm-systems"]
+    return scorer
+
+
+def test_a_killed_worker_leaves_the_rest_judged_in_process(
+    day: list[PaperText], in_process: dict[str, list[tuple]]
+) -> None:
+    scorer = _one_worker_fails(day, in_process, signal.SIGKILL)
+    assert scorer._workers == 0 and scorer._pool is None  # the rest of the run: in process
+    assert _judged(scorer, _profile("llm-inference"), day) == in_process["llm-inference"]
+
+
+def test_a_stopped_worker_times_out(
+    day: list[PaperText], in_process: dict[str, list[tuple]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that answers nothing (SIGSTOP: alive, silent) is waited for
+    ``REPLY_TIMEOUT`` seconds, not forever; the pool is then closed (the stopped worker
+    killed) and the papers judged in process."""
+    monkeypatch.setattr(pool, "REPLY_TIMEOUT", 0.5)
+    t = time.monotonic()
+    scorer = _one_worker_fails(day, in_process, signal.SIGSTOP)
+    assert time.monotonic() - t < 30
+    assert scorer._pool is None
+
+
+def test_other_parameters_are_refused(
+    day: list[PaperText], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parent run with other parameters (a tuning run) is not judged with the workers'."""
+    scorer = LocalScorer(workers=2, parallel_min=1)
+    profile = _profile("llm-systems")
+    _judged(scorer, profile, day[:40])  # started with the shipped parameters
+    monkeypatch.setattr(lexical, "PARAMS", dataclasses.replace(lexical.PARAMS, title_weight=1.0))
+    got = _judged(scorer, profile, day)
+    assert got == _judged(LocalScorer(), profile, day)  # the changed parameters, in process
+    assert scorer._pool is None
+
+
+def test_a_sink_that_fails_leaves_no_stale_results(
+    day: list[PaperText], in_process: dict[str, list[tuple]]
+) -> None:
+    """A sink raising part-way (a database error) abandons the workers' unread results: the
+    pool is closed, so the next call cannot be handed the last call's judgements."""
+
+    class Failing(LocalSink):
+        def judgement(self, paper: PaperText, result: object) -> None:
+            if len(self.got) == 5:
+                raise RuntimeError("disk full")
+            super().judgement(paper, result)  # type: ignore[arg-type]
+
+    scorer = LocalScorer(workers=2, parallel_min=1)
+    with pytest.raises(RuntimeError):
+        asyncio.run(scorer.judge(_profile("llm-inference"), day, Failing()))
+    assert scorer._pool is not None and scorer._pool._workers == []
+    try:
+        assert _judged(scorer, _profile("llm-systems"), day) == in_process["llm-systems"]
+    finally:
+        scorer.close()
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, day: list[PaperText]) -> None:
+    """No orphan outlives a SIGKILLed run: the workers read end-of-file and exit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys, time\n"
+        "from tests.score.test_pool import _profile\n"
+        "from tests.score.test_local import DAY, _read\n"
+        "from tests.fakes import LocalSink\n"
+        "from arxivfilter.score.local import LocalScorer\n"
+        "from pathlib import Path\n"
+        "papers = _read(Path(sys.argv[1]))\n"
+        "s = LocalScorer(workers=2, parallel_min=1)\n"
+        "asyncio.run(s.judge(_profile('llm-systems'), papers, LocalSink()))\n"
+        "print(' '.join(str(w.process.pid) for w in s._pool._workers), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    from tests.conftest import SAMPLES
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(SAMPLES / DAY)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    pids = [int(x) for x in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.05)
+    assert not any(_running(p) for p in pids)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_pool_size() -> None:
+    cpus = pool.usable_cpus()
+    assert pool.pool_size(1) == 0  # in process
+    assert pool.pool_size(0) == (min(cpus, pool.MAX_WORKERS) if cpus > 1 else 0)
+    assert pool.pool_size(3) == 3
+    assert pool.pool_size(100) == pool.MAX_WORKERS
+
+
+def test_workers_setting() -> None:
+    shipped = ROOT / "config" / "arxivfilter.toml"  # the shipped file: workers = 0
+    assert load_settings({}, path=shipped).score.workers == 0
+    assert load_settings({"ARXIVFILTER_SCORE__WORKERS": ""}, path=shipped).score.workers == 0
+    assert load_settings({"ARXIVFILTER_SCORE__WORKERS": "1"}, path=shipped).score.workers == 1
+    with pytest.raises(ConfigError, match="workers"):
+        load_settings({"ARXIVFILTER_SCORE__WORKERS": "-1"}, path=shipped)
