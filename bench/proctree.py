@@ -1,5 +1,7 @@
 """Time and memory of a command *with every process it starts* (the local scorer's workers).
 
+    python bench/proctree.py COMMAND [ARG ...]
+
 ``run(cmd, env)`` makes this process a child subreaper (Linux ``PR_SET_CHILD_SUBREAPER``), so
 the processes the command leaves behind (the fork server the workers come from, which a
 command never waits for) are re-parented here and reaped: their CPU time then counts in
@@ -15,6 +17,7 @@ import ctypes
 import os
 import resource
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -103,3 +106,19 @@ def run(cmd: Sequence[str], env: Mapping[str, str]) -> Measured:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Measured(wall, cpu, peak[0], usage.ru_maxrss / 1024, out, code)
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__.splitlines()[2])
+    got = run(sys.argv[1:], os.environ)
+    print(
+        f"exit {got.returncode}: wall {got.wall:.2f} s, CPU {got.cpu:.2f} s (with what it "
+        f"started), peak PSS {got.peak_pss:.0f} MiB (the tree), peak RSS {got.peak_rss:.0f} MiB "
+        "(the command's own process)"
+    )
+    return got.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,7 +39,8 @@ def _imports(folder: Path) -> set[str]:
                 found |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"arxivfilter", "tests", "__future__"}
+    local = {p.stem for p in (ROOT / "bench").glob("*.py")}  # bench scripts import each other
+    return found - set(sys.stdlib_module_names) - {"arxivfilter", "tests", "__future__"} - local
 
 
 def _distributions(modules: set[str]) -> dict[str, set[str]]:
