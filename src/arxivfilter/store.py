@@ -526,6 +526,17 @@ def papers_on(
     return [by_id[i] for i in sorted(by_id)]
 
 
+def papers_of_day(session: Session, date: dt.date, categories: Sequence[str] | None) -> list[Paper]:
+    """The distinct papers announced on ``date`` in ``categories`` (None = all), sorted by
+    id: :func:`papers_on` without the announcement rows (what the score stage reads, with
+    half the records to build)."""
+    listed = select(col(Announcement.arxiv_id)).where(Announcement.date == date)
+    if categories is not None:
+        listed = listed.where(col(Announcement.category).in_(list(categories)))
+    stmt = select(Paper).where(col(Paper.arxiv_id).in_(listed)).order_by(col(Paper.arxiv_id))
+    return list(session.exec(stmt).all())
+
+
 def previous_text_hashes(session: Session, ids: Sequence[str], before: dt.date) -> dict[str, str]:
     """Per paper, the text it had at its latest announcement before ``before`` (replacements)."""
     out: dict[str, tuple[dt.date, str]] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,7 +63,7 @@ class DayWork:
         """The day's papers a scorer can read (given, or read now)."""
         if self.papers is not None:
             return self.papers
-        return _with_text(store.papers_on(session, self.day, self.scope), self.day)
+        return _with_text(store.papers_of_day(session, self.day, self.scope), self.day)
 
 
 def stored_work(
@@ -93,29 +94,34 @@ def stored_work(
 
 
 class DayReader:
-    """:meth:`DayWork.load` that reads a day's papers once for consecutive items of the same
-    day and scope (every profile of a day, as :func:`stored_work` orders them): only the
-    last day read is kept, so a range still holds one day's papers at a time."""
+    """:meth:`DayWork.load` that reads a day's papers once for the items of the same day and
+    scope (every profile of a day, as :func:`stored_work` orders them): only the last
+    ``keep`` (day, scope) read are kept (the one judged and those sent ahead to the local
+    scorer's workers), so a range holds a few days' papers at a time, never all."""
+
+    keep = 3
 
     def __init__(self) -> None:
-        self._key: tuple[dt.date, tuple[str, ...] | None] | None = None
-        self._papers: list[Paper] = []
+        self._read: OrderedDict[tuple[dt.date, tuple[str, ...] | None], list[Paper]] = OrderedDict()
 
     def load(self, session: Session, w: DayWork) -> list[Paper]:
         if w.papers is not None:
             return w.papers
         key = (w.day, None if w.scope is None else tuple(w.scope))
-        if key != self._key:
-            self._key, self._papers = None, []  # the previous day's papers go first
-            self._papers = w.load(session)
-            self._key = key
-        return self._papers
+        papers = self._read.get(key)
+        if papers is None:
+            while len(self._read) >= self.keep:
+                self._read.popitem(last=False)  # the oldest goes first
+            papers = self._read[key] = w.load(session)
+        else:
+            self._read.move_to_end(key)
+        return papers
 
 
-def _with_text(papers: list[Any], day: dt.date) -> list[Paper]:
+def _with_text(papers: list[Paper], day: dt.date) -> list[Paper]:
     """The papers a scorer can read: one restored from the committed state without its text
     (state.py: judged low by every profile of its day) is left out, never judged empty."""
-    kept = [p for p, _rows in papers if p.title or p.abstract]
+    kept = [p for p in papers if p.title or p.abstract]
     if len(kept) < len(papers):
         log.info(
             "papers kept without their text in the state are not scored again "
@@ -205,8 +211,8 @@ def score_days(
             try:
                 if collect is not None:  # results that came in since the last run, first
                     _absorb(total, await _collect(session, collect, batches, 0.0, run_id))
-                for w in work:
-                    counts = await job.score(session, w, bar.advance)
+                for i, w in enumerate(work):
+                    counts = await job.score(session, w, bar.advance, work[i + 1 : i + 3])
                     log.info(
                         "scored", profile=w.profile.name, date=w.day.isoformat(), **counts.as_dict()
                     )
@@ -236,14 +242,25 @@ class _Job:
     run_id: int | None
     base_url: str | None
     reader: DayReader = field(default_factory=DayReader)
+    ahead: bool = True  # the last (profile, day) was mostly new work
 
     async def score(
-        self, session: Session, w: DayWork, on_result: Callable[[], None]
+        self,
+        session: Session,
+        w: DayWork,
+        on_result: Callable[[], None],
+        nxt: Sequence[DayWork] = (),
     ) -> ScoreCounts:
         papers = self.reader.load(session, w)
         for _ in range(w.size - len(papers)):  # kept without text: not judged, counted done
             on_result()
-        return await score_papers(
+        then = getattr(self.scorer, "then", None)  # the local scorer's worker processes
+        if then is not None:
+            # while the workers judge this day, they may as well start on the next one
+            # (only after a day of mostly new work: most of the next is likely new too)
+            upcoming = nxt if self.ahead else []
+            then([(u.profile, self.reader.load(session, u)) for u in upcoming])
+        counts = await score_papers(
             session,
             self.scorer,
             w.profile,
@@ -257,6 +274,8 @@ class _Job:
             first_pass=self.first,
             on_result=on_result,
         )
+        self.ahead = counts.cached * 10 <= counts.papers
+        return counts
 
 
 async def _collect(
@@ -363,7 +382,7 @@ def unfinished_days(
         )
         for day in stored:
             for prof in profiles:
-                papers = [p for p, _ in store.papers_on(session, day, prof.scope(categories))]
+                papers = store.papers_of_day(session, day, prof.scope(categories))
                 papers = [p for p in papers if p.title or p.abstract]
                 if not papers:
                     continue

@@ -579,6 +579,18 @@ class LocalScorer:
         if self._workers and largest >= self._parallel_min:
             self._worker_pool().warm()
 
+    def then(self, upcoming: Sequence[tuple[Profile, Sequence[PaperText]]]) -> None:
+        """The (profile, papers) the next calls of :meth:`judge` are likely to ask for (every
+        paper, before the cache is asked), in order: the worker processes judge them as soon
+        as the current call's papers are sent, while this process stores those and reads on
+        (``pool.py``). Called before every (profile, day); empty when nothing is worth
+        sending ahead."""
+        if self._pool is not None:
+            self._pool.then([])  # forget an earlier guess
+        wanted = [(p, papers) for p, papers in upcoming if len(papers) >= self._parallel_min]
+        if self._workers and wanted:
+            self._worker_pool().then([(p, self.learned_model(p), papers) for p, papers in wanted])
+
     async def judge(
         self, profile: Profile, papers: Sequence[PaperText], sink: JudgementSink
     ) -> None:

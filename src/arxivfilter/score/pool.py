@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
 import zlib
 from collections import deque
@@ -52,6 +53,11 @@ PARALLEL_MIN = 256
 CHUNK = 64  # results a worker sends at a time
 REPLY_TIMEOUT = 120.0  # seconds a worker may take for one chunk (64 papers: about 10 ms)
 MAX_WORKERS = 16
+AHEAD = 2  # batches sent beyond the one being read
+# the workers yield the CPU to the process that stores their results (it is the one the
+# others wait for): on a machine with as many workers as CPUs it would otherwise get a
+# third of the time it needs
+NICE = 10
 
 _START_METHOD = "forkserver"
 
@@ -93,21 +99,68 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     setups: set[str] = field(default_factory=set)  # the setup keys it holds
+    results: deque[JudgementResult] = field(default_factory=deque)  # read, not yet handed on
+    outbox: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)  # to send
+
+    def __post_init__(self) -> None:
+        self.sender = threading.Thread(
+            target=_sender,
+            args=(self.conn, self.outbox),
+            name="arxivfilter-score-send",
+            daemon=True,
+        )
+        self.sender.start()
+
+
+@dataclass
+class _Batch:
+    """Papers sent to the workers whose results are not all read yet."""
+
+    key: str
+    papers: list[Any]
+    owner: list[int]  # the worker of each paper
+
+    def covers(self, key: str, papers: Sequence[Any]) -> bool:
+        """Whether ``papers`` are some of this batch's, with the same text, in its order."""
+        if key != self.key:
+            return False
+        at = {p.arxiv_id: (i, p.title, p.abstract) for i, p in enumerate(self.papers)}
+        last = -1
+        for p in papers:
+            got = at.get(p.arxiv_id)
+            if got is None or got[0] <= last or got[1:] != (p.title, p.abstract):
+                return False
+            last = got[0]
+        return True
 
 
 class LocalPool:
-    """``n`` worker processes judging with the local scorer (started when first used)."""
+    """``n`` worker processes judging with the local scorer (started when first used).
+
+    :meth:`judge` hands on the results of one batch of papers; :meth:`then` names the batch
+    that comes next, which :meth:`judge` sends as soon as its own batch is sent, so the
+    workers go on to it while the parent stores the first (and reads the next day). A
+    batch sent ahead whose papers are then not asked for (found judged meanwhile) is read
+    and dropped.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
         self._workers: list[_Worker] = []
+        self._sent: deque[_Batch] = deque()  # in the order sent
+        self._next: list[tuple[Profile, LearnedModel | None, list[Any]]] = []
 
     def warm(self) -> None:
-        """Start the fork server now (it imports the scorer and loads its table meanwhile)."""
+        """Start the fork server now (it imports the scorer meanwhile)."""
         from multiprocessing import forkserver
 
         get_context(_START_METHOD).set_forkserver_preload([__name__])
         forkserver.ensure_running()
+
+    def then(self, upcoming: Sequence[tuple[Profile, LearnedModel | None, Sequence[Any]]]) -> None:
+        """The (profile, model, papers) the next calls of :meth:`judge` likely ask for, in
+        order (none: forget the last guess); up to ``AHEAD`` of them are sent ahead."""
+        self._next = [(p, m, list(papers)) for p, m, papers in upcoming[:AHEAD] if papers]
 
     def judge(
         self,
@@ -119,26 +172,27 @@ class LocalPool:
         arxiv_id are read). Raises :class:`PoolError` (after closing the pool) if the workers
         cannot go on; an abandoned iteration closes the pool too (the workers' unread results
         must not reach the next call)."""
-        workers = self._started()
-        key = _setup_key(profile, model)
-        owner = [zlib.crc32(p.arxiv_id.encode()) % self.n for p in papers]
-        shares: list[list[Text]] = [[] for _ in workers]
-        for p, w in zip(papers, owner, strict=True):
-            shares[w].append(Text(p.title, p.abstract))
         finished = False
         try:
-            for worker, share in zip(workers, shares, strict=True):
-                if not share:
-                    continue
-                if key not in worker.setups:
-                    _send(worker, ("setup", key, profile, model, lexical.PARAMS, _idf_sha()))
-                    worker.setups.add(key)
-                _send(worker, ("judge", key, share))
-            queues: list[deque[JudgementResult]] = [deque() for _ in workers]
-            for w in owner:
-                if not queues[w]:
-                    queues[w].extend(_receive(workers[w]))
-                yield queues[w].popleft()
+            key = _setup_key(profile, model)
+            while self._sent and not self._sent[0].covers(key, papers):
+                self._drop(self._sent.popleft())  # sent ahead, not asked for
+            if not self._sent:
+                self._send_batch(profile, model, papers)
+            batch = self._sent[0]
+            upcoming, self._next = self._next, []
+            for profile_, model_, papers_ in upcoming:
+                if len(self._sent) > AHEAD:
+                    break
+                key_ = _setup_key(profile_, model_)
+                if not any(b.covers(key_, papers_) for b in self._sent):
+                    self._send_batch(profile_, model_, papers_)
+            wanted = {p.arxiv_id for p in papers}
+            for p, w in zip(batch.papers, batch.owner, strict=True):
+                result = self._take(w)
+                if p.arxiv_id in wanted:
+                    yield result
+            self._sent.popleft()
             finished = True
         finally:
             if not finished:
@@ -147,20 +201,56 @@ class LocalPool:
     def close(self) -> None:
         """Stop the workers (they exit on end-of-file; one that does not is killed)."""
         workers, self._workers = self._workers, []
+        self._sent.clear()
+        self._next = []
         for w in workers:
-            w.conn.close()
+            w.outbox.put(None)  # the sender ends after what it has queued
+        for w in workers:
+            w.sender.join(timeout=2.0)
+            if w.sender.is_alive():  # a worker that reads nothing: its end ends the write
+                w.process.kill()
+                w.sender.join(timeout=2.0)
+            w.conn.close()  # a worker exits on end-of-file
         for w in workers:
             w.process.join(timeout=2.0)
             if w.process.is_alive():
                 w.process.kill()
                 w.process.join(timeout=2.0)
 
+    def _send_batch(
+        self, profile: Profile, model: LearnedModel | None, papers: Sequence[Any]
+    ) -> None:
+        workers = self._started()
+        key = _setup_key(profile, model)
+        batch = _Batch(
+            key, list(papers), [zlib.crc32(p.arxiv_id.encode()) % self.n for p in papers]
+        )
+        shares: list[list[Text]] = [[] for _ in workers]
+        for p, w in zip(batch.papers, batch.owner, strict=True):
+            shares[w].append(Text(p.title, p.abstract))
+        self._sent.append(batch)
+        for worker, share in zip(workers, shares, strict=True):
+            if not share:
+                continue
+            if key not in worker.setups:
+                _send(worker, ("setup", key, profile, model, lexical.PARAMS, _idf_sha()))
+                worker.setups.add(key)
+            _send(worker, ("judge", key, share))
+
+    def _take(self, w: int) -> JudgementResult:
+        worker = self._workers[w]
+        if not worker.results:
+            worker.results.extend(_receive(worker))
+        return worker.results.popleft()
+
+    def _drop(self, batch: _Batch) -> None:
+        for w in batch.owner:
+            self._take(w)
+
     def _started(self) -> list[_Worker]:
         if not self._workers:
             self.warm()
-            ctx: Any = get_context(
-                _START_METHOD
-            )  # a ForkServerContext (not in typeshed's BaseContext)
+            ctx: Any = get_context(_START_METHOD)  # a ForkServerContext (typeshed: BaseContext)
             for _ in range(self.n):
                 parent_end, child_end = ctx.Pipe()
                 process = ctx.Process(
@@ -183,27 +273,19 @@ def _idf_sha() -> str:
 
 
 def _send(worker: _Worker, message: tuple[Any, ...]) -> None:
-    """Send, waiting at most ``REPLY_TIMEOUT`` seconds for the worker to read it: a pipe
-    holds 64 KiB, so a worker that stopped reading would block a plain send for ever. The
-    send runs in a thread; a worker that has not read it in time is killed, which ends the
-    thread's write."""
-    failed: list[BaseException] = []
+    """Queue a message for the worker: its own thread sends it (in order), so this process
+    never waits for a worker to read. A worker that stops reading is found by
+    :func:`_receive` (nothing comes back within ``REPLY_TIMEOUT``); closing the pool kills
+    it, which ends the thread's write."""
+    worker.outbox.put(message)
 
-    def send() -> None:
-        try:
-            worker.conn.send(message)
-        except (OSError, ValueError) as exc:
-            failed.append(exc)
 
-    sender = threading.Thread(target=send, name="arxivfilter-score-send", daemon=True)
-    sender.start()
-    sender.join(REPLY_TIMEOUT)
-    if sender.is_alive():
-        worker.process.kill()
-        sender.join(5.0)
-        raise PoolError(f"a scoring worker read nothing for {REPLY_TIMEOUT:g} s")
-    if failed:
-        raise PoolError(f"a scoring worker stopped reading ({failed[0].__class__.__name__})")
+def _sender(conn: Connection, outbox: queue.SimpleQueue[Any]) -> None:
+    try:
+        while (message := outbox.get()) is not None:
+            conn.send(message)
+    except (OSError, ValueError):  # the worker is gone: _receive reports it
+        return
 
 
 def _receive(worker: _Worker) -> list[JudgementResult]:
@@ -242,15 +324,37 @@ def _result(row: _Row) -> JudgementResult:
 
 def _serve(conn: Connection) -> None:
     """A worker's loop: setups and shares of papers in, chunks of judgements out, until the
-    parent closes its end."""
+    parent closes its end. A thread reads what comes in and another sends what goes out,
+    so neither side's writes ever wait for the other's reads (a batch sent ahead arrives
+    while the last one's results are still going out)."""
+    os.nice(NICE)
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while True:
+                inbox.put(conn.recv())
+        except (EOFError, OSError):
+            inbox.put(None)
+
+    def write() -> None:
+        try:
+            while (message := outbox.get()) is not None:
+                conn.send(message)
+        except (OSError, ValueError):
+            inbox.put(None)  # the parent is gone: stop
+
+    threading.Thread(target=read, daemon=True).start()
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
     setups: dict[str, tuple[Profile, lexical.ProfileQueries, LearnedModel | None]] = {}
     try:
-        while True:
-            message = conn.recv()
+        while (message := inbox.get()) is not None:
             if message[0] == "setup":
                 _, key, profile, model, params, idf_sha = message
                 if params != lexical.PARAMS or idf_sha != _idf_sha():
-                    conn.send(("error", "the scoring workers have other parameters or tables"))
+                    outbox.put(("error", "the scoring workers have other parameters or tables"))
                     continue
                 setups[key] = (profile, lexical.profile_queries(profile), model)
                 continue
@@ -259,9 +363,10 @@ def _serve(conn: Connection) -> None:
                 continue
             profile, pq, model = setups[key]
             for start in range(0, len(texts), CHUNK):
-                rows = [
-                    _row(judge_text(profile, pq, t, model)) for t in texts[start : start + CHUNK]
-                ]
-                conn.send(("ok", rows))
-    except (EOFError, OSError, KeyboardInterrupt):
+                chunk = texts[start : start + CHUNK]
+                outbox.put(("ok", [_row(judge_text(profile, pq, t, model)) for t in chunk]))
+    except KeyboardInterrupt:
         return
+    finally:
+        outbox.put(None)
+        writer.join(5.0)
