@@ -52,7 +52,7 @@ def main() -> None:
         for _ in range(3):
             # each paper's text analysis and TL;DR are cached (per paper, for every profile):
             # time the work, not the cache
-            lexical._text_doc.cache_clear()
+            lexical._text_docs.cache_clear()
             local._tldr.cache_clear()
             start = time.perf_counter()
             local.score_many(profile, batch)

@@ -214,3 +214,15 @@ def test_workers_setting() -> None:
     assert load_settings({"ARXIVFILTER_SCORE__WORKERS": "1"}, path=shipped).score.workers == 1
     with pytest.raises(ConfigError, match="workers"):
         load_settings({"ARXIVFILTER_SCORE__WORKERS": "-1"}, path=shipped)
+
+
+def test_a_worker_keeps_its_share_of_the_analysis_cache(day: list[PaperText]) -> None:
+    profile = _profile("llm-systems")
+    pq = lexical.profile_queries(profile)
+    before = [lexical.paper_doc(pq, p) for p in day[:20]]
+    try:
+        lexical.share_text_cache(4)
+        assert lexical._text_docs.cache_info().maxsize == lexical.TEXT_DOC_CACHE // 4
+        assert [lexical.paper_doc(pq, p) for p in day[:20]] == before
+    finally:
+        lexical._text_docs = lexical._text_doc  # as imported

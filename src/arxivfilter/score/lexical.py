@@ -412,9 +412,20 @@ def _text_doc(
     return tf, norm, (title_t, abstract_t), (title_f, abstract_f)
 
 
+_text_docs = _text_doc  # what paper_doc calls: the cache above, or a smaller one
+
+
+def share_text_cache(ways: int) -> None:
+    """Keep a ``ways``-th of the analysis cache: what a worker process of the local scorer
+    needs, which sees that share of every day's papers (``pool.py``). The entries kept and
+    the answers are the same; only what one process holds is less."""
+    global _text_docs
+    _text_docs = functools.lru_cache(maxsize=max(1, TEXT_DOC_CACHE // ways))(_text_doc.__wrapped__)
+
+
 def paper_doc(pq: ProfileQueries, paper: Text) -> PaperDoc:
     p = PARAMS
-    tf, norm, toks, feats = _text_doc(
+    tf, norm, toks, feats = _text_docs(
         paper.title, paper.abstract, p.title_weight, p.k1, p.b, idf_table().avg_len
     )
     shared = list(filter(pq.vocabulary.__contains__, tf))  # in text order

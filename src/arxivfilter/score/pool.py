@@ -254,7 +254,7 @@ class LocalPool:
             for _ in range(self.n):
                 parent_end, child_end = ctx.Pipe()
                 process = ctx.Process(
-                    target=_serve, args=(child_end,), name="arxivfilter-score", daemon=True
+                    target=_serve, args=(child_end, self.n), name="arxivfilter-score", daemon=True
                 )
                 process.start()
                 child_end.close()
@@ -322,12 +322,14 @@ def _result(row: _Row) -> JudgementResult:
 # --------------------------------------------------------------------------- the worker
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, ways: int = 1) -> None:
     """A worker's loop: setups and shares of papers in, chunks of judgements out, until the
-    parent closes its end. A thread reads what comes in and another sends what goes out,
+    parent closes its end (``ways``: the workers there are; each keeps that share of the
+    analysis cache, as it sees that share of each day). A thread reads what comes in and another sends what goes out,
     so neither side's writes ever wait for the other's reads (a batch sent ahead arrives
     while the last one's results are still going out)."""
     os.nice(NICE)
+    lexical.share_text_cache(ways)
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
