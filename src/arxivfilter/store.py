@@ -770,30 +770,38 @@ _REJUDGED = (
 
 
 def save_judgements(
-    session: Session, rows: Sequence[dict[str, Any]], *, commit: bool = True
+    session: Session,
+    rows: Sequence[dict[str, Any]],
+    *,
+    commit: bool = True,
+    stored: set[str] | None = None,
 ) -> None:
     """Insert or replace many judgements (column dicts, by cache key) in set-sized statements
     and one commit: for judgements no paid reply decides (the local scorer). ``commit=False``
     leaves them in the open transaction, for a later call to commit (with no rows: commit
-    what earlier calls left)."""
+    what earlier calls left). ``stored``: the keys of these rows that have a stored row, if
+    the caller knows them (it asked the database before judging, and no other process
+    writes them meanwhile: the run lock); the keys inserted are added to it."""
     now = utcnow()
     latest = {r["cache_key"]: {**r, "created_at": now} for r in rows}  # the last of a key wins
     keys = sorted(latest)
     try:
-        stored: set[str] = set()
-        for part in chunks(keys):
-            stored.update(
-                session.exec(
-                    select(col(Judgement.cache_key)).where(col(Judgement.cache_key).in_(part))
+        if stored is None:
+            stored = set()
+            for part in chunks(keys):
+                stored.update(
+                    session.exec(
+                        select(col(Judgement.cache_key)).where(col(Judgement.cache_key).in_(part))
+                    )
                 )
-            )
         fresh = [latest[k] for k in keys if k not in stored]
-        if fresh:
-            # a Core insert: the ORM's bulk insert adds its own bookkeeping per row
-            session.execute(Judgement.__table__.insert(), fresh)  # type: ignore[attr-defined]
         again = [
             {"key": k, **{f"v_{c}": latest[k][c] for c in _REJUDGED}} for k in keys if k in stored
         ]
+        if fresh:
+            # a Core insert: the ORM's bulk insert adds its own bookkeeping per row
+            session.execute(Judgement.__table__.insert(), fresh)  # type: ignore[attr-defined]
+            stored.update(r["cache_key"] for r in fresh)
         if again:
             table = Judgement.__table__  # type: ignore[attr-defined]
             session.connection().execute(

@@ -157,7 +157,7 @@ def plan_days(
         reader = DayReader()
         for w in work:
             papers = reader.load(session, w)
-            _keys, todo, cached = plan(session, scorer, w.profile, papers, rescore=rescore)
+            _keys, todo, cached, _stored = plan(session, scorer, w.profile, papers, rescore=rescore)
             total.papers += len(papers)
             total.cached += cached
             total.unscored += len(todo)

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 from sqlmodel import Session
@@ -170,6 +170,9 @@ class StoreSink:
         self.batched = scorer.kind == "local"
         self.rows: list[dict[str, Any]] = []
         self.staged = 0  # rows written in the open transaction
+        # the keys with a stored row, when the caller knows them (score_papers' plan):
+        # saving then need not ask the database (None: it asks)
+        self.stored: set[str] | None = None
 
     def judgement(self, paper: PaperText, result: JudgementResult) -> None:
         key = self.keys[paper.arxiv_id]
@@ -212,7 +215,7 @@ class StoreSink:
         them), in set-sized statements and one commit."""
         rows, self.rows = self.rows, []
         if rows or self.staged:
-            store.save_judgements(self.session, rows)  # commits what was staged, too
+            store.save_judgements(self.session, rows, stored=self.stored)  # and the staged
         self.staged = 0
 
     def _stage(self) -> None:
@@ -221,7 +224,7 @@ class StoreSink:
             self.flush()
             return
         rows, self.rows = self.rows, []
-        store.save_judgements(self.session, rows, commit=False)
+        store.save_judgements(self.session, rows, commit=False, stored=self.stored)
         self.staged += len(rows)
 
     def pending(self, paper: PaperText) -> None:
@@ -281,6 +284,17 @@ def keys_for(
     }
 
 
+class Plan(NamedTuple):
+    """What a (profile, day) needs: the cache key of each paper (by id), the papers that need a
+    judgement, how many are judged already, and the keys of the todo papers that have a
+    stored row all the same (a failure to retry, or ``--rescore``): replaced, not added."""
+
+    keys: dict[str, str]
+    todo: list[Paper]
+    cached: int
+    stored: set[str]
+
+
 def plan(
     session: Session,
     scorer: Scorer,
@@ -288,19 +302,23 @@ def plan(
     papers: Sequence[Paper],
     *,
     rescore: bool = False,
-) -> tuple[dict[str, str], list[Paper], int]:
-    """(keys by id, papers that need a judgement, number already judged)."""
+) -> Plan:
+    """What judging ``papers`` for ``profile`` with ``scorer`` needs (:class:`Plan`)."""
     keys = keys_for(scorer, profile, papers)
     existing = store.judgements_for_keys(session, keys.values())
     todo: list[Paper] = []
     cached = 0
+    stored: set[str] = set()
     for p in papers:
-        j = existing.get(keys[p.arxiv_id])
+        key = keys[p.arxiv_id]
+        j = existing.get(key)
         if j is not None and j.status == "ok" and not rescore:
             cached += 1
         else:
             todo.append(p)
-    return keys, todo, cached
+            if j is not None:
+                stored.add(key)
+    return Plan(keys, todo, cached, stored)
 
 
 async def score_papers(
@@ -325,7 +343,7 @@ async def score_papers(
     minus the margin go on to ``scorer``. The others keep their first-pass judgement.
     """
     counts = ScoreCounts(papers=len(papers))
-    keys, todo, counts.cached = plan(session, scorer, profile, papers, rescore=rescore)
+    keys, todo, counts.cached, stored = plan(session, scorer, profile, papers, rescore=rescore)
     _advance(on_result, counts.cached)
     if not todo:
         return counts
@@ -334,6 +352,7 @@ async def score_papers(
     if scorer.kind == "llm":
         texts = await _narrow(run, texts, counts, keys, prefilter, first_pass)
     sink = run.sink(StoreSink, scorer, keys, counts)
+    sink.stored = stored
     try:
         await scorer.judge(profile, texts, sink)
     finally:
