@@ -6,7 +6,7 @@
 the processes the command leaves behind (the fork server the workers come from, which a
 command never waits for) are re-parented here and reaped: their CPU time then counts in
 ``RUSAGE_CHILDREN``, where a plain ``wait4`` of the command would miss it. Memory is sampled
-every 50 ms as the sum over the tree of each process's proportional set size (``Pss`` in
+every 100 ms as the sum over the tree of each process's proportional set size (``Pss`` in
 ``/proc/PID/smaps_rollup``: pages shared between the workers and the fork server they are
 forked from are split between them, not counted once per process).
 """
@@ -41,35 +41,40 @@ def _subreaper() -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+def _children(pid: int) -> list[int]:
+    """The children of ``pid`` (every thread's ``children`` file; no scan of ``/proc``)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
         try:
-            with open(f"/proc/{name}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
             continue
-        out.setdefault(ppid, []).append(int(name))
     return out
+
+
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def tree_pss() -> float:
     """MiB: the summed ``Pss`` of every descendant of this process."""
-    kids = _children()
-    total, todo = 0, list(kids.get(os.getpid(), []))
+    total, todo = 0, _children(os.getpid())
     while todo:
         pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            pass
-        todo += kids.get(pid, [])
+        total += _pss(pid)
+        todo += _children(pid)
     return total / 1024
 
 
@@ -82,7 +87,7 @@ def run(cmd: Sequence[str], env: Mapping[str, str]) -> Measured:
     def sample() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], tree_pss())
-            done.wait(0.05)
+            done.wait(0.1)
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

@@ -14,7 +14,7 @@ its own process, each on a fresh SQLite database:
 Prints per step: wall and CPU seconds (user + system of the command and every process it
 started: the local scorer's workers), papers per second and peak memory (the largest of the
 biggest process's ``ru_maxrss`` and the process tree's summed proportional set size,
-sampled every 50 ms: ``bench/proctree.py``). Targets (issue #23): fetch >= 5,000 papers/s, score
+sampled every 100 ms: ``bench/proctree.py``). Targets (issue #23): fetch >= 5,000 papers/s, score
 >= 3,000 papers/s, peak RSS < 300 MiB for 100,000 papers, a cached re-run of a date < 1 s
 of CPU. ``--src ../main/src`` runs another tree (the figures before a change).
 """
