@@ -55,7 +55,7 @@ def _alive(scorer: LocalScorer) -> list[int]:
 def test_the_same_judgements_in_the_same_order(
     day: list[PaperText], in_process: dict[str, list[tuple]]
 ) -> None:
-    scorer = LocalScorer(workers=2, parallel_min=1)
+    scorer = LocalScorer(workers=2, parallel_min=1, parallel_total=0)
     try:
         for name in PROFILES:  # a second profile finds the papers' analysis in its worker
             assert _judged(scorer, _profile(name), day) == in_process[name]
@@ -72,14 +72,30 @@ def test_the_same_judgements_in_the_same_order(
 
 
 def test_few_papers_stay_in_process(day: list[PaperText]) -> None:
-    scorer = LocalScorer(workers=2)
+    scorer = LocalScorer(workers=2, parallel_total=0)
     assert pool.PARALLEL_MIN > 10
     _judged(scorer, _profile("llm-systems"), day[:10])
     assert scorer._pool is None  # no process was started for ten papers
 
 
+def test_a_small_run_stays_in_process(day: list[PaperText]) -> None:
+    """A run whose work is too small to pay for starting the workers (the demo day: 300
+    papers for two profiles) judges in process, even a day above ``PARALLEL_MIN``."""
+    scorer = LocalScorer(workers=2)
+    assert len(day) >= pool.PARALLEL_MIN
+    scorer.expect(2 * len(day), len(day))
+    _judged(scorer, _profile("llm-systems"), day)
+    assert scorer._pool is None
+    scorer.expect(pool.PARALLEL_TOTAL, len(day))  # a long backfill
+    try:
+        _judged(scorer, _profile("llm-systems"), day)
+        assert len(_alive(scorer)) == 2
+    finally:
+        scorer.close()
+
+
 def test_close_stops_the_workers(day: list[PaperText]) -> None:
-    scorer = LocalScorer(workers=2, parallel_min=1)
+    scorer = LocalScorer(workers=2, parallel_min=1, parallel_total=0)
     _judged(scorer, _profile("llm-systems"), day[:50])
     workers = list(scorer._worker_pool()._workers)
     assert all(w.process.is_alive() for w in workers)
@@ -90,7 +106,7 @@ def test_close_stops_the_workers(day: list[PaperText]) -> None:
 def _one_worker_fails(
     day: list[PaperText], in_process: dict[str, list[tuple]], how: signal.Signals
 ) -> LocalScorer:
-    scorer = LocalScorer(workers=2, parallel_min=1)
+    scorer = LocalScorer(workers=2, parallel_min=1, parallel_total=0)
     profile = _profile("llm-systems")
     _judged(scorer, profile, day[:40])  # started
     os.kill(_alive(scorer)[0], how)
@@ -123,7 +139,7 @@ def test_other_parameters_are_refused(
     day: list[PaperText], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A parent run with other parameters (a tuning run) is not judged with the workers'."""
-    scorer = LocalScorer(workers=2, parallel_min=1)
+    scorer = LocalScorer(workers=2, parallel_min=1, parallel_total=0)
     profile = _profile("llm-systems")
     _judged(scorer, profile, day[:40])  # started with the shipped parameters
     monkeypatch.setattr(lexical, "PARAMS", dataclasses.replace(lexical.PARAMS, title_weight=1.0))
@@ -144,7 +160,7 @@ def test_a_sink_that_fails_leaves_no_stale_results(
                 raise RuntimeError("disk full")
             super().judgement(paper, result)  # type: ignore[arg-type]
 
-    scorer = LocalScorer(workers=2, parallel_min=1)
+    scorer = LocalScorer(workers=2, parallel_min=1, parallel_total=0)
     with pytest.raises(RuntimeError):
         asyncio.run(scorer.judge(_profile("llm-inference"), day, Failing()))
     assert scorer._pool is not None and scorer._pool._workers == []
@@ -167,9 +183,9 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, day: list[PaperT
         "from arxivfilter.score.local import LocalScorer\n"
         "from pathlib import Path\n"
         "papers = _read(Path(sys.argv[1]))\n"
-        "s = LocalScorer(workers=2, parallel_min=1)\n"
+        "s = LocalScorer(workers=2, parallel_min=1, parallel_total=0)\n"
         "asyncio.run(s.judge(_profile('llm-systems'), papers, LocalSink()))\n"
-        "print(' '.join(str(w.process.pid) for w in s._pool._workers), flush=True)\n"
+        "print('PIDS', *(w.process.pid for w in s._pool._workers), flush=True)\n"
         "time.sleep(60)\n"
     )
     from tests.conftest import SAMPLES
@@ -181,7 +197,11 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, day: list[PaperT
         text=True,
     )
     assert proc.stdout is not None
-    pids = [int(x) for x in proc.stdout.readline().split()]
+    line = ""
+    while not line.startswith("PIDS"):  # (structlog, unconfigured, writes to stdout too)
+        line = proc.stdout.readline()
+        assert line, "the child ended before it started its workers"
+    pids = [int(x) for x in line.split()[1:]]
     assert len(pids) == 2
     proc.kill()
     proc.wait(timeout=10)

@@ -204,7 +204,7 @@ def score_days(
     n = sum(w.size for w in work)
     expect = getattr(scorer, "expect", None)  # the local scorer's worker processes
     if expect is not None and work:
-        expect(max(w.size for w in work))
+        expect(n, max(w.size for w in work))
 
     async def _all() -> None:
         with ctx.session() as session, ctx.progress(f"{label} ({kind})", n) as bar:
@@ -221,9 +221,10 @@ def score_days(
                     wait = llm.batch_wait_seconds if total.pending else 0.0
                     _absorb(total, await _collect(session, collect, batches, wait, run_id))
             finally:
-                aclose = getattr(scorer, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                for used in (scorer, job.prefilter[0] if job.prefilter else None):
+                    aclose = getattr(used, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
 
     asyncio.run(_all())
     return total

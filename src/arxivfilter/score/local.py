@@ -487,8 +487,10 @@ class LocalScorer:
     is found (a warning).
 
     ``workers``: processes that judge a long (profile, day) beside this one (``pool.py``;
-    0: one per usable CPU, 1: none), used from ``parallel_min`` papers (``pool.PARALLEL_MIN``)
-    and stopped by :meth:`aclose`; the judgements are the same either way.
+    0: one per usable CPU, 1: none), used for a (profile, day) of ``parallel_min`` papers
+    (``pool.PARALLEL_MIN``) in work of ``parallel_total`` (``pool.PARALLEL_TOTAL``; told by
+    :meth:`expect`, which the score stage calls), and stopped by :meth:`aclose`; the
+    judgements are the same either way.
     """
 
     kind: str = "local"
@@ -499,13 +501,16 @@ class LocalScorer:
         *,
         workers: int = 1,
         parallel_min: int | None = None,
+        parallel_total: int | None = None,
     ) -> None:
-        from arxivfilter.score.pool import PARALLEL_MIN, pool_size
+        from arxivfilter.score.pool import PARALLEL_MIN, PARALLEL_TOTAL, pool_size
 
         self._examples = examples
         self._models: dict[tuple[str, str, str | None], LearnedModel | None] = {}
         self._workers = pool_size(workers)  # 0: judge in this process
         self._parallel_min = PARALLEL_MIN if parallel_min is None else parallel_min
+        self._parallel_total = PARALLEL_TOTAL if parallel_total is None else parallel_total
+        self._wanted = self._parallel_total == 0  # else when expect() finds the work enough
         self._pool: LocalPool | None = None
 
     @property
@@ -572,11 +577,13 @@ class LocalScorer:
         """Judge many papers (each independently)."""
         return score_many(profile, papers, self.learned_model(profile))
 
-    def expect(self, largest: int) -> None:
-        """The largest (profile, day) to come has ``largest`` papers: start the worker
-        processes' fork server now if they will be used, so it starts while the first day
-        is read."""
-        if self._workers and largest >= self._parallel_min:
+    def expect(self, total: int, largest: int) -> None:
+        """The work to come: ``total`` papers in all, the largest (profile, day) of
+        ``largest``. The worker processes are used only for work that pays for starting
+        them (``pool.PARALLEL_TOTAL``); their fork server is started now if so, while the
+        first day is read."""
+        self._wanted = total >= self._parallel_total and largest >= self._parallel_min
+        if self._workers and self._wanted:
             self._worker_pool().warm()
 
     def then(self, upcoming: Sequence[tuple[Profile, Sequence[PaperText]]]) -> None:
@@ -588,7 +595,7 @@ class LocalScorer:
         if self._pool is not None:
             self._pool.then([])  # forget an earlier guess
         wanted = [(p, papers) for p, papers in upcoming if len(papers) >= self._parallel_min]
-        if self._workers and wanted:
+        if self._workers and self._wanted and wanted:
             self._worker_pool().then([(p, self.learned_model(p), papers) for p, papers in wanted])
 
     async def judge(
@@ -599,7 +606,7 @@ class LocalScorer:
         (``pool.py``), else (or for what is left when they fail) in this process."""
         model = self.learned_model(profile)
         done = 0
-        if self._workers and len(papers) >= self._parallel_min:
+        if self._workers and self._wanted and len(papers) >= self._parallel_min:
             from arxivfilter.score.pool import PoolError
 
             try:

@@ -39,6 +39,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import structlog
+
 from arxivfilter.config import Profile
 from arxivfilter.models import JudgementResult
 from arxivfilter.score import lexical
@@ -47,9 +49,14 @@ from arxivfilter.score.local import judge_text
 if TYPE_CHECKING:
     from arxivfilter.score.learned import LearnedModel
 
+log = structlog.get_logger(__name__)
+
 # papers of one (profile, day) from which a pool is worth its messages; fewer are judged in
 # process (a worker's share of 256 papers takes about 40 ms to judge)
 PARALLEL_MIN = 256
+# papers in all from which the workers are worth starting (about 0.5 s of wall time for
+# their fork server to import the scorer: some 2,000 judgements in process)
+PARALLEL_TOTAL = 5_000
 CHUNK = 64  # results a worker sends at a time
 REPLY_TIMEOUT = 120.0  # seconds a worker may take for one chunk (64 papers: about 10 ms)
 MAX_WORKERS = 16
@@ -259,6 +266,11 @@ class LocalPool:
                 process.start()
                 child_end.close()
                 self._workers.append(_Worker(process, parent_end))
+            log.info(
+                "the local scorer judges in worker processes",
+                workers=self.n,
+                pids=" ".join(str(w.process.pid) for w in self._workers),
+            )
         return self._workers
 
 
