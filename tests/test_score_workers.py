@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sqlmodel import Session
 
 from arxivfilter import store
