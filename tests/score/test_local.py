@@ -347,3 +347,27 @@ def test_tags_need_evidence() -> None:
         " inference.",
     )
     assert "speculative-decoding" not in local.score(profile, paper).tags
+
+
+def test_matched_phrases_index_finds_what_the_plain_loop_finds(day: list[PaperText]) -> None:
+    """``_matched_phrases`` visits only the phrases whose first feature the paper holds
+    (``_phrase_firsts``): the same phrases, in the same order, as trying every phrase."""
+
+    def every_phrase(profile: Profile, doc: lexical.PaperDoc, pq: lexical.ProfileQueries) -> list:
+        tf, found, covered, weight = doc.tf, [], set(), None
+        for feats, text, key, needed, feat_set in local._profile_phrases(profile):
+            if needed[0] not in tf or not all(f in tf for f in needed) or feat_set <= covered:
+                continue
+            if weight is None:
+                weight = {t: w for w, t in lexical.contributions(pq.main, doc)}
+            found.append((sum(weight.get(f, 0.0) for f in feats) + weight.get(key, 0.0), text))
+            covered |= feat_set
+        return [t for _, t in sorted(found, key=lambda x: (-x[0], x[1]))]
+
+    for name in PROFILES:
+        profile = _profile(name)
+        pq = lexical.profile_queries(profile)
+        docs = [lexical.paper_doc(pq, p) for p in day]
+        assert any(every_phrase(profile, d, pq) for d in docs)
+        for d in docs:
+            assert local._matched_phrases(profile, d, pq) == every_phrase(profile, d, pq)

@@ -318,6 +318,24 @@ def _phrases(profile: Profile) -> list[tuple[tuple[str, ...], str]]:
     return sorted(set(out), key=lambda x: (-len(x[0]), x[1]))
 
 
+# per profile: feature -> the positions (in _profile_phrases order) of the phrases whose
+# first needed feature it is
+_FIRSTS: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, tuple[int, ...]]] = {}
+
+
+def _phrase_firsts(profile: Profile) -> dict[str, tuple[int, ...]]:
+    key = (tuple(profile.keywords), tuple(profile.tags))
+    got = _FIRSTS.get(key)
+    if got is None:
+        if len(_FIRSTS) >= 64:
+            _FIRSTS.clear()
+        index: dict[str, list[int]] = {}
+        for i, phrase in enumerate(_profile_phrases(profile)):
+            index.setdefault(phrase[3][0], []).append(i)
+        got = _FIRSTS[key] = {f: tuple(at) for f, at in index.items()}
+    return got
+
+
 def _matched_phrases(profile: Profile, doc: PaperDoc, pq: ProfileQueries) -> list[str]:
     """The profile's own keywords and tag names the paper contains (as whole phrases),
     most weighty first: what a person would say the paper matches."""
@@ -325,9 +343,13 @@ def _matched_phrases(profile: Profile, doc: PaperDoc, pq: ProfileQueries) -> lis
     weight: dict[str, float] | None = None
     found: list[tuple[float, str]] = []
     covered: set[str] = set()
-    for feats, text, key, needed, feat_set in _profile_phrases(profile):
-        if needed[0] not in tf or not all(f in tf for f in needed) or feat_set <= covered:
-            continue  # (most phrases: their first word or bigram is not in the paper)
+    phrases, firsts = _profile_phrases(profile), _phrase_firsts(profile)
+    # only the phrases whose first word or bigram the paper holds (most phrases: not), in
+    # their order: the same ones the loop would not skip at once
+    at = sorted(i for f in firsts.keys() & tf.keys() for i in firsts[f])
+    for feats, text, key, needed, feat_set in (phrases[i] for i in at):
+        if not all(f in tf for f in needed) or feat_set <= covered:
+            continue
         if weight is None:
             weight = {t: w for w, t in contributions(pq.main, doc)}
         w = sum(weight.get(f, 0.0) for f in feats) + weight.get(key, 0.0)
