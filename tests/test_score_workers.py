@@ -21,6 +21,7 @@ from arxivfilter.config import load_profiles
 from arxivfilter.models import Entry
 from arxivfilter.score import pool
 from arxivfilter.score.learned import profile_example_ids
+from tests.score.test_pool import _running
 from tests.test_crash import arxivfilter, child_env, content, db, scalar, spawn, wait_for
 
 pytestmark = pytest.mark.slow
@@ -157,11 +158,3 @@ def test_killed_with_workers_resumes_and_leaves_no_process(
     counts, _ = _score(tmp_path)
     assert counts["cached"] == stored and counts["judged"] == total - stored
     assert content(tmp_path) == in_process["content"]
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -201,10 +201,7 @@ def score_days(
     )
     total = into if into is not None else ScoreCounts()
     collect = getattr(scorer, "collect", None) if batches is not None else None
-    n = sum(w.size for w in work)
-    expect = getattr(scorer, "expect", None)  # the local scorer's worker processes
-    if expect is not None and work:
-        expect(n, max(w.size for w in work))
+    n = _expect(scorer, work)
 
     async def _all() -> None:
         with ctx.session() as session, ctx.progress(f"{label} ({kind})", n) as bar:
@@ -221,13 +218,28 @@ def score_days(
                     wait = llm.batch_wait_seconds if total.pending else 0.0
                     _absorb(total, await _collect(session, collect, batches, wait, run_id))
             finally:
-                for used in (scorer, job.prefilter[0] if job.prefilter else None):
-                    aclose = getattr(used, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
+                await _close(scorer, job.prefilter[0] if job.prefilter else None)
 
     asyncio.run(_all())
     return total
+
+
+def _expect(scorer: Any, work: Sequence[DayWork]) -> int:
+    """The papers of ``work`` in all, told to a scorer that plans for them (the local
+    scorer's worker processes start for long work only)."""
+    n = sum(w.size for w in work)
+    expect = getattr(scorer, "expect", None)
+    if expect is not None and work:
+        expect(n, max(w.size for w in work))
+    return n
+
+
+async def _close(*scorers: Any) -> None:
+    """Close the scorers' clients (the LLM's) and worker processes (the local scorer's)."""
+    for used in scorers:
+        aclose = getattr(used, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 @dataclass

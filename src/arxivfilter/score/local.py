@@ -662,5 +662,5 @@ class LocalScorer:
         if self._pool is None:
             from arxivfilter.score.pool import LocalPool
 
-            self._pool = LocalPool(self._workers)
+            self._pool = LocalPool(self._workers, judge_text)
         return self._pool

@@ -2,7 +2,7 @@
 
 A local judgement is a pure function of a paper's title and abstract, the profile, the model
 trained on its liked papers and the scorer's parameters and shipped table
-(``local.judge_text``), so any process computes the same one. :class:`LocalPool` keeps ``n``
+(``local.judge_text``, which the scorer hands the pool), so any process computes the same one. :class:`LocalPool` keeps ``n``
 worker processes for the life of a scorer:
 
 * A paper always goes to the same worker (by a CRC of its id), so every profile of a day
@@ -32,7 +32,7 @@ import queue
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.connection import Connection
@@ -44,7 +44,6 @@ import structlog
 from arxivfilter.config import Profile
 from arxivfilter.models import JudgementResult
 from arxivfilter.score import lexical
-from arxivfilter.score.local import judge_text
 
 if TYPE_CHECKING:
     from arxivfilter.score.learned import LearnedModel
@@ -79,6 +78,10 @@ class Text(NamedTuple):
     title: str
     abstract: str
 
+
+# what judges one paper in a worker: ``local.judge_text`` (passed in, so that this module
+# does not import the scorer that uses it; the fork server imports its module up front)
+Judge = Callable[[Profile, "lexical.ProfileQueries", Any, "LearnedModel | None"], JudgementResult]
 
 # a judgement as it crosses the pipe: (status, relevance, hype, tags, tldr, reason, error)
 _Row = tuple[Any, int | None, int | None, list[str], str | None, str | None, str | None]
@@ -151,8 +154,9 @@ class LocalPool:
     and dropped.
     """
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, judge: Judge) -> None:
         self.n = n
+        self.judge_one = judge
         self._workers: list[_Worker] = []
         self._sent: deque[_Batch] = deque()  # in the order sent
         self._next: list[tuple[Profile, LearnedModel | None, list[Any]]] = []
@@ -161,7 +165,7 @@ class LocalPool:
         """Start the fork server now (it imports the scorer meanwhile)."""
         from multiprocessing import forkserver
 
-        get_context(_START_METHOD).set_forkserver_preload([__name__])
+        get_context(_START_METHOD).set_forkserver_preload([__name__, self.judge_one.__module__])
         forkserver.ensure_running()
 
     def then(self, upcoming: Sequence[tuple[Profile, LearnedModel | None, Sequence[Any]]]) -> None:
@@ -261,7 +265,10 @@ class LocalPool:
             for _ in range(self.n):
                 parent_end, child_end = ctx.Pipe()
                 process = ctx.Process(
-                    target=_serve, args=(child_end, self.n), name="arxivfilter-score", daemon=True
+                    target=_serve,
+                    args=(child_end, self.judge_one, self.n),
+                    name="arxivfilter-score",
+                    daemon=True,
                 )
                 process.start()
                 child_end.close()
@@ -334,7 +341,7 @@ def _result(row: _Row) -> JudgementResult:
 # --------------------------------------------------------------------------- the worker
 
 
-def _serve(conn: Connection, ways: int = 1) -> None:
+def _serve(conn: Connection, judge: Judge, ways: int = 1) -> None:
     """A worker's loop: setups and shares of papers in, chunks of judgements out, until the
     parent closes its end (``ways``: the workers there are; each keeps that share of the
     analysis cache, as it sees that share of each day). A thread reads what comes in and another sends what goes out,
@@ -378,7 +385,7 @@ def _serve(conn: Connection, ways: int = 1) -> None:
             profile, pq, model = setups[key]
             for start in range(0, len(texts), CHUNK):
                 chunk = texts[start : start + CHUNK]
-                outbox.put(("ok", [_row(judge_text(profile, pq, t, model)) for t in chunk]))
+                outbox.put(("ok", [_row(judge(profile, pq, t, model)) for t in chunk]))
     except KeyboardInterrupt:
         return
     finally:
