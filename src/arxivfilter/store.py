@@ -540,8 +540,10 @@ def papers_of_day(session: Session, date: dt.date, categories: Sequence[str] | N
     listed = select(col(Announcement.arxiv_id)).where(Announcement.date == date)
     if categories is not None:
         listed = listed.where(col(Announcement.category).in_(list(categories)))
-    stmt = select(Paper).where(col(Paper.arxiv_id).in_(listed)).order_by(col(Paper.arxiv_id))
-    return list(session.exec(stmt).all())
+    stmt = select(Paper).where(col(Paper.arxiv_id).in_(listed))
+    # sorted here, as papers_on sorts: PostgreSQL's collation may order "math-ph/..." and
+    # "math/..." otherwise
+    return sorted(session.exec(stmt).all(), key=lambda p: p.arxiv_id)
 
 
 def previous_text_hashes(session: Session, ids: Sequence[str], before: dt.date) -> dict[str, str]:

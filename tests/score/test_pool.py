@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,23 @@ def _judged(scorer: LocalScorer, profile: Profile, papers: Sequence[PaperText]) 
 @pytest.fixture
 def in_process(day: list[PaperText]) -> dict[str, list[tuple]]:
     return {name: _judged(LocalScorer(), _profile(name), day) for name in PROFILES}
+
+
+@dataclass
+class _Text:
+    """A paper as the scorer reads it (synthetic ids; real titles and abstracts)."""
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    text_hash: str = ""
+
+
+def _many(day: list[PaperText], tag: str, n: int) -> list[_Text]:
+    return [
+        _Text(f"{tag}.{i:06d}", f"{day[i % len(day)].title} {tag}{i}", day[i % len(day)].abstract)
+        for i in range(n)
+    ]
 
 
 def _alive(scorer: LocalScorer) -> list[int]:
@@ -171,7 +189,8 @@ def test_a_sink_that_fails_leaves_no_stale_results(
 
 
 def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, day: list[PaperText]) -> None:
-    """No orphan outlives a SIGKILLed run: the workers read end-of-file and exit."""
+    """No orphan outlives a SIGKILLed run: the workers read end-of-file and exit at once,
+    even with some 25,000 papers still queued for them."""
     import subprocess
     import sys
 
@@ -184,6 +203,9 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, day: list[PaperT
         "from pathlib import Path\n"
         "papers = _read(Path(sys.argv[1]))\n"
         "s = LocalScorer(workers=2, parallel_min=1, parallel_total=0)\n"
+        "big = [type(p)(arxiv_id=f'z.{i:06d}', title=p.title + str(i), abstract=p.abstract)"
+        " for i, p in enumerate(papers * 40)]\n"
+        "s.then([(_profile('llm-systems'), big), (_profile('llm-inference'), big)])\n"
         "asyncio.run(s.judge(_profile('llm-systems'), papers, LocalSink()))\n"
         "print('PIDS', *(w.process.pid for w in s._pool._workers), flush=True)\n"
         "time.sleep(60)\n"
@@ -205,7 +227,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, day: list[PaperT
     assert len(pids) == 2
     proc.kill()
     proc.wait(timeout=10)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_running(p) for p in pids):
         time.sleep(0.05)
     assert not any(_running(p) for p in pids)
@@ -246,3 +268,64 @@ def test_a_worker_keeps_its_share_of_the_analysis_cache(day: list[PaperText]) ->
         assert [lexical.paper_doc(pq, p) for p in day[:20]] == before
     finally:
         lexical._text_docs = lexical._text_doc  # as imported
+
+
+def test_sending_ahead(day: list[PaperText]) -> None:
+    """``then``: batches sent ahead give the same judgements when asked for in part, not
+    asked for at all, asked for after an in-process call, or asked for with changed text;
+    closing with work still queued is quick (the workers stop on end-of-file)."""
+    d1, d2, d3 = _many(day, "a", 600), _many(day, "b", 600), _many(day, "c", 600)
+    a, b = _profile("llm-systems"), _profile("llm-inference")
+    ref = LocalScorer()
+    s = LocalScorer(workers=2, parallel_min=50, parallel_total=0)
+    try:
+        s.then([(a, d1), (a, d2), (b, d3)])
+        assert _judged(s, a, d1) == _judged(ref, a, d1)
+        s.then([(a, d2), (b, d3)])
+        assert _judged(s, a, d2[::2]) == _judged(ref, a, d2[::2])  # a part of what was sent
+        s.then([(b, d3)])
+        assert _judged(s, b, d1) == _judged(ref, b, d1)  # (b, d3) sent, never asked for
+        s.then([(a, d3)])
+        assert _judged(s, b, d2[:10]) == _judged(ref, b, d2[:10])  # in process, between
+        assert _judged(s, a, d3) == _judged(ref, a, d3)
+        s.then([(a, d1)])
+        changed = [_Text(p.arxiv_id, p.title + " x", p.abstract) for p in d1]
+        assert _judged(s, a, d2) == _judged(ref, a, d2)
+        assert _judged(s, a, changed) == _judged(ref, a, changed)
+        big = _many(day, "z", 20_000)
+        s.then([(a, big), (b, big)])
+        _judged(s, a, d1)
+        t = time.monotonic()
+        s.close()
+        assert time.monotonic() - t < pool.CLOSE_SECONDS
+    finally:
+        s.close()
+
+
+def test_a_worker_stopped_halfway_through_a_message_times_out(
+    day: list[PaperText], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the sink is slow the workers fill the pipe, so a stopped worker is stopped in
+    the middle of a message: the wait for the rest is bounded by ``REPLY_TIMEOUT`` too."""
+    monkeypatch.setattr(pool, "REPLY_TIMEOUT", 2.0)
+    papers = _many(day, "s", 6_000)
+    profile = _profile("llm-systems")
+    scorer = LocalScorer(workers=2, parallel_min=50, parallel_total=0)
+
+    class Slow(LocalSink):
+        def judgement(self, paper: PaperText, result: object) -> None:
+            super().judgement(paper, result)  # type: ignore[arg-type]
+            if len(self.got) == 200:
+                time.sleep(1.5)  # the workers go on and fill the pipe meanwhile
+                os.kill(_alive(scorer)[0], signal.SIGSTOP)
+
+    sink = Slow()
+    t = time.monotonic()
+    try:
+        asyncio.run(scorer.judge(profile, papers, sink))
+    finally:
+        scorer.close()
+    assert time.monotonic() - t < 60
+    assert [(p.arxiv_id, r.model_dump()) for p, r in sink.got] == _judged(
+        LocalScorer(), profile, papers
+    )

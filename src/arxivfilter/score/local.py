@@ -606,7 +606,21 @@ class LocalScorer:
         first day is read."""
         self._wanted = total >= self._parallel_total and largest >= self._parallel_min
         if self._workers and self._wanted:
-            self._worker_pool().warm()
+            try:
+                self._worker_pool().warm()
+            except (OSError, RuntimeError, ValueError) as exc:
+                log.warning(
+                    "cannot start the local scorer's worker processes: judging in this process",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                self.close()
+                self._workers = 0
+
+    @property
+    def sends_ahead(self) -> bool:
+        """Whether :meth:`then` is used (the worker processes judge the work): if not, the
+        score stage need not read the next days before their turn."""
+        return bool(self._workers and self._wanted)
 
     def then(self, upcoming: Sequence[tuple[Profile, Sequence[PaperText]]]) -> None:
         """The (profile, papers) the next calls of :meth:`judge` are likely to ask for (every

@@ -29,7 +29,9 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import socket
 import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -57,6 +59,7 @@ PARALLEL_MIN = 256
 # their fork server to import the scorer: some 2,000 judgements in process)
 PARALLEL_TOTAL = 5_000
 CHUNK = 64  # results a worker sends at a time
+CLOSE_SECONDS = 5.0  # for all the workers to stop when the pool closes, before they are killed
 REPLY_TIMEOUT = 120.0  # seconds a worker may take for one chunk (64 papers: about 10 ms)
 MAX_WORKERS = 16
 AHEAD = 2  # batches sent beyond the one being read
@@ -111,15 +114,20 @@ class _Worker:
     setups: set[str] = field(default_factory=set)  # the setup keys it holds
     results: deque[JudgementResult] = field(default_factory=deque)  # read, not yet handed on
     outbox: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)  # to send
+    inbox: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)  # received
 
     def __post_init__(self) -> None:
+        # a thread sends and one receives, so this process never waits on the pipe itself:
+        # a worker stopped halfway through a message is found by the wait on ``inbox``
         self.sender = threading.Thread(
-            target=_sender,
-            args=(self.conn, self.outbox),
-            name="arxivfilter-score-send",
-            daemon=True,
+            target=_sender, args=(self.conn, self.outbox), name="arxivfilter-score-send"
         )
-        self.sender.start()
+        self.receiver = threading.Thread(
+            target=_receiver, args=(self.conn, self.inbox), name="arxivfilter-score-receive"
+        )
+        for t in (self.sender, self.receiver):
+            t.daemon = True
+            t.start()
 
 
 @dataclass
@@ -162,11 +170,26 @@ class LocalPool:
         self._next: list[tuple[Profile, LearnedModel | None, list[Any]]] = []
 
     def warm(self) -> None:
-        """Start the fork server now (it imports the scorer meanwhile)."""
+        """Start the fork server now (it imports the scorer meanwhile). Raises what
+        ``multiprocessing`` raises when it cannot (see :meth:`_started`)."""
         from multiprocessing import forkserver
 
         get_context(_START_METHOD).set_forkserver_preload([__name__, self.judge_one.__module__])
         forkserver.ensure_running()
+
+    def _start(self) -> None:
+        ctx: Any = get_context(_START_METHOD)  # a ForkServerContext (typeshed: BaseContext)
+        for _ in range(self.n):
+            parent_end, child_end = ctx.Pipe()
+            process = ctx.Process(
+                target=_serve,
+                args=(child_end, self.judge_one, self.n),
+                name="arxivfilter-score",
+                daemon=True,
+            )
+            process.start()
+            child_end.close()
+            self._workers.append(_Worker(process, parent_end))
 
     def then(self, upcoming: Sequence[tuple[Profile, LearnedModel | None, Sequence[Any]]]) -> None:
         """The (profile, model, papers) the next calls of :meth:`judge` likely ask for, in
@@ -210,23 +233,25 @@ class LocalPool:
                 self.close()
 
     def close(self) -> None:
-        """Stop the workers (they exit on end-of-file; one that does not is killed)."""
+        """Stop the workers: they stop on end-of-file (even with batches still queued);
+        what has not ended within ``CLOSE_SECONDS`` in all is killed."""
         workers, self._workers = self._workers, []
         self._sent.clear()
         self._next = []
         for w in workers:
-            w.outbox.put(None)  # the sender ends after what it has queued
+            w.outbox.put(None)  # the sender stops (what is still queued is not wanted)
+            _shut(w.conn)  # both ends read end-of-file at once; blocked reads and writes end
+        deadline = time.monotonic() + CLOSE_SECONDS
         for w in workers:
-            w.sender.join(timeout=2.0)
-            if w.sender.is_alive():  # a worker that reads nothing: its end ends the write
-                w.process.kill()
-                w.sender.join(timeout=2.0)
-            w.conn.close()  # a worker exits on end-of-file
+            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
         for w in workers:
-            w.process.join(timeout=2.0)
             if w.process.is_alive():
                 w.process.kill()
                 w.process.join(timeout=2.0)
+        for w in workers:
+            w.sender.join(timeout=1.0)
+            w.receiver.join(timeout=1.0)
+            w.conn.close()
 
     def _send_batch(
         self, profile: Profile, model: LearnedModel | None, papers: Sequence[Any]
@@ -260,25 +285,28 @@ class LocalPool:
 
     def _started(self) -> list[_Worker]:
         if not self._workers:
-            self.warm()
-            ctx: Any = get_context(_START_METHOD)  # a ForkServerContext (typeshed: BaseContext)
-            for _ in range(self.n):
-                parent_end, child_end = ctx.Pipe()
-                process = ctx.Process(
-                    target=_serve,
-                    args=(child_end, self.judge_one, self.n),
-                    name="arxivfilter-score",
-                    daemon=True,
-                )
-                process.start()
-                child_end.close()
-                self._workers.append(_Worker(process, parent_end))
+            try:
+                self.warm()
+                self._start()
+            except (OSError, RuntimeError, ValueError) as exc:  # no fork server, no processes
+                self.close()
+                raise PoolError(f"cannot start the scoring workers: {exc}") from None
             log.info(
                 "the local scorer judges in worker processes",
                 workers=self.n,
                 pids=" ".join(str(w.process.pid) for w in self._workers),
             )
         return self._workers
+
+
+def _shut(conn: Connection) -> None:
+    """Shut the socket under ``conn`` down in both directions (a ``Pipe()`` is a socket
+    pair): unlike closing it, this wakes a thread blocked reading or writing it."""
+    try:
+        with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed, or not a socket
+        pass
 
 
 def _setup_key(profile: Profile, model: LearnedModel | None) -> str:
@@ -300,22 +328,36 @@ def _send(worker: _Worker, message: tuple[Any, ...]) -> None:
 
 
 def _sender(conn: Connection, outbox: queue.SimpleQueue[Any]) -> None:
+    """Send what is queued, in order. Whatever stops it (the worker gone, a message that
+    cannot be pickled) is found by :func:`_receive`: the worker ends, or answers nothing."""
     try:
         while (message := outbox.get()) is not None:
             conn.send(message)
-    except (OSError, ValueError):  # the worker is gone: _receive reports it
+    except BaseException:  # a thread's end; _receive reports it
         return
+
+
+_GONE = ("gone", None)
+
+
+def _receiver(conn: Connection, inbox: queue.SimpleQueue[Any]) -> None:
+    """Put every message received on ``inbox``, then ``_GONE`` when the pipe ends."""
+    try:
+        while True:
+            inbox.put(conn.recv())
+    except BaseException:  # end-of-file, a closed pipe, a bad message
+        inbox.put(_GONE)
 
 
 def _receive(worker: _Worker) -> list[JudgementResult]:
     try:
-        ready = worker.conn.poll(REPLY_TIMEOUT)
-        message = worker.conn.recv() if ready else None
-    except (EOFError, OSError):
+        message = worker.inbox.get(timeout=REPLY_TIMEOUT)
+    except queue.Empty:
+        raise PoolError(f"a scoring worker answered nothing for {REPLY_TIMEOUT:g} s") from None
+    if message is _GONE:
+        worker.inbox.put(_GONE)  # for a later look, too
         worker.process.join(timeout=1.0)
-        raise PoolError(f"a scoring worker ended (exit code {worker.process.exitcode})") from None
-    if message is None:
-        raise PoolError(f"a scoring worker answered nothing for {REPLY_TIMEOUT:g} s")
+        raise PoolError(f"a scoring worker ended (exit code {worker.process.exitcode})")
     if message[0] != "ok":
         raise PoolError(str(message[1]))
     return [_result(row) for row in message[1]]
@@ -344,34 +386,38 @@ def _result(row: _Row) -> JudgementResult:
 def _serve(conn: Connection, judge: Judge, ways: int = 1) -> None:
     """A worker's loop: setups and shares of papers in, chunks of judgements out, until the
     parent closes its end (``ways``: the workers there are; each keeps that share of the
-    analysis cache, as it sees that share of each day). A thread reads what comes in and another sends what goes out,
-    so neither side's writes ever wait for the other's reads (a batch sent ahead arrives
-    while the last one's results are still going out)."""
+    analysis cache, as it sees that share of each day). A thread reads what comes in and
+    another sends what goes out, so neither side's writes ever wait for the other's reads (a
+    batch sent ahead arrives while the last one's results are still going out); end-of-file
+    stops the worker between two chunks, even with batches still queued."""
     os.nice(NICE)
     lexical.share_text_cache(ways)
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    gone = threading.Event()  # the parent closed its end, or went: stop, queued work or not
 
     def read() -> None:
         try:
             while True:
                 inbox.put(conn.recv())
-        except (EOFError, OSError):
+        except BaseException:  # end-of-file, or a message it cannot read
+            gone.set()
             inbox.put(None)
 
     def write() -> None:
         try:
             while (message := outbox.get()) is not None:
                 conn.send(message)
-        except (OSError, ValueError):
-            inbox.put(None)  # the parent is gone: stop
+        except BaseException:  # the parent is gone
+            gone.set()
+            inbox.put(None)
 
     threading.Thread(target=read, daemon=True).start()
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     setups: dict[str, tuple[Profile, lexical.ProfileQueries, LearnedModel | None]] = {}
     try:
-        while (message := inbox.get()) is not None:
+        while (message := inbox.get()) is not None and not gone.is_set():
             if message[0] == "setup":
                 _, key, profile, model, params, idf_sha = message
                 if params != lexical.PARAMS or idf_sha != _idf_sha():
@@ -384,6 +430,8 @@ def _serve(conn: Connection, judge: Judge, ways: int = 1) -> None:
                 continue
             profile, pq, model = setups[key]
             for start in range(0, len(texts), CHUNK):
+                if gone.is_set():
+                    break
                 chunk = texts[start : start + CHUNK]
                 outbox.put(("ok", [_row(judge(profile, pq, t, model)) for t in chunk]))
     except KeyboardInterrupt:
