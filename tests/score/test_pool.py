@@ -329,3 +329,22 @@ def test_a_worker_stopped_halfway_through_a_message_times_out(
     assert [(p.arxiv_id, r.model_dump()) for p, r in sink.got] == _judged(
         LocalScorer(), profile, papers
     )
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000\n", None), ("200000 100000\n", 2), ("150000 100000", 2), ("50000 100000", 1)],
+)
+def test_a_container_s_cpu_quota_bounds_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_max: str, expected: int | None
+) -> None:
+    """``docker run --cpus 2`` on a many-core host: two workers, not one per host CPU."""
+    quota = tmp_path / "cpu.max"
+    quota.write_text(cpu_max)
+    monkeypatch.setattr(pool, "CPU_MAX", quota)
+    affinity = len(os.sched_getaffinity(0))
+    assert pool.usable_cpus() == (affinity if expected is None else min(affinity, expected))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)))
+    assert pool.usable_cpus() == (16 if expected is None else expected)
+    monkeypatch.setattr(pool, "CPU_MAX", tmp_path / "missing")
+    assert pool.usable_cpus() == 16

@@ -27,6 +27,7 @@ Measured: ``bench/throughput.py`` (README "Scale").
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import queue
 import socket
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
@@ -90,12 +92,27 @@ Judge = Callable[[Profile, "lexical.ProfileQueries", Any, "LearnedModel | None"]
 _Row = tuple[Any, int | None, int | None, list[str], str | None, str | None, str | None]
 
 
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # a container's CPU quota (cgroup v2)
+
+
 def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the system has one)."""
+    """CPUs this process may run on: its affinity mask where the system has one, and no
+    more than its container's CPU quota (``docker run --cpus 2`` on a 16-core host is 2)."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    quota = _cpu_quota()
+    return max(1, min(n, quota)) if quota is not None else n
+
+
+def _cpu_quota() -> int | None:
+    """The whole CPUs of the cgroup v2 quota ("200000 100000": 2), None without one."""
+    try:
+        limit, period = CPU_MAX.read_text(encoding="ascii").split()[:2]
+        return math.ceil(int(limit) / int(period)) if limit != "max" else None
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def pool_size(setting: int) -> int:
