@@ -2,8 +2,8 @@
 
 A local judgement is a pure function of a paper's title and abstract, the profile, the model
 trained on its liked papers and the scorer's parameters and shipped table
-(``local.judge_text``, which the scorer hands the pool), so any process computes the same one. :class:`LocalPool` keeps ``n``
-worker processes for the life of a scorer:
+(``local.judge_text``, which the scorer hands the pool), so any process computes the same
+one. :class:`LocalPool` keeps ``n`` worker processes for the life of a scorer:
 
 * A paper always goes to the same worker (by a CRC of its id), so every profile of a day
   finds the paper's analysis (``lexical.paper_doc``'s and ``local.tldr``'s caches) in the
@@ -12,10 +12,11 @@ worker processes for the life of a scorer:
   the results back in chunks of ``CHUNK`` while the workers go on, and hands them on in the
   papers' own order: the same judgements, in the same order, as judging in process. What
   the parent does with them (storing them) overlaps with the workers' judging.
-* Workers are forked from ``multiprocessing``'s fork server: a fresh interpreter that imports
-  this module (and so the scorer) once, never a fork of this process (which may hold threads, open database connections and a running event loop).
-  :meth:`LocalPool.warm` starts the fork server early, so its start-up overlaps the parent's
-  reading of the first day.
+* Workers are forked from ``multiprocessing``'s fork server: a fresh interpreter that
+  imports this module and the scorer's once, never a fork of this process (which may hold
+  threads, open database connections and a running event loop). :meth:`LocalPool.warm`
+  starts the fork server early, so its start-up overlaps the parent's reading of the first
+  day.
 * Every wait is bounded: a worker that answers nothing for ``REPLY_TIMEOUT`` seconds, dies,
   or finds other parameters than the parent's (a tuning run) raises :class:`PoolError`; the
   pool is then closed and the caller judges the rest in process (``LocalScorer.judge``).
@@ -26,6 +27,7 @@ Measured: ``bench/throughput.py`` (README "Scale").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -136,15 +138,10 @@ class _Worker:
     def __post_init__(self) -> None:
         # a thread sends and one receives, so this process never waits on the pipe itself:
         # a worker stopped halfway through a message is found by the wait on ``inbox``
-        self.sender = threading.Thread(
-            target=_sender, args=(self.conn, self.outbox), name="arxivfilter-score-send"
+        # a sender that stops is found by _receive too: the worker ends, or answers nothing
+        self.sender, self.receiver = _pumps(
+            self.conn, self.outbox, self.inbox, sent=_nothing, received=_put_gone(self.inbox)
         )
-        self.receiver = threading.Thread(
-            target=_receiver, args=(self.conn, self.inbox), name="arxivfilter-score-receive"
-        )
-        for t in (self.sender, self.receiver):
-            t.daemon = True
-            t.start()
 
 
 @dataclass
@@ -155,11 +152,16 @@ class _Batch:
     papers: list[Any]
     owner: list[int]  # the worker of each paper
 
+    @functools.cached_property
+    def _at(self) -> dict[str, tuple[int, str, str]]:
+        """id -> (position, title, abstract), built once however often it is asked."""
+        return {p.arxiv_id: (i, p.title, p.abstract) for i, p in enumerate(self.papers)}
+
     def covers(self, key: str, papers: Sequence[Any]) -> bool:
         """Whether ``papers`` are some of this batch's, with the same text, in its order."""
         if key != self.key:
             return False
-        at = {p.arxiv_id: (i, p.title, p.abstract) for i, p in enumerate(self.papers)}
+        at = self._at
         last = -1
         for p in papers:
             got = at.get(p.arxiv_id)
@@ -344,26 +346,52 @@ def _send(worker: _Worker, message: tuple[Any, ...]) -> None:
     worker.outbox.put(message)
 
 
-def _sender(conn: Connection, outbox: queue.SimpleQueue[Any]) -> None:
-    """Send what is queued, in order. Whatever stops it (the worker gone, a message that
-    cannot be pickled) is found by :func:`_receive`: the worker ends, or answers nothing."""
-    try:
-        while (message := outbox.get()) is not None:
-            conn.send(message)
-    except BaseException:  # a thread's end; _receive reports it
-        return
-
-
 _GONE = ("gone", None)
 
 
-def _receiver(conn: Connection, inbox: queue.SimpleQueue[Any]) -> None:
-    """Put every message received on ``inbox``, then ``_GONE`` when the pipe ends."""
-    try:
-        while True:
-            inbox.put(conn.recv())
-    except BaseException:  # end-of-file, a closed pipe, a bad message
-        inbox.put(_GONE)
+def _nothing() -> None:
+    pass
+
+
+def _put_gone(inbox: queue.SimpleQueue[Any]) -> Callable[[], None]:
+    return functools.partial(inbox.put, _GONE)
+
+
+def _pumps(
+    conn: Connection,
+    outbox: queue.SimpleQueue[Any],
+    inbox: queue.SimpleQueue[Any],
+    *,
+    sent: Callable[[], None],
+    received: Callable[[], None],
+) -> tuple[threading.Thread, threading.Thread]:
+    """Two started daemon threads on one end of a pipe, for the parent and a worker alike:
+    one sends what is put on ``outbox`` (in order, until ``None``), one puts on ``inbox``
+    every message received. What stops the sender (the other side gone, a message that
+    cannot be pickled) calls ``sent``; what stops the receiver (end-of-file, a closed pipe,
+    a message that cannot be read) calls ``received``."""
+
+    def send() -> None:
+        try:
+            while (message := outbox.get()) is not None:
+                conn.send(message)
+        except BaseException:  # a thread's end: reported through ``sent``
+            sent()
+
+    def receive() -> None:
+        try:
+            while True:
+                inbox.put(conn.recv())
+        except BaseException:  # reported through ``received``
+            received()
+
+    threads = (
+        threading.Thread(target=send, name="arxivfilter-score-send", daemon=True),
+        threading.Thread(target=receive, name="arxivfilter-score-receive", daemon=True),
+    )
+    for t in threads:
+        t.start()
+    return threads
 
 
 def _receive(worker: _Worker) -> list[JudgementResult]:
@@ -413,25 +441,11 @@ def _serve(conn: Connection, judge: Judge, ways: int = 1) -> None:
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     gone = threading.Event()  # the parent closed its end, or went: stop, queued work or not
 
-    def read() -> None:
-        try:
-            while True:
-                inbox.put(conn.recv())
-        except BaseException:  # end-of-file, or a message it cannot read
-            gone.set()
-            inbox.put(None)
+    def ended() -> None:
+        gone.set()
+        inbox.put(None)
 
-    def write() -> None:
-        try:
-            while (message := outbox.get()) is not None:
-                conn.send(message)
-        except BaseException:  # the parent is gone
-            gone.set()
-            inbox.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
+    writer, _reader = _pumps(conn, outbox, inbox, sent=ended, received=ended)
     setups: dict[str, tuple[Profile, lexical.ProfileQueries, LearnedModel | None]] = {}
     try:
         while (message := inbox.get()) is not None and not gone.is_set():
