@@ -268,7 +268,7 @@ class _Job:
         for _ in range(w.size - len(papers)):  # kept without text: not judged, counted done
             on_result()
         then = getattr(self.scorer, "then", None)  # the local scorer's worker processes
-        if then is not None and getattr(self.scorer, "sends_ahead", False):
+        if then is not None and getattr(self.scorer, "uses_workers", False):
             # while the workers judge this day, they may as well start on the next one
             # (only after a day of mostly new work: most of the next is likely new too)
             upcoming = nxt if self.ahead else []

@@ -605,21 +605,19 @@ class LocalScorer:
         them (``pool.PARALLEL_TOTAL``); their fork server is started now if so, while the
         first day is read."""
         self._wanted = total >= self._parallel_total and largest >= self._parallel_min
-        if self._workers and self._wanted:
+        if self.uses_workers:
             try:
                 self._worker_pool().warm()
             except (OSError, RuntimeError, ValueError) as exc:
-                log.warning(
+                self._without_workers(
                     "cannot start the local scorer's worker processes: judging in this process",
                     error=f"{type(exc).__name__}: {exc}",
                 )
-                self.close()
-                self._workers = 0
 
     @property
-    def sends_ahead(self) -> bool:
-        """Whether :meth:`then` is used (the worker processes judge the work): if not, the
-        score stage need not read the next days before their turn."""
+    def uses_workers(self) -> bool:
+        """Whether the worker processes judge this work (so :meth:`then` is used: if not,
+        the score stage need not read the next days before their turn)."""
         return bool(self._workers and self._wanted)
 
     def then(self, upcoming: Sequence[tuple[Profile, Sequence[PaperText]]]) -> None:
@@ -631,7 +629,7 @@ class LocalScorer:
         if self._pool is not None:
             self._pool.then([])  # forget an earlier guess
         wanted = [(p, papers) for p, papers in upcoming if len(papers) >= self._parallel_min]
-        if self._workers and self._wanted and wanted:
+        if self.uses_workers and wanted:
             self._worker_pool().then([(p, self.learned_model(p), papers) for p, papers in wanted])
 
     async def judge(
@@ -642,7 +640,7 @@ class LocalScorer:
         (``pool.py``), else (or for what is left when they fail) in this process."""
         model = self.learned_model(profile)
         done = 0
-        if self._workers and self._wanted and len(papers) >= self._parallel_min:
+        if self.uses_workers and len(papers) >= self._parallel_min:
             from arxivfilter.score.pool import PoolError
 
             try:
@@ -652,13 +650,11 @@ class LocalScorer:
                     sink.judgement(paper, result)
                     done += 1
             except PoolError as exc:
-                log.warning(
+                self._without_workers(
                     "the local scorer's worker processes failed: judging in this process",
                     error=str(exc),
                     profile=profile.name,
                 )
-                self.close()
-                self._workers = 0  # for the rest of this scorer's work
         pq = profile_queries(profile)
         for paper in papers[done:]:
             sink.judgement(paper, judge_text(profile, pq, paper, model))
@@ -671,6 +667,13 @@ class LocalScorer:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+    def _without_workers(self, why: str, **context: str) -> None:
+        """Warn, stop the workers, and judge in this process for the rest of this scorer's
+        work."""
+        log.warning(why, **context)
+        self.close()
+        self._workers = 0
 
     def _worker_pool(self) -> LocalPool:
         if self._pool is None:
