@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tests.harness
 import proctree
 
 WORDS = [
@@ -145,32 +146,9 @@ def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, float,
 def store_examples(env: dict[str, str]) -> None:
     """The profiles' liked example papers, stored up front (synthetic text): ``score`` would
     otherwise ask arXiv for them (no network here)."""
-    from arxivfilter import store
-    from arxivfilter.config import load_profiles
-    from arxivfilter.models import Entry
-    from arxivfilter.score.learned import profile_example_ids
+    from tests.harness import store_liked_examples
 
-    ids = sorted(set().union(*(profile_example_ids(p) for p in load_profiles())))
-    engine = store.make_engine(env["ARXIVFILTER_DB_URL"])
-    from sqlmodel import Session
-
-    with Session(engine) as session:
-        store.store_papers(
-            session,
-            [
-                Entry(
-                    arxiv_id=i,
-                    version=1,
-                    title=f"Example {i}: kv cache serving for large language model inference",
-                    authors=["A B"],
-                    abstract="Serving large language models with paged kv cache memory. " * 8,
-                    categories=["cs.DC"],
-                    source="api",
-                )
-                for i in ids
-            ],
-        )
-    engine.dispose()
+    store_liked_examples(env["ARXIVFILTER_DB_URL"])
 
 
 def main() -> int:

@@ -4,7 +4,8 @@
   a paper is a pure function of its id (so runs are reproducible), with per-paper faults.
 * :func:`make_app`: a :class:`~arxivfilter.pipeline.App` wired to injected httpx clients, a
   fake arXiv limiter and a scorer that never really sleeps.
-* Database helpers: dump every table, run ``PRAGMA integrity_check``.
+* Database helpers: dump every table, run ``PRAGMA integrity_check``, store the shipped
+  profiles' liked examples (:func:`store_liked_examples`).
 """
 
 from __future__ import annotations
@@ -209,3 +210,35 @@ def files_under(root: Path) -> Mapping[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def store_liked_examples(db_url: str) -> None:
+    """The shipped profiles' liked example papers, stored in the database at ``db_url`` with
+    synthetic text, as a live run would have fetched them: ``score`` would otherwise ask
+    arXiv for them (there is no network here). Used by whole-process tests and benches."""
+    from sqlmodel import Session
+
+    from arxivfilter import store
+    from arxivfilter.config import load_profiles
+    from arxivfilter.models import Entry
+    from arxivfilter.score.learned import profile_example_ids
+
+    ids = sorted(set().union(*(profile_example_ids(p) for p in load_profiles())))
+    engine = store.make_engine(db_url)
+    with Session(engine) as session:
+        store.store_papers(
+            session,
+            [
+                Entry(
+                    arxiv_id=i,
+                    version=1,
+                    title=f"Example {i}: kv cache serving for large language model inference",
+                    authors=["A B"],
+                    abstract="Serving large language models with paged kv cache memory. " * 8,
+                    categories=["cs.DC"],
+                    source="api",
+                )
+                for i in ids
+            ],
+        )
+    engine.dispose()

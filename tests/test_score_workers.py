@@ -14,13 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session
 
-from arxivfilter import store
-from arxivfilter.config import load_profiles
-from arxivfilter.models import Entry
 from arxivfilter.score import pool
-from arxivfilter.score.learned import profile_example_ids
+from tests.harness import store_liked_examples
 from tests.score.test_pool import _running
 from tests.test_crash import arxivfilter, child_env, content, db, scalar, spawn, wait_for
 
@@ -72,25 +68,7 @@ def _fetched(folder: Path, dumps: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     cmd = arxivfilter("fetch", "--source", str(dumps), *SPAN)
     subprocess.run(cmd, cwd=folder, env=child_env(), check=True, capture_output=True, timeout=120)
-    engine = store.make_engine(f"sqlite:///{db(folder)}")
-    ids = sorted(set().union(*(profile_example_ids(p) for p in load_profiles())))
-    with Session(engine) as session:
-        store.store_papers(
-            session,
-            [
-                Entry(
-                    arxiv_id=i,
-                    version=1,
-                    title=f"Example {i}: kv cache serving for large language model inference",
-                    authors=["A B"],
-                    abstract="Serving large language models with paged kv cache memory. " * 8,
-                    categories=["cs.DC"],
-                    source="api",
-                )
-                for i in ids
-            ],
-        )
-    engine.dispose()
+    store_liked_examples(f"sqlite:///{db(folder)}")
 
 
 def _score(folder: Path, **env: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
