@@ -234,6 +234,31 @@ def test_loopback_only() -> None:
         StubServer(StubConfig(), host="0.0.0.0")
 
 
+def test_serves_as_a_production_server_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the stub adds to its configured latency is its own work, not TCP's: its sockets
+    have TCP_NODELAY (with Nagle's algorithm the body, written after the headers, waited for
+    the client's delayed ACK: 40 ms a call, a tenth of the benchmark's wall time at
+    concurrency 64), and it listens with a backlog a burst of 64 clients fits in."""
+    import socket
+
+    from tests import stub_llm
+
+    seen: list[int] = []
+    setup = stub_llm._Handler.setup
+
+    def recording(handler: Any) -> None:
+        setup(handler)
+        seen.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(stub_llm._Handler, "setup", recording)
+    with running(StubConfig()) as stub:
+        assert httpx.get(stub.base_url + "/models", timeout=10).status_code == 200
+        listening = stub.httpd.socket
+        assert stub.httpd.request_queue_size >= 128
+        assert listening.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+    assert seen and all(seen)
+
+
 def _wait_for(path: Path, proc: subprocess.Popen[str]) -> int:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
