@@ -18,7 +18,10 @@ and wall time over calls / limit (the issue's floor: 200 calls at 60 a minute = 
 wall time and the ratio to it; tokens per paper from the stub's reported usage (4 characters
 per token; the system message counts as cached from its second sighting); cost per 1,000
 papers at the gpt-4.1-nano and gpt-4.1-mini prices of the shipped config; papers lost to the
-faults (must be 0); calls on the immediate re-run (must be 0).
+faults (must be 0); calls on the immediate re-run (must be 0). With no rate limit and no 500s
+also: the latency the client saw (median, p90), and a bare httpx client's wall time for the
+same request bodies at the same concurrency, the floor this stub and loopback allow (the ideal
+below counts neither the stub's own work per request nor the last partial round of calls).
 
 The ideal: C = concurrency, L = latency, N = calls needed (papers / papers per call).
 Concurrency alone allows N x L / C. The stub's limit is a sliding 60 s window of R accepted
@@ -51,7 +54,7 @@ from arxivfilter import store
 from arxivfilter.config import load_profiles, load_settings
 from arxivfilter.fetch.day import fetch_replay
 from arxivfilter.gcpause import freeze_loaded
-from arxivfilter.models import Judgement, Paper
+from arxivfilter.models import Judgement, LlmCall, Paper
 from arxivfilter.score.llm import build_llm_scorer
 from arxivfilter.score.prices import Prices
 from arxivfilter.score.stage import Budget, ScoreCounts, score_papers
@@ -154,6 +157,22 @@ async def score(session: Session, settings, engine, profile, papers) -> tuple[Sc
     return counts, wall
 
 
+async def bare_client(base_url: str, bodies: list[dict[str, object]], concurrency: int) -> float:
+    """Wall time of a bare httpx client sending ``bodies`` to the stub at ``concurrency``: what
+    the stub and loopback cost with no SDK, scorer or database (the floor this stub allows)."""
+    slots = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
+        async def send(body: dict[str, object]) -> None:
+            async with slots:
+                (await client.post("/chat/completions", json=body)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(send(b) for b in bodies))
+        return time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=2000)
@@ -169,6 +188,7 @@ def main() -> int:
     quiet_logs()
 
     work = Path(tempfile.mkdtemp(prefix="arxivfilter-throughput-"))
+    bare: float | None = None
     proc, base_url = start_stub(args, work)
     try:
         settings = load_settings(
@@ -189,6 +209,17 @@ def main() -> int:
             first = stub_stats(base_url)
             again, wall_again = asyncio.run(score(session, settings, engine, profile, papers))
             second = stub_stats(base_url)
+            if not args.rpm and not args.error_rate:  # the bare client retries nothing
+                scorer = build_llm_scorer(settings)
+                size = args.papers_per_call
+                groups = [papers[i : i + size] for i in range(0, len(papers), size)]
+                bodies = list(scorer.request_bodies(profile, groups))
+                bare = asyncio.run(bare_client(base_url, bodies, args.concurrency))
+            latencies = sorted(
+                ms
+                for ms in session.exec(select(LlmCall.latency_ms).where(LlmCall.status == "ok"))
+                if ms is not None
+            )
             ok = session.exec(
                 select(func.count())
                 .select_from(Judgement)
@@ -226,10 +257,22 @@ def main() -> int:
         f"request: SDK, httpx, parsing, SQLite); load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} CPUs"
     )
+    if latencies:
+        print(
+            f"latency seen by the client: median {latencies[len(latencies) // 2]} ms, p90 "
+            f"{latencies[len(latencies) * 9 // 10]} ms, max {latencies[-1]} ms (the stub "
+            f"waits {args.latency * 1000:g} ms)"
+        )
     print(
         f"ideal: {ideal:.2f} s (concurrency floor {conc_floor:.2f} s, rate-limit floor "
         f"{rate_floor:.2f} s); wall / ideal = {wall / ideal:.3f} (target <= 1.25)"
     )
+    if bare is not None:
+        print(
+            f"a bare httpx client, the same request bodies: {bare:.2f} s, wall / ideal = "
+            f"{bare / ideal:.3f} (what the stub and loopback cost; the scorer's own share is "
+            f"{wall / bare:.3f})"
+        )
     limited = int(statuses.get("429", 0))
     requests = int(first["calls"])
     if args.rpm:
