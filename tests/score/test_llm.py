@@ -177,6 +177,31 @@ def test_success_records_judgement_and_call(api: Any) -> None:
     assert h.saved == ["json_schema"]
 
 
+def test_the_body_is_the_bytes_of_the_typed_call(api: Any) -> None:
+    """The messages and output format go as extra_body (the SDK's walk of typed values is
+    a tenth of its CPU per call): the request body is byte for byte the one the SDK sends
+    when they are passed as its typed parameters, keys in the same order."""
+    route = chat(api, [reply(GOOD), reply(GOOD)])
+    h = Harness(settings(temperature=0.0, seed=7))
+    h.run([paper(1)])
+    ours = route.calls[0].request.content
+    sent = json.loads(ours)
+    extra = {k: v for k, v in sent.items() if k not in ("model", "messages", "response_format")}
+
+    async def typed() -> None:
+        client = build_llm_client(settings())
+        await client.chat.completions.create(
+            model=sent["model"],
+            messages=sent["messages"],
+            response_format=sent["response_format"],
+            extra_body=extra,
+        )
+        await client.close()
+
+    asyncio.run(typed())
+    assert route.calls[1].request.content == ours
+
+
 def test_nothing_to_score_makes_no_request(api: Any) -> None:
     """No papers: no request at all, not even to find the mode."""
     route = chat(api, [reply(GOOD)])

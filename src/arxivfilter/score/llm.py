@@ -451,13 +451,19 @@ class LlmScorer:
 
     def _request_args(self, job: _Job, messages: list[dict[str, str]], mode: str) -> dict[str, Any]:
         # sampling fields as extra_body: the SDK's keyword set depends on its version. The
-        # output format too: the SDK walks a typed parameter's every nested value (the answer
-        # schema: 3 ms of CPU a call), and sends the same bytes either way
+        # output format and the messages too: the SDK walks a typed parameter's every nested
+        # value (the answer schema: 3 ms of CPU a call; the messages: 0.4 ms, a tenth of a
+        # call's CPU at concurrency 64) and sends the same bytes either way: extra_body's
+        # fields replace the typed ones in place
         extra = request_fields(self._llm)
         fmt = response_format(mode, job.schema)
         if fmt is not None:
             extra = {"response_format": fmt, **extra}
-        return {"model": self.model, "messages": messages, "extra_body": extra}
+        return {
+            "model": self.model,
+            "messages": (),
+            "extra_body": {"messages": messages, **extra},
+        }
 
     def _call(self, job: _Job, mode: str, n_papers: int, **fields: Any) -> LlmCall:
         return LlmCall(
