@@ -1065,17 +1065,17 @@ def test_a_kill_between_call_and_judgement_never_re_pays(
     judgement, and the resumed run pays only for the papers with no judgement."""
     from arxivfilter import store
 
-    real = store.save_judgement
+    real = store.save_judgements
 
-    def dying(session: Any, judgement: Any) -> Any:
-        if judgement.arxiv_id == IDS[2]:
+    def dying(session: Any, rows: Any, **kw: Any) -> Any:
+        if any(r["arxiv_id"] == IDS[2] for r in rows):
             raise KeyboardInterrupt  # as SIGKILL would, between the two commits
-        return real(session, judgement)
+        return real(session, rows, **kw)
 
-    monkeypatch.setattr(store, "save_judgement", dying)
+    monkeypatch.setattr(store, "save_judgements", dying)
     with pytest.raises(KeyboardInterrupt):
         score_run(source, ARXIVFILTER_LLM__CONCURRENCY="1")
-    monkeypatch.setattr(store, "save_judgement", real)
+    monkeypatch.setattr(store, "save_judgements", real)
     ok_calls = {
         json.loads(r[0])[0]
         for r in sqlite3.connect(db_path(llm_settings())).execute(

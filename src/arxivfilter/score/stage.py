@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from arxivfilter import store
 from arxivfilter.config import Profile
-from arxivfilter.models import Judgement, JudgementResult, LlmCall, Paper, PaperText
+from arxivfilter.models import JudgementResult, LlmCall, Paper, PaperText
 from arxivfilter.score.base import Scorer
 from arxivfilter.score.prompt import MAX_TAGS, REASON_CHARS, TLDR_CHARS, cut_text
 from arxivfilter.text import cache_key, normalise
@@ -199,7 +199,7 @@ class StoreSink:
             if len(self.rows) >= JUDGEMENT_STAGE:
                 self._stage()
         else:  # a paid reply: committed with its call, one judgement per transaction
-            store.save_judgement(self.session, Judgement(**row))
+            store.save_judgements(self.session, [row], stored=self.stored)
         self.done.add(paper.arxiv_id)
         if result.status == "ok":
             self.counts.judged += 1
