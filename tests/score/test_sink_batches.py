@@ -58,3 +58,60 @@ def test_local_judgements_go_in_batches(tmp_path: Any) -> None:
         assert len(rows) == 30 and {r.status for r in rows} == {"ok"}
         assert all(r.created_at is not None and r.scorer == "local" for r in rows)
     engine.dispose()
+
+
+class _PaidScorer:
+    """An LLM scorer stand-in: one call and one ok judgement per paper."""
+
+    kind = "llm"
+    model = "paid-model"
+
+    def prompt_hash(self, profile: Any) -> str:
+        return "p" * 64
+
+    async def judge(self, profile: Any, papers: Any, sink: Any) -> None:
+        from arxivfilter.models import JudgementResult, LlmCall
+
+        for p in papers:
+            sink.llm_call(
+                LlmCall(
+                    arxiv_ids=[p.arxiv_id], model=self.model, mode="text",
+                    prompt_hash=self.prompt_hash(profile), status="ok", http_status=200,
+                )
+            )  # fmt: skip
+            sink.judgement(p, JudgementResult(status="ok", relevance=90, hype=10, tags=[]))
+
+
+def test_a_paid_judgement_after_the_prefilter_stored_its_twin(tmp_path: Any) -> None:
+    """Two papers of one day with the same text share a cache key. When the local prefilter
+    keeps one for the LLM and stores its local judgement for the other under that key, the
+    paid judgement replaces that row (it once tried to insert it again: IntegrityError)."""
+    engine = store.make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    profile = load_profiles()[0]
+    entries = [
+        Entry(
+            arxiv_id=f"2512.{i:05d}",
+            version=1,
+            title="Serving large language models with a paged kv cache",
+            authors=["A B"],
+            abstract="We schedule GPU memory for LLM inference.",
+            categories=["cs.DC"],
+            announce_date=D,
+            source="rss",
+        )
+        for i in range(2)
+    ]
+    with Session(engine, expire_on_commit=False) as session:
+        store.store_entries(session, entries, categories=None)
+        papers = list(session.exec(select(Paper)))
+        assert len({p.text_hash for p in papers}) == 1
+        counts = asyncio.run(
+            score_papers(
+                session, _PaidScorer(), profile, papers, budget=Budget(),
+                prefilter=(LocalScorer(), 0.5),
+            )
+        )  # fmt: skip
+        assert (counts.prefiltered, counts.judged) == (1, 1)
+        [row] = session.exec(select(Judgement))
+        assert (row.scorer, row.relevance) == ("llm", 90)  # the paid judgement, stored last
+    engine.dispose()

@@ -350,7 +350,7 @@ async def score_papers(
     run = _Run(session, profile, budget, price, run_id, base_url, rescore, on_result)
     texts: list[PaperText] = list(todo)
     if scorer.kind == "llm":
-        texts = await _narrow(run, texts, counts, keys, prefilter, first_pass)
+        texts = await _narrow(run, texts, counts, keys, stored, prefilter, first_pass)
     sink = run.sink(StoreSink, scorer, keys, counts)
     sink.stored = stored
     try:
@@ -412,15 +412,26 @@ async def _narrow(
     texts: list[PaperText],
     counts: ScoreCounts,
     keys: dict[str, str],
+    stored: set[str],
     prefilter: tuple[Scorer, float] | None,
     first_pass: tuple[Scorer, int] | None,
 ) -> list[PaperText]:
     """The papers an LLM scorer's full call still has to judge, after the local prefilter
-    and the short first pass (each when configured)."""
+    and the short first pass (each when configured). ``stored``: the plan's keys with a
+    row, which the prefilter's rows (under the same keys) are added to."""
     if prefilter is not None and prefilter[1] < 1.0:
         local, share = prefilter
         texts = await _prefilter(
-            run.session, local, run.profile, texts, share, counts, keys, run.run_id, run.on_result
+            run.session,
+            local,
+            run.profile,
+            texts,
+            share,
+            counts,
+            keys,
+            run.run_id,
+            run.on_result,
+            stored=stored,
         )
     if first_pass is not None and texts:
         texts = await _first_pass(run, first_pass, texts, counts)
@@ -437,6 +448,8 @@ async def _prefilter(
     keys: dict[str, str],
     run_id: int | None,
     on_result: Callable[[], None] | None,
+    *,
+    stored: set[str] | None = None,
 ) -> list[PaperText]:
     """Judge everything locally; only the best ``share`` goes on to the LLM.
 
@@ -469,6 +482,9 @@ async def _prefilter(
         run_id=run_id,
         on_result=on_result,
     )
+    # the keys it writes are the full call's: a paper it keeps may share one with a paper it
+    # drops (the same text), whose row the full call's judgement then replaces
+    sink.stored = stored
     for t in dropped:
         sink.judgement(t, results[t.arxiv_id])
     sink.flush()
