@@ -18,22 +18,31 @@ from arxivfilter.score.stage import Budget, score_papers
 D = dt.date(2025, 12, 16)
 
 
-def test_local_judgements_go_in_batches(tmp_path: Any) -> None:
-    engine = store.make_engine(f"sqlite:///{tmp_path / 't.db'}")
-    profile = load_profiles()[0]
-    entries = [
+def _entries(n: int, title: str, abstract: str) -> list[Entry]:
+    """``n`` papers of day ``D`` (``{i}`` in the title: the paper's number)."""
+    return [
         Entry(
             arxiv_id=f"2512.{i:05d}",
             version=1,
-            title=f"Serving large language models with a paged kv cache, part {i}",
+            title=title.format(i=i),
             authors=["A B"],
-            abstract="We schedule GPU memory for LLM inference. " * 5,
+            abstract=abstract,
             categories=["cs.DC"],
             announce_date=D,
             source="rss",
         )
-        for i in range(30)
+        for i in range(n)
     ]
+
+
+def test_local_judgements_go_in_batches(tmp_path: Any) -> None:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    profile = load_profiles()[0]
+    entries = _entries(
+        30,
+        "Serving large language models with a paged kv cache, part {i}",
+        "We schedule GPU memory for LLM inference. " * 5,
+    )
     statements: list[str] = []
 
     def hook(_c: Any, _cur: Any, sql: str, _p: Any, _ctx: Any, _many: bool) -> None:
@@ -88,19 +97,9 @@ def test_a_paid_judgement_after_the_prefilter_stored_its_twin(tmp_path: Any) -> 
     paid judgement replaces that row (it once tried to insert it again: IntegrityError)."""
     engine = store.make_engine(f"sqlite:///{tmp_path / 't.db'}")
     profile = load_profiles()[0]
-    entries = [
-        Entry(
-            arxiv_id=f"2512.{i:05d}",
-            version=1,
-            title="Serving large language models with a paged kv cache",
-            authors=["A B"],
-            abstract="We schedule GPU memory for LLM inference.",
-            categories=["cs.DC"],
-            announce_date=D,
-            source="rss",
-        )
-        for i in range(2)
-    ]
+    entries = _entries(
+        2, "Serving large language models with a paged kv cache", "We schedule GPU memory."
+    )
     with Session(engine, expire_on_commit=False) as session:
         store.store_entries(session, entries, categories=None)
         papers = list(session.exec(select(Paper)))
