@@ -449,7 +449,7 @@ async def _prefilter(
     run_id: int | None,
     on_result: Callable[[], None] | None,
     *,
-    stored: set[str] | None = None,
+    stored: set[str],
 ) -> list[PaperText]:
     """Judge everything locally; only the best ``share`` goes on to the LLM.
 
